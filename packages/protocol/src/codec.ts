@@ -1,0 +1,206 @@
+import { Packr } from 'msgpackr';
+import { ClawError, type JsonValue } from './errors.ts';
+import { FRAME_TYPES, type Frame, frameSchema } from './frames.ts';
+
+/** `CLAW` in ASCII. The magic and the version field keep their place in every protocol version. */
+export const FRAME_MAGIC = 0x434c4157;
+export const PROTOCOL_VERSION = 1;
+/** magic u32 | version u32 | flags u32 | payload length u32, all big-endian. */
+export const FRAME_HEADER_BYTES = 16;
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/** No flag is defined in version 1; a frame with any flag set is rejected. */
+export const KNOWN_FLAGS_MASK = 0;
+
+/**
+ * One Packr for the process. Records and structured clones are off so that the payload is plain
+ * msgpack any implementation can read, and so that an untrusted peer cannot define structures.
+ */
+const packr = new Packr({ useRecords: false, structuredClone: false, moreTypes: false, int64AsType: 'number' });
+
+export interface CodecOptions {
+  /**
+   * Largest payload accepted or produced, in bytes. Checked from the header before any allocation.
+   * @default 16 MiB
+   */
+  maxFrameBytes?: number;
+}
+
+function checkMaxFrameBytes(value: number | undefined): number {
+  const max = value ?? DEFAULT_MAX_FRAME_BYTES;
+  if (!Number.isInteger(max) || max < 64 || max > 0xffff_ffff) {
+    throw new ClawError(
+      'CONFIG_INVALID',
+      `Expected \`maxFrameBytes\` to be an integer 64-4294967295, got \`${String(max)}\` (${typeof max})`,
+    );
+  }
+  return max;
+}
+
+/** Encodes one frame (header + msgpack payload) into a fresh buffer. */
+export function encodeFrame(frame: Frame, options: CodecOptions = {}): Buffer {
+  const maxFrameBytes = checkMaxFrameBytes(options.maxFrameBytes);
+  const payload = packr.pack(frame);
+  if (payload.length > maxFrameBytes) {
+    throw new ClawError('FRAME_TOO_LARGE', `Frame of ${payload.length} bytes exceeds the maximum of ${maxFrameBytes}`, {
+      details: { size: payload.length, max: maxFrameBytes, type: frame.type },
+    });
+  }
+  const buffer = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
+  writeHeader(buffer, payload.length);
+  payload.copy(buffer, FRAME_HEADER_BYTES);
+  return buffer;
+}
+
+/** Encodes raw bytes as a frame payload without validation. For tests and fuzzing only. */
+export function encodeRawFrame(
+  payload: Uint8Array,
+  header: { magic?: number; version?: number; flags?: number; length?: number } = {},
+): Buffer {
+  const buffer = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
+  buffer.writeUInt32BE(header.magic ?? FRAME_MAGIC, 0);
+  buffer.writeUInt32BE(header.version ?? PROTOCOL_VERSION, 4);
+  buffer.writeUInt32BE(header.flags ?? 0, 8);
+  buffer.writeUInt32BE(header.length ?? payload.length, 12);
+  buffer.set(payload, FRAME_HEADER_BYTES);
+  return buffer;
+}
+
+/** Msgpack-encodes any value, for tests that build frames the schema would refuse. */
+export function packValue(value: unknown): Buffer {
+  return packr.pack(value);
+}
+
+function writeHeader(buffer: Buffer, payloadLength: number): void {
+  buffer.writeUInt32BE(FRAME_MAGIC, 0);
+  buffer.writeUInt32BE(PROTOCOL_VERSION, 4);
+  buffer.writeUInt32BE(0, 8);
+  buffer.writeUInt32BE(payloadLength, 12);
+}
+
+/**
+ * Decodes frames from a byte stream. Any error it throws is fatal for the stream: the caller
+ * answers with an error frame and closes the connection. Errors carry the id of the request
+ * they concern (`details.requestId`) when the payload decoded far enough to tell.
+ */
+export class FrameDecoder {
+  readonly maxFrameBytes: number;
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  #failed = false;
+
+  constructor(options: CodecOptions = {}) {
+    this.maxFrameBytes = checkMaxFrameBytes(options.maxFrameBytes);
+  }
+
+  /** Bytes received but not yet decoded into a frame. */
+  get bufferedBytes(): number {
+    return this.#buffered;
+  }
+
+  /** Feeds bytes and returns the frames they complete, in order. */
+  push(chunk: Buffer): Frame[] {
+    if (this.#failed) throw new ClawError('MALFORMED_FRAME', 'The decoder already failed; the stream is out of sync');
+    if (chunk.length === 0) return [];
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    if (this.#buffered < FRAME_HEADER_BYTES) return [];
+
+    let buffer = this.#chunks.length === 1 ? chunk : Buffer.concat(this.#chunks, this.#buffered);
+    this.#chunks = [buffer];
+    const frames: Frame[] = [];
+    let offset = 0;
+    try {
+      while (buffer.length - offset >= FRAME_HEADER_BYTES) {
+        const payloadLength = this.#readHeader(buffer, offset);
+        const end = offset + FRAME_HEADER_BYTES + payloadLength;
+        if (end > buffer.length) break;
+        frames.push(decodePayload(buffer.subarray(offset + FRAME_HEADER_BYTES, end)));
+        offset = end;
+      }
+    } catch (error) {
+      this.#failed = true;
+      this.#chunks = [];
+      this.#buffered = 0;
+      if (error instanceof ClawError && frames.length > 0) error.details.framesBeforeError = frames.length;
+      throw error;
+    }
+    if (offset === buffer.length) {
+      this.#chunks = [];
+      this.#buffered = 0;
+    } else if (offset > 0) {
+      // Copy the tail so the large chunk it came from can be collected.
+      buffer = Buffer.from(buffer.subarray(offset));
+      this.#chunks = [buffer];
+      this.#buffered = buffer.length;
+    }
+    return frames;
+  }
+
+  #readHeader(buffer: Buffer, offset: number): number {
+    const magic = buffer.readUInt32BE(offset);
+    if (magic !== FRAME_MAGIC) {
+      throw new ClawError(
+        'BAD_MAGIC',
+        `Expected frame magic 0x434c4157 ("CLAW"), got 0x${magic.toString(16).padStart(8, '0')}`,
+      );
+    }
+    const version = buffer.readUInt32BE(offset + 4);
+    if (version !== PROTOCOL_VERSION) {
+      throw new ClawError(
+        'PROTOCOL_VERSION_MISMATCH',
+        `Peer speaks protocol version ${version}; this side speaks ${PROTOCOL_VERSION}`,
+        { details: { expected: PROTOCOL_VERSION, received: version } },
+      );
+    }
+    const flags = buffer.readUInt32BE(offset + 8);
+    if ((flags & ~KNOWN_FLAGS_MASK) !== 0) {
+      throw new ClawError('MALFORMED_FRAME', `Unknown frame flags 0x${flags.toString(16)}`, { details: { flags } });
+    }
+    const length = buffer.readUInt32BE(offset + 12);
+    if (length > this.maxFrameBytes) {
+      throw new ClawError('FRAME_TOO_LARGE', `Frame announces ${length} bytes; the maximum is ${this.maxFrameBytes}`, {
+        details: { size: length, max: this.maxFrameBytes },
+      });
+    }
+    return length;
+  }
+}
+
+/** Decodes and validates one payload. */
+export function decodePayload(payload: Buffer): Frame {
+  let value: unknown;
+  try {
+    const values = packr.unpackMultiple(payload) as unknown[] | undefined;
+    if (!values || values.length !== 1) {
+      throw new Error(`expected exactly one msgpack value, found ${values?.length ?? 0}`);
+    }
+    value = values[0];
+  } catch (error) {
+    throw new ClawError('MALFORMED_FRAME', `Payload is not valid msgpack: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  return parseFrame(value);
+}
+
+/** Validates a decoded value as a frame. */
+export function parseFrame(value: unknown): Frame {
+  const parsed = frameSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const record = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
+  const type = record?.type;
+  const requestId = typeof record?.id === 'number' && Number.isInteger(record.id) ? record.id : undefined;
+  const details: Record<string, JsonValue> = requestId === undefined ? {} : { requestId };
+  if (typeof type !== 'string' || !(FRAME_TYPES as readonly string[]).includes(type)) {
+    throw new ClawError(
+      'UNKNOWN_FRAME_TYPE',
+      `Unknown frame type ${typeof type === 'string' ? `\`${type.slice(0, 40)}\`` : `(${typeof type})`}`,
+      { details },
+    );
+  }
+  const issue = parsed.error.issues[0];
+  const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'frame';
+  throw new ClawError('INVALID_FRAME', `Invalid \`${type}\` frame: ${where}: ${issue?.message ?? 'invalid'}`, {
+    details: { ...details, frameType: type, path: where },
+  });
+}

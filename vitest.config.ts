@@ -1,0 +1,41 @@
+import { defineConfig } from 'vitest/config';
+
+// Test tiers by file suffix (see docs/testing.md):
+//   *.test.ts         fast, no I/O beyond temp dirs and in-process sockets
+//   *.int.test.ts     real SQLite, real sockets across processes, real model
+//   *.docker.test.ts  real Docker engine; skipped with a printed reason where none is reachable
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['packages/*/src/**/*.test.ts', 'db-module/src/**/*.test.ts'],
+          exclude: ['**/*.int.test.ts', '**/*.docker.test.ts', '**/node_modules/**'],
+          testTimeout: 30_000,
+          pool: 'forks',
+          poolOptions: { forks: { execArgv: ['--expose-gc'] } },
+        },
+      },
+      {
+        test: {
+          name: 'int',
+          include: ['packages/*/src/**/*.int.test.ts', 'db-module/src/**/*.int.test.ts', 'test/**/*.int.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          pool: 'forks',
+          poolOptions: { forks: { execArgv: ['--expose-gc'] } },
+        },
+      },
+      {
+        test: {
+          name: 'docker',
+          include: ['packages/*/src/**/*.docker.test.ts', 'test/**/*.docker.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          pool: 'forks',
+        },
+      },
+    ],
+  },
+});
