@@ -15,7 +15,13 @@ export const KNOWN_FLAGS_MASK = 0;
  * One Packr for the process. Records and structured clones are off so that the payload is plain
  * msgpack any implementation can read, and so that an untrusted peer cannot define structures.
  */
-const packr = new Packr({ useRecords: false, structuredClone: false, moreTypes: false, int64AsType: 'number' });
+// `auto`: 64-bit integers within +-2^53 decode as numbers, larger ones as bigints, so no value loses precision.
+const packr = new Packr({
+  useRecords: false,
+  structuredClone: false,
+  moreTypes: false,
+  int64AsType: 'auto' as 'bigint',
+});
 
 export interface CodecOptions {
   /**
