@@ -1,0 +1,1 @@
+export * from './describe-inference-backend-contract.ts';
