@@ -2,3 +2,4 @@ export * from './codec.ts';
 export * from './errors.ts';
 export * from './frames.ts';
 export * from './logger.ts';
+export * from './methods/bus.ts';
