@@ -60,7 +60,15 @@ export const busCallResultSchema = z.strictObject({
 });
 export type BusCallResult = z.infer<typeof busCallResultSchema>;
 
+export const busSubscriptionIdSchema = z.number().int().min(1).max(0xffff_ffff);
+
+/**
+ * The subscriber chooses the id (unique among its live subscriptions on this connection), so that
+ * `bus.rows` events committed after the snapshot but sent before the reply can already be told apart;
+ * the client holds them until the reply's snapshot is applied.
+ */
 export const busSubscribeParamsSchema = z.strictObject({
+  subscriptionId: busSubscriptionIdSchema,
   queries: z.array(busQuerySchema).min(1).max(64),
 });
 export type BusSubscribeParams = z.infer<typeof busSubscribeParamsSchema>;
@@ -71,15 +79,17 @@ export const busTableRowsSchema = z.strictObject({
 });
 export type BusTableRows = z.infer<typeof busTableRowsSchema>;
 
-/** The initial rows of every query; later changes arrive as `bus.rows` events with this id. */
+/**
+ * The rows the subscription selects now (a row selected by several of its queries appears once);
+ * later changes arrive as `bus.rows` events carrying the subscription's id.
+ */
 export const busSubscribeResultSchema = z.strictObject({
-  subscriptionId: z.number().int().min(1).max(0xffff_ffff),
   tables: z.array(busTableRowsSchema),
 });
 export type BusSubscribeResult = z.infer<typeof busSubscribeResultSchema>;
 
 export const busUnsubscribeParamsSchema = z.strictObject({
-  subscriptionId: z.number().int().min(1).max(0xffff_ffff),
+  subscriptionId: busSubscriptionIdSchema,
 });
 export type BusUnsubscribeParams = z.infer<typeof busUnsubscribeParamsSchema>;
 

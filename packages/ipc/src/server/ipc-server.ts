@@ -1,0 +1,244 @@
+import { EventEmitter } from 'node:events';
+import { chmod, unlink } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { ClawError, DEFAULT_MAX_FRAME_BYTES, type Logger, methodNameSchema, silentLogger } from '@clawfleet/protocol';
+import { z } from 'zod';
+import { RateLimitedLog } from '../shared/rate-limited-log.ts';
+import type { Authenticator } from '../shared/token-authenticator.ts';
+import { ServerConnection } from './server-connection.ts';
+import type { MethodHandler, ResolvedServerOptions, ServerInternals } from './server-internals.ts';
+import { prepareSocketPath } from './socket-path.ts';
+
+export interface IpcServerOptions {
+  socketPath: string;
+  /** Checks each hello's agent name and token. See `tokenAuthenticator`. */
+  authenticate: Authenticator;
+  logger?: Logger;
+  /** @default 16 MiB */
+  maxFrameBytes?: number;
+  /** How often the server pings each peer. @default 5000 */
+  heartbeatIntervalMs?: number;
+  /** A peer silent for this long is dropped as dead. @default 3 x heartbeatIntervalMs */
+  heartbeatTimeoutMs?: number;
+  /** A connection that has not said hello by then is closed. @default 5000 */
+  handshakeTimeoutMs?: number;
+  /** Above this many running requests the server stops reading from that peer. @default 256 */
+  maxInFlightPerConnection?: number;
+  /** Unread reply bytes above which the server stops reading from that peer (events: twice this drops it). @default 8 MiB */
+  maxQueuedBytesPerConnection?: number;
+  /** Socket file mode. @default 0o600 */
+  socketMode?: number;
+  /** Advertised in `welcome`. @default [] */
+  capabilities?: string[];
+}
+
+const positiveInteger = z.number().int().positive();
+const optionsSchema = z.object({
+  socketPath: z.string().min(1),
+  authenticate: z.custom<Authenticator>(
+    (value) => typeof value === 'function',
+    'expected a function (agent, token) => boolean',
+  ),
+  maxFrameBytes: positiveInteger.min(64).optional(),
+  heartbeatIntervalMs: positiveInteger.optional(),
+  heartbeatTimeoutMs: positiveInteger.optional(),
+  handshakeTimeoutMs: positiveInteger.optional(),
+  maxInFlightPerConnection: positiveInteger.optional(),
+  maxQueuedBytesPerConnection: positiveInteger.optional(),
+  socketMode: z.number().int().min(0).max(0o777).optional(),
+  capabilities: z.array(z.string()).optional(),
+});
+
+interface IpcServerEvents {
+  connection: [connection: ServerConnection];
+  disconnect: [connection: ServerConnection];
+}
+
+/**
+ * The IPC server on a Unix domain socket. Each connection authenticates once with hello; its
+ * identity is then fixed, so a connection can never act as another agent.
+ */
+export class IpcServer extends EventEmitter<IpcServerEvents> {
+  readonly socketPath: string;
+  readonly #options: ResolvedServerOptions;
+  readonly #socketMode: number;
+  readonly #authenticate: Authenticator;
+  readonly #logger: Logger;
+  readonly #methods = new Map<string, MethodHandler>();
+  readonly #connections = new Set<ServerConnection>();
+  readonly #byIdentity = new Map<string, Set<ServerConnection>>();
+  readonly #internals: ServerInternals;
+  #server: Server | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #closing = false;
+  #nextConnectionId = 1;
+
+  constructor(options: IpcServerOptions) {
+    super();
+    const parsed = optionsSchema.safeParse(options);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new ClawError('CONFIG_INVALID', `Invalid IpcServer option \`${issue?.path.join('.')}\`: ${issue?.message}`);
+    }
+    this.socketPath = options.socketPath;
+    this.#authenticate = options.authenticate;
+    this.#logger = (options.logger ?? silentLogger).child({ component: 'ipc-server' });
+    this.#socketMode = options.socketMode ?? 0o600;
+    const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5000;
+    this.#options = {
+      maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+      heartbeatIntervalMs,
+      heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? heartbeatIntervalMs * 3,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
+      maxInFlightPerConnection: options.maxInFlightPerConnection ?? 256,
+      maxQueuedBytesPerConnection: options.maxQueuedBytesPerConnection ?? 8 * 1024 * 1024,
+      capabilities: options.capabilities ?? [],
+    };
+    const server = this;
+    this.#internals = {
+      options: this.#options,
+      methods: this.#methods,
+      logger: this.#logger,
+      badPeerLog: new RateLimitedLog(this.#logger),
+      get closing() {
+        return server.#closing;
+      },
+      authenticate: (agent, token) => {
+        try {
+          return this.#authenticate(agent, token) === true;
+        } catch (error) {
+          this.#logger.error({ err: error, agent }, 'authenticator threw; refusing the connection');
+          return false;
+        }
+      },
+      connectionOpened: (connection) => {
+        let set = this.#byIdentity.get(connection.identity);
+        if (!set) {
+          set = new Set();
+          this.#byIdentity.set(connection.identity, set);
+        }
+        set.add(connection);
+        this.#logger.debug({ connectionId: connection.id, agent: connection.identity }, 'peer authenticated');
+        this.emit('connection', connection);
+      },
+      connectionClosed: (connection, wasOpen) => {
+        this.#connections.delete(connection);
+        const set = this.#byIdentity.get(connection.identity);
+        if (set) {
+          set.delete(connection);
+          if (set.size === 0) this.#byIdentity.delete(connection.identity);
+        }
+        if (wasOpen) this.emit('disconnect', connection);
+      },
+    };
+  }
+
+  /** Registers the handler for a request method. A method can be registered once. */
+  handle<Params, Result>(method: string, handler: MethodHandler<Params, Result>): void {
+    if (!methodNameSchema.safeParse(method).success) {
+      throw new ClawError('CONFIG_INVALID', `Invalid method name \`${method}\`: use dotted lowercase words`);
+    }
+    if (this.#methods.has(method)) throw new ClawError('CONFIG_INVALID', `Method \`${method}\` is already registered`);
+    this.#methods.set(method, handler as MethodHandler);
+  }
+
+  async listen(): Promise<void> {
+    if (this.#server) throw new ClawError('CONFIG_INVALID', 'IpcServer.listen() was already called');
+    await prepareSocketPath(this.socketPath);
+    const server = createServer({ allowHalfOpen: false }, (socket) => this.#accept(socket));
+    this.#server = server;
+    // The umask closes the window between bind and chmod in which the socket has default permissions.
+    const previousUmask = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.socketPath, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } finally {
+      process.umask(previousUmask);
+    }
+    await chmod(this.socketPath, this.#socketMode);
+    server.on('error', (error) => this.#logger.error({ err: error }, 'server socket error'));
+    this.#heartbeat = setInterval(() => this.#checkHeartbeats(), this.#options.heartbeatIntervalMs);
+    this.#heartbeat.unref();
+    this.#logger.info({ socketPath: this.socketPath }, 'listening');
+  }
+
+  /** Open, authenticated connections; of one identity when given. */
+  connections(identity?: string): ServerConnection[] {
+    if (identity !== undefined) return [...(this.#byIdentity.get(identity) ?? [])];
+    return [...this.#connections].filter((connection) => connection.authenticated);
+  }
+
+  /** Sends an event to every connection of `identity`; returns how many got it. */
+  pushTo(identity: string, topic: string, data: unknown, subscriptionId?: number): number {
+    const targets = this.#byIdentity.get(identity);
+    if (!targets) return 0;
+    for (const connection of targets) connection.push(topic, data, subscriptionId);
+    return targets.size;
+  }
+
+  /**
+   * Graceful shutdown: stops accepting, refuses new requests with SHUTTING_DOWN, waits up to
+   * `timeoutMs` for in-flight requests, aborts the rest, says goodbye and removes the socket file.
+   */
+  async close(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    clearInterval(this.#heartbeat);
+    const server = this.#server;
+    const stopped = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    const running = [...this.#connections].flatMap((connection) => connection.inFlightDone());
+    const timeoutMs = options.timeoutMs ?? 5000;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled(running),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    const reason = new ClawError('SHUTTING_DOWN', 'Server is shutting down');
+    for (const connection of this.#connections) {
+      connection.abortAll(reason);
+      connection.goodbye('Server is shutting down', true);
+    }
+    await stopped;
+    if (server) await unlink(this.socketPath).catch(() => {});
+    this.#logger.info({ socketPath: this.socketPath }, 'closed');
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    const connection = new ServerConnection(`c${this.#nextConnectionId++}`, socket, this.#internals);
+    this.#connections.add(connection);
+  }
+
+  #checkHeartbeats(): void {
+    const now = Date.now();
+    for (const connection of this.#connections) {
+      if (!connection.authenticated) continue;
+      if (now - connection.lastSeen > this.#options.heartbeatTimeoutMs) {
+        this.#logger.warn(
+          { connectionId: connection.id, agent: connection.identity },
+          'peer missed heartbeats; closing',
+        );
+        connection.fail(
+          new ClawError('PEER_UNRESPONSIVE', `No frame from the peer for ${now - connection.lastSeen} ms`),
+        );
+      } else {
+        connection.ping();
+      }
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import type { Socket } from 'node:net';
+import { encodeFrame, type Frame } from '@clawfleet/protocol';
+
+/**
+ * Writes frames to a socket, coalescing every frame written in one tick into a single writev:
+ * the socket is corked on the first write of a tick and uncorked on the next tick. This keeps
+ * small-frame throughput close to the raw socket without adding latency beyond the current tick.
+ */
+export class FrameWriter {
+  readonly #socket: Socket;
+  readonly #maxFrameBytes: number;
+  #corked = false;
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    if (!this.#socket.destroyed) this.#socket.uncork();
+  };
+
+  constructor(socket: Socket, maxFrameBytes: number) {
+    this.#socket = socket;
+    this.#maxFrameBytes = maxFrameBytes;
+  }
+
+  /** Encodes and queues a frame. Throws FRAME_TOO_LARGE before writing anything. */
+  write(frame: Frame): void {
+    const bytes = encodeFrame(frame, { maxFrameBytes: this.#maxFrameBytes });
+    if (this.#socket.destroyed || !this.#socket.writable) return;
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(this.#uncork);
+    }
+    this.#socket.write(bytes);
+  }
+
+  /** Bytes written but not yet handed to the kernel. */
+  get queuedBytes(): number {
+    return this.#socket.writableLength;
+  }
+
+  /** Resolves once the socket's queue is below its high-water mark, or it closed. */
+  async drained(signal?: AbortSignal): Promise<void> {
+    const socket = this.#socket;
+    if (!socket.writableNeedDrain || socket.destroyed) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      socket.once('drain', done);
+      socket.once('close', done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+}
