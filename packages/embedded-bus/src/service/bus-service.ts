@@ -1,0 +1,213 @@
+import type { IpcServer, RequestContext, ServerConnection } from '@clawfleet/ipc';
+import {
+  BUS_METHODS,
+  BUS_ROWS_TOPIC,
+  type BusCallResult,
+  type BusIdentityResult,
+  type BusQueryResult,
+  type BusRowChange,
+  type BusSubscribeResult,
+  type BusUnsubscribeResult,
+  busCallParamsSchema,
+  busIdentityParamsSchema,
+  busQueryParamsSchema,
+  busSubscribeParamsSchema,
+  busUnsubscribeParamsSchema,
+  ClawError,
+  type Logger,
+  type ParsedBusQuery,
+  parseBusQuery,
+  silentLogger,
+} from '@clawfleet/protocol';
+import { z } from 'zod';
+import { type ServiceRow, SubscriptionRegistry } from './subscription-registry.ts';
+
+/** A committed row change as the host reports it. */
+export interface ServiceRowChange {
+  table: string;
+  op: 'insert' | 'update' | 'delete';
+  row: ServiceRow;
+  oldRow?: ServiceRow;
+}
+
+/** What the service needs from the database host (`EmbeddedDatabase` satisfies it). */
+export interface BusServiceDatabase {
+  callReducer(callerName: string, reducer: string, args: Record<string, unknown>): readonly ServiceRowChange[];
+  query(callerName: string, table: string): ServiceRow[];
+  isVisible(callerName: string, table: string, row: ServiceRow): boolean;
+  onCommit(listener: (changes: readonly ServiceRowChange[]) => void): () => void;
+  clientConnected(callerName: string): void;
+  clientDisconnected(callerName: string): void;
+  tableNames(): string[];
+}
+
+export interface BusServiceOptions {
+  database: BusServiceDatabase;
+  server: IpcServer;
+  /** Maps an authenticated name to its database identity (hex). */
+  identityForName: (name: string) => string;
+  logger?: Logger;
+  /**
+   * Live subscriptions one connection may hold; one more is refused with TOO_MANY_REQUESTS.
+   * @default 256
+   */
+  maxSubscriptionsPerConnection?: number;
+}
+
+const optionsSchema = z.object({
+  maxSubscriptionsPerConnection: z.number().int().min(1).max(65_536).optional(),
+});
+
+/**
+ * Serves an embedded database over IPC: `bus.call`, `bus.subscribe`, `bus.unsubscribe`, `bus.query`,
+ * `bus.identity`, and `bus.rows` events. The caller is always the connection's authenticated name,
+ * never a parameter.
+ *
+ * Ordering invariant: the host runs reducers synchronously and reports each commit synchronously, so
+ * a reducer call's `bus.rows` events are written to every subscriber before the call's reply is
+ * written: a caller that awaited its call sees its own write in its subscriptions.
+ */
+export class BusService {
+  readonly #database: BusServiceDatabase;
+  readonly #server: IpcServer;
+  readonly #identityForName: (name: string) => string;
+  readonly #logger: Logger;
+  readonly #registry: SubscriptionRegistry;
+  readonly #maxSubscriptions: number;
+  readonly #unsubscribeCommit: () => void;
+  readonly #onConnection = (connection: ServerConnection): void => this.#connected(connection);
+  readonly #onDisconnect = (connection: ServerConnection): void => this.#disconnected(connection);
+  #disposed = false;
+
+  constructor(options: BusServiceOptions) {
+    const parsed = optionsSchema.safeParse(options);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new ClawError(
+        'CONFIG_INVALID',
+        `Invalid BusService option \`${issue?.path.join('.')}\`: ${issue?.message}`,
+      );
+    }
+    this.#database = options.database;
+    this.#server = options.server;
+    this.#identityForName = options.identityForName;
+    this.#logger = (options.logger ?? silentLogger).child({ component: 'bus-service' });
+    this.#maxSubscriptions = options.maxSubscriptionsPerConnection ?? 256;
+    this.#registry = new SubscriptionRegistry(this.#database, this.#logger);
+
+    this.#server.handle(BUS_METHODS.call, {
+      params: busCallParamsSchema,
+      handler: (params, context): BusCallResult => {
+        this.#checkOpen(context);
+        const changes = this.#database.callReducer(context.identity, params.reducer, params.args);
+        return { changeCount: changes.length };
+      },
+    });
+    this.#server.handle(BUS_METHODS.subscribe, {
+      params: busSubscribeParamsSchema,
+      handler: (params, context): BusSubscribeResult => {
+        this.#checkOpen(context);
+        const queries = params.queries.map((query) => this.#parseQuery(query));
+        if (this.#registry.countFor(context.connection) >= this.#maxSubscriptions) {
+          throw new ClawError(
+            'TOO_MANY_REQUESTS',
+            `This connection already holds ${this.#maxSubscriptions} subscriptions; unsubscribe some first`,
+          );
+        }
+        // Snapshot and registration happen in one synchronous step: no commit can fall between them.
+        return { tables: this.#registry.add(context.connection, params.subscriptionId, queries) };
+      },
+    });
+    this.#server.handle(BUS_METHODS.unsubscribe, {
+      params: busUnsubscribeParamsSchema,
+      handler: (params, context): BusUnsubscribeResult => ({
+        removed: this.#registry.remove(context.connection, params.subscriptionId),
+      }),
+    });
+    this.#server.handle(BUS_METHODS.query, {
+      params: busQueryParamsSchema,
+      handler: (params, context): BusQueryResult => {
+        this.#checkOpen(context);
+        const query = this.#parseQuery(params.query);
+        return { table: query.table, rows: this.#registry.snapshot(context.identity, [query])[0]?.rows ?? [] };
+      },
+    });
+    this.#server.handle(BUS_METHODS.identity, {
+      params: busIdentityParamsSchema,
+      handler: (_params, context): BusIdentityResult => ({
+        name: context.identity,
+        identity: this.#identityForName(context.identity),
+      }),
+    });
+
+    this.#unsubscribeCommit = this.#database.onCommit((changes) => this.#publish(changes));
+    this.#server.on('connection', this.#onConnection);
+    this.#server.on('disconnect', this.#onDisconnect);
+  }
+
+  /** Live subscriptions across all connections (for metrics and tests). */
+  get subscriptionCount(): number {
+    return this.#registry.size;
+  }
+
+  /** Stops publishing and drops every subscription. The IPC methods stay registered but refuse calls. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#unsubscribeCommit();
+    this.#server.off('connection', this.#onConnection);
+    this.#server.off('disconnect', this.#onDisconnect);
+    this.#registry.clear();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  #checkOpen(context: RequestContext): void {
+    if (this.#disposed) throw new ClawError('SHUTTING_DOWN', 'The bus service is shut down');
+    if (context.signal.aborted) throw new ClawError('CANCELLED', 'The request was cancelled before it ran');
+  }
+
+  #parseQuery(text: string): ParsedBusQuery {
+    const query = parseBusQuery(text);
+    if (!this.#database.tableNames().includes(query.table)) {
+      throw new ClawError('SUBSCRIPTION_INVALID', `Unknown table \`${query.table}\` in \`${text.slice(0, 200)}\``, {
+        details: { table: query.table },
+      });
+    }
+    return query;
+  }
+
+  #publish(changes: readonly ServiceRowChange[]): void {
+    if (changes.length === 0) return;
+    for (const [subscription, visible] of this.#registry.route(changes)) {
+      const payload: { changes: BusRowChange[] } = { changes: visible };
+      try {
+        subscription.connection.push(BUS_ROWS_TOPIC, payload, subscription.id);
+      } catch (error) {
+        // A peer that cannot take the event is being dropped by the IPC layer; the others still get theirs.
+        this.#logger.warn({ err: error, connectionId: subscription.connection.id }, 'could not push row changes');
+      }
+    }
+  }
+
+  // Lifecycle reducers run once per connection, as SpacetimeDB runs them; the module counts connections.
+  #connected(connection: ServerConnection): void {
+    try {
+      this.#database.clientConnected(connection.identity);
+    } catch (error) {
+      this.#logger.warn({ err: error, agent: connection.identity }, 'clientConnected lifecycle reducer failed');
+    }
+  }
+
+  #disconnected(connection: ServerConnection): void {
+    this.#registry.removeConnection(connection);
+    if (this.#disposed) return;
+    try {
+      this.#database.clientDisconnected(connection.identity);
+    } catch (error) {
+      this.#logger.warn({ err: error, agent: connection.identity }, 'clientDisconnected lifecycle reducer failed');
+    }
+  }
+}

@@ -1,0 +1,2 @@
+export { BusService, type BusServiceDatabase, type BusServiceOptions, type ServiceRowChange } from './bus-service.ts';
+export type { ServiceRow, SubscriberConnection } from './subscription-registry.ts';
