@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr';
 import { ClawError, type JsonValue } from './errors.ts';
-import { FRAME_TYPES, type Frame, frameSchema } from './frames.ts';
+import { FRAME_TYPES, type Frame, frameSchema, requestIdSchema } from './frames.ts';
 
 /** `CLAW` in ASCII. The magic and the version field keep their place in every protocol version. */
 export const FRAME_MAGIC = 0x434c4157;
@@ -83,10 +83,16 @@ function writeHeader(buffer: Buffer, payloadLength: number): void {
   buffer.writeUInt32BE(payloadLength, 12);
 }
 
+/** Frames completed by one `push`, and the error that ended the stream, if one did. */
+export interface DecodeResult {
+  frames: Frame[];
+  error?: ClawError;
+}
+
 /**
- * Decodes frames from a byte stream. Any error it throws is fatal for the stream: the caller
- * answers with an error frame and closes the connection. Errors carry the id of the request
- * they concern (`details.requestId`) when the payload decoded far enough to tell.
+ * Decodes frames from a byte stream. A decoding error is fatal for the stream: the caller handles
+ * the frames before it, answers with an error frame and closes the connection. Errors carry the id
+ * of the request they concern (`details.requestId`) when the payload decoded far enough to tell.
  */
 export class FrameDecoder {
   readonly maxFrameBytes: number;
@@ -103,13 +109,22 @@ export class FrameDecoder {
     return this.#buffered;
   }
 
-  /** Feeds bytes and returns the frames they complete, in order. */
-  push(chunk: Buffer): Frame[] {
-    if (this.#failed) throw new ClawError('MALFORMED_FRAME', 'The decoder already failed; the stream is out of sync');
-    if (chunk.length === 0) return [];
+  /**
+   * Feeds bytes and returns the frames they complete, in order. When the bytes hold garbage, the
+   * frames decoded before it are returned together with the error; the error is fatal for the
+   * stream (it cannot be resynchronised) and every later call fails.
+   */
+  push(chunk: Buffer): DecodeResult {
+    if (this.#failed) {
+      return {
+        frames: [],
+        error: new ClawError('MALFORMED_FRAME', 'The decoder already failed; the stream is out of sync'),
+      };
+    }
+    if (chunk.length === 0) return { frames: [] };
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
-    if (this.#buffered < FRAME_HEADER_BYTES) return [];
+    if (this.#buffered < FRAME_HEADER_BYTES) return { frames: [] };
 
     let buffer = this.#chunks.length === 1 ? chunk : Buffer.concat(this.#chunks, this.#buffered);
     this.#chunks = [buffer];
@@ -127,8 +142,7 @@ export class FrameDecoder {
       this.#failed = true;
       this.#chunks = [];
       this.#buffered = 0;
-      if (error instanceof ClawError && frames.length > 0) error.details.framesBeforeError = frames.length;
-      throw error;
+      return { frames, error: ClawError.from(error, 'MALFORMED_FRAME') };
     }
     if (offset === buffer.length) {
       this.#chunks = [];
@@ -139,7 +153,7 @@ export class FrameDecoder {
       this.#chunks = [buffer];
       this.#buffered = buffer.length;
     }
-    return frames;
+    return { frames };
   }
 
   #readHeader(buffer: Buffer, offset: number): number {
@@ -195,7 +209,8 @@ export function parseFrame(value: unknown): Frame {
   if (parsed.success) return parsed.data;
   const record = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
   const type = record?.type;
-  const requestId = typeof record?.id === 'number' && Number.isInteger(record.id) ? record.id : undefined;
+  const id = requestIdSchema.safeParse(record?.id);
+  const requestId = id.success ? id.data : undefined;
   const details: Record<string, JsonValue> = requestId === undefined ? {} : { requestId };
   if (typeof type !== 'string' || !(FRAME_TYPES as readonly string[]).includes(type)) {
     throw new ClawError(

@@ -309,15 +309,12 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
         });
       });
       const onHandshakeData = (chunk: Buffer): void => {
-        let frames: Frame[];
-        try {
-          frames = decoder.push(chunk);
-        } catch (error) {
-          fail(ClawError.from(error, 'MALFORMED_FRAME'));
+        const { frames, error } = decoder.push(chunk);
+        const [first, ...rest] = frames;
+        if (!first) {
+          if (error) fail(error);
           return;
         }
-        const [first, ...rest] = frames;
-        if (!first) return;
         if (first.type === 'error') {
           fail(ClawError.fromJSON(first.error));
           return;
@@ -333,6 +330,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
         socket.off('data', onHandshakeData);
         this.#attach(socket, decoder, writer, first);
         for (const frame of rest) this.#onFrame(frame);
+        if (error) socket.destroy(error);
         resolve();
       };
       socket.on('data', onHandshakeData);
@@ -359,15 +357,12 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
 
     socket.on('data', (chunk: Buffer) => {
       this.#lastSeen = Date.now();
-      let frames: Frame[];
-      try {
-        frames = decoder.push(chunk);
-      } catch (error) {
+      const { frames, error } = decoder.push(chunk);
+      for (const frame of frames) this.#onFrame(frame);
+      if (error) {
         this.#logger.error({ err: error }, 'server sent an invalid frame; dropping the connection');
         socket.destroy();
-        return;
       }
-      for (const frame of frames) this.#onFrame(frame);
     });
     socket.on('error', (error) => this.#logger.debug({ err: error }, 'socket error'));
     socket.on('close', () => this.#onLinkClosed(link));

@@ -153,7 +153,9 @@ export class ServerConnection {
     this.#closed.abort(reason);
     this.#socket.end();
     // A peer that never reads would keep a half-closed socket forever.
-    setTimeout(() => this.#socket.destroy(), 1000).unref();
+    const destroyTimer = setTimeout(() => this.#socket.destroy(), 1000);
+    destroyTimer.unref();
+    this.#socket.once('close', () => clearTimeout(destroyTimer));
   }
 
   #onClosed(): void {
@@ -165,23 +167,19 @@ export class ServerConnection {
   #onData(chunk: Buffer): void {
     if (this.#state === 'closed') return;
     this.#lastSeen = Date.now();
-    let frames: Frame[];
-    try {
-      frames = this.#decoder.push(chunk);
-    } catch (error) {
-      const clawError = ClawError.from(error, 'MALFORMED_FRAME');
-      this.#server.badPeerLog.warn(
-        { connectionId: this.id, agent: this.#identity || undefined, code: clawError.code },
-        `bad frame from peer: ${clawError.message}`,
-      );
-      const requestId = clawError.details.requestId;
-      this.fail(clawError, typeof requestId === 'number' ? requestId : undefined);
-      return;
-    }
+    const { frames, error } = this.#decoder.push(chunk);
     for (const frame of frames) {
       // A frame earlier in this batch may have closed the connection.
       if (this.closed) return;
       this.#onFrame(frame);
+    }
+    if (error && !this.closed) {
+      this.#server.badPeerLog.warn(
+        { connectionId: this.id, agent: this.#identity || undefined, code: error.code },
+        `bad frame from peer: ${error.message}`,
+      );
+      const requestId = error.details.requestId;
+      this.fail(error, typeof requestId === 'number' ? requestId : undefined);
     }
   }
 
