@@ -191,7 +191,7 @@ export function decodePayload(payload: Buffer): Frame {
   let value: unknown;
   try {
     const values = packr.unpackMultiple(payload) as unknown[] | undefined;
-    if (!values || values.length !== 1) {
+    if (values?.length !== 1) {
       throw new Error(`expected exactly one msgpack value, found ${values?.length ?? 0}`);
     }
     value = values[0];
