@@ -1,1 +1,3 @@
-export {};
+export * from './inference/backend.ts';
+export * from './inference/fake-backend.ts';
+export * from './slot-pool/index.ts';

@@ -1,0 +1,100 @@
+import { ClawError, describeValue, identityNameSchema, type Logger } from '@clawfleet/protocol';
+import { z } from 'zod';
+import type { InferenceBackend, ModelSpec } from '../inference/backend.ts';
+import { type PriorityClass, priorityClassSchema } from './priority.ts';
+
+const positiveInteger = (name: string, maximum = Number.MAX_SAFE_INTEGER) =>
+  z
+    .number({
+      error: (issue) => `Expected \`${name}\` to be an integer 1-${maximum}, got ${describeValue(issue.input)}`,
+    })
+    .int({ error: (issue) => `Expected \`${name}\` to be an integer 1-${maximum}, got ${describeValue(issue.input)}` })
+    .min(1, {
+      error: (issue) => `Expected \`${name}\` to be an integer 1-${maximum}, got ${describeValue(issue.input)}`,
+    })
+    .max(maximum, {
+      error: (issue) => `Expected \`${name}\` to be an integer 1-${maximum}, got ${describeValue(issue.input)}`,
+    });
+
+export const modelIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'Expected `modelId` to be 1-64 letters, digits, `.`, `_` or `-`');
+
+export const modelSpecSchema = z.strictObject({
+  id: modelIdSchema,
+  path: z.string().min(1, 'Expected `path` to be a non-empty file path'),
+  contextSize: positiveInteger('contextSize', 1_048_576),
+  slots: positiveInteger('slots', 256),
+  gpuLayers: z.union([z.literal('auto'), z.number().int().min(0)], {
+    error: (issue) => `Expected \`gpuLayers\` to be \`auto\` or an integer >= 0, got ${describeValue(issue.input)}`,
+  }),
+});
+
+export const slotPoolSettingsSchema = z.strictObject({
+  models: z.array(modelSpecSchema).min(1, 'Expected `models` to list at least one model'),
+  memoryBudgetBytes: positiveInteger('memoryBudgetBytes').optional(),
+  maxConcurrent: positiveInteger('maxConcurrent', 4096).optional(),
+  agingIntervalMs: positiveInteger('agingIntervalMs', 3_600_000).optional(),
+  maxQueued: positiveInteger('maxQueued', 1_000_000).optional(),
+});
+
+export type SlotPoolSettings = z.infer<typeof slotPoolSettingsSchema>;
+
+export interface SlotPoolOptions {
+  backend: InferenceBackend;
+  /** The models that may be loaded. Ids must be unique. */
+  models: ModelSpec[];
+  /**
+   * Bytes of device memory the pool may fill with models. Capped by what the device reports as
+   * its total. @default the device total from `backend.memoryState()`
+   */
+  memoryBudgetBytes?: number;
+  /**
+   * Concurrency permits: generations running at once across all models (the compute the device
+   * has). @default the sum of every model's slots
+   */
+  maxConcurrent?: number;
+  /** A waiting request gains one rank per this many milliseconds. @default 2000 */
+  agingIntervalMs?: number;
+  /** Queued requests above this are refused with QUEUE_FULL. @default 10000 */
+  maxQueued?: number;
+  logger?: Logger;
+  /** Monotonic milliseconds; tests inject one to step time. @default performance.now */
+  clock?: () => number;
+}
+
+export const slotRequestSchema = z.strictObject({
+  agent: identityNameSchema,
+  modelId: modelIdSchema,
+  priority: priorityClassSchema,
+  prefix: z.string().optional(),
+  timeoutMs: positiveInteger('timeoutMs', 86_400_000).optional(),
+});
+
+export interface SlotRequest {
+  /** The agent the request is for; fairness and `cancelAgent` key on it. */
+  agent: string;
+  modelId: string;
+  priority: PriorityClass;
+  /** The stable prefix this request will run with; the pool prefers the slot that holds it. */
+  prefix?: string;
+  /** Deadline from now, covering waiting and running; then the request fails with TIMEOUT. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Throws CONFIG_INVALID or INVALID_PARAMS with the first issue, path included. */
+export function parseOrThrow<T>(
+  schema: z.ZodType<T>,
+  value: unknown,
+  code: 'CONFIG_INVALID' | 'INVALID_PARAMS',
+  what: string,
+): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const where = issue !== undefined && issue.path.length > 0 ? ` at \`${issue.path.join('.')}\`` : '';
+  throw new ClawError(code, `Invalid ${what}${where}: ${issue?.message ?? 'invalid'}`, {
+    details: { path: issue?.path.join('.') ?? '' },
+  });
+}
