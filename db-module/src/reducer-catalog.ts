@@ -1,0 +1,106 @@
+/**
+ * Every reducer by its public name (the name clients call and SpacetimeDB registers). Both hosts read
+ * this one list: src/spacetime-module.ts registers each entry, the embedded host dispatches to it.
+ */
+
+import { logAction, recordInference } from './reducers/accounting.ts';
+import {
+  addAdmin,
+  agentHeartbeat,
+  clientConnected,
+  clientDisconnected,
+  init,
+  registerAgent,
+  unregisterAgent,
+} from './reducers/agents.ts';
+import { expireAttentionRequest, requestAttention, resolveAttention, withdrawAttention } from './reducers/attention.ts';
+import { deleteMemory, recordReflection, updateMemory, writeMemory } from './reducers/memory.ts';
+import { sendMessage } from './reducers/messages.ts';
+import { createStimulus } from './reducers/stimuli.ts';
+import {
+  cancelTask,
+  claimTask,
+  completeTask,
+  createTask,
+  expireTaskLease,
+  extendTaskLease,
+  failTask,
+  handOffTask,
+  releaseTask,
+} from './reducers/tasks.ts';
+
+export interface ReducerCatalog {
+  readonly init: typeof init;
+  readonly client_connected: typeof clientConnected;
+  readonly client_disconnected: typeof clientDisconnected;
+  readonly register_agent: typeof registerAgent;
+  readonly unregister_agent: typeof unregisterAgent;
+  readonly add_admin: typeof addAdmin;
+  readonly agent_heartbeat: typeof agentHeartbeat;
+  readonly create_stimulus: typeof createStimulus;
+  readonly create_task: typeof createTask;
+  readonly claim_task: typeof claimTask;
+  readonly extend_task_lease: typeof extendTaskLease;
+  readonly complete_task: typeof completeTask;
+  readonly fail_task: typeof failTask;
+  readonly release_task: typeof releaseTask;
+  readonly cancel_task: typeof cancelTask;
+  readonly hand_off_task: typeof handOffTask;
+  readonly expire_task_lease: typeof expireTaskLease;
+  readonly send_message: typeof sendMessage;
+  readonly write_memory: typeof writeMemory;
+  readonly update_memory: typeof updateMemory;
+  readonly delete_memory: typeof deleteMemory;
+  readonly record_reflection: typeof recordReflection;
+  readonly request_attention: typeof requestAttention;
+  readonly resolve_attention: typeof resolveAttention;
+  readonly withdraw_attention: typeof withdrawAttention;
+  readonly expire_attention_request: typeof expireAttentionRequest;
+  readonly log_action: typeof logAction;
+  readonly record_inference: typeof recordInference;
+}
+
+export const reducerCatalog: ReducerCatalog = {
+  init,
+  client_connected: clientConnected,
+  client_disconnected: clientDisconnected,
+  register_agent: registerAgent,
+  unregister_agent: unregisterAgent,
+  add_admin: addAdmin,
+  agent_heartbeat: agentHeartbeat,
+  create_stimulus: createStimulus,
+  create_task: createTask,
+  claim_task: claimTask,
+  extend_task_lease: extendTaskLease,
+  complete_task: completeTask,
+  fail_task: failTask,
+  release_task: releaseTask,
+  cancel_task: cancelTask,
+  hand_off_task: handOffTask,
+  expire_task_lease: expireTaskLease,
+  send_message: sendMessage,
+  write_memory: writeMemory,
+  update_memory: updateMemory,
+  delete_memory: deleteMemory,
+  record_reflection: recordReflection,
+  request_attention: requestAttention,
+  resolve_attention: resolveAttention,
+  withdraw_attention: withdrawAttention,
+  expire_attention_request: expireAttentionRequest,
+  log_action: logAction,
+  record_inference: recordInference,
+};
+
+export type ReducerName = keyof typeof reducerCatalog;
+
+/** Schedule table -> the reducer the database runs for each of its rows when `scheduled_at` is due. */
+export const scheduleCatalog = {
+  task_lease_schedule: 'expire_task_lease',
+  attention_expiry_schedule: 'expire_attention_request',
+} as const satisfies Record<string, ReducerName>;
+
+/** Views clients subscribe to instead of the private tables behind them. */
+export const viewCatalog = {
+  visible_message: 'message',
+  visible_memory: 'memory_entry',
+} as const;

@@ -1,0 +1,291 @@
+/**
+ * Every table of the Clawfleet database. This file is the single source of truth for the schema:
+ * SpacetimeDB registers these definitions (src/index.ts) and the embedded SQLite host derives its
+ * tables, keys and indexes from the same objects at runtime.
+ *
+ * Invariants that hold for every table:
+ * - No host-local ids: ids are u64 auto-increment values assigned by the database, agents are named,
+ *   callers are identities. Nothing here is a pid, path or socket id, so rows stay meaningful when
+ *   several hosts share one SpacetimeDB database.
+ * - Imports come from the root `spacetimedb` entry (not `spacetimedb/server`) so plain Node can load
+ *   this file; the bundler maps `spacetimedb` onto the server entry so the module has one copy.
+ */
+import { type Infer, t, table } from 'spacetimedb';
+
+/** Identities allowed to administer the database: the module owner (`init`'s caller) and whom it adds. */
+export const adminColumns = {
+  identity: t.identity().primaryKey(),
+  name: t.string(),
+  added_at: t.timestamp(),
+};
+const adminOptions = { name: 'admin', public: false } as const;
+export const admin: ReturnType<typeof table<typeof adminColumns, typeof adminOptions>> = table(
+  adminOptions,
+  adminColumns,
+);
+export type AdminRow = Infer<typeof adminColumns>;
+
+export const agentColumns = {
+  name: t.string().primaryKey(),
+  identity: t.identity().unique(),
+  role: t.string(),
+  /** True while at least one connection of this identity is open (lifecycle reducers keep it). */
+  online: t.bool(),
+  connections: t.u32(),
+  status: t.string(),
+  last_heartbeat_at: t.timestamp(),
+  registered_at: t.timestamp(),
+};
+const agentOptions = { name: 'agent', public: true } as const;
+export const agent: ReturnType<typeof table<typeof agentColumns, typeof agentOptions>> = table(
+  agentOptions,
+  agentColumns,
+);
+export type AgentRow = Infer<typeof agentColumns>;
+
+export const stimulusColumns = {
+  id: t.u64().primaryKey().autoInc(),
+  source: t.string(),
+  kind: t.string(),
+  text: t.string(),
+  priority: t.u8(),
+  /** Agent the stimulus is meant for; none means any agent may pick it up. */
+  target_agent: t.option(t.string()),
+  created_by: t.identity(),
+  created_at: t.timestamp(),
+};
+const stimulusOptions = { name: 'stimulus', public: true } as const;
+export const stimulus: ReturnType<typeof table<typeof stimulusColumns, typeof stimulusOptions>> = table(
+  stimulusOptions,
+  stimulusColumns,
+);
+export type StimulusRow = Infer<typeof stimulusColumns>;
+
+export const taskColumns = {
+  id: t.u64().primaryKey().autoInc(),
+  title: t.string(),
+  description: t.string(),
+  /** 0 (lowest) to 9 (highest). */
+  priority: t.u8(),
+  /** blocked | queued | claimed | completed | failed | cancelled (see reducers/task-states.ts). */
+  state: t.string().index('btree'),
+  created_by: t.identity(),
+  stimulus_id: t.option(t.u64()),
+  /** Only this agent may claim the task (set by create_task or a handoff); none means anyone. */
+  reserved_for: t.option(t.string()),
+  /** Agent holding the claim; set exactly while state is `claimed`. */
+  owner: t.option(t.string()),
+  lease_expires_at: t.option(t.timestamp()),
+  attempts: t.u32(),
+  result: t.option(t.string()),
+  created_at: t.timestamp(),
+  updated_at: t.timestamp(),
+};
+const taskOptions = { name: 'task', public: true } as const;
+export const task: ReturnType<typeof table<typeof taskColumns, typeof taskOptions>> = table(taskOptions, taskColumns);
+export type TaskRow = Infer<typeof taskColumns>;
+
+/** `task_id` cannot leave `blocked` until every `depends_on_task_id` is completed. */
+export const taskDependencyColumns = {
+  id: t.u64().primaryKey().autoInc(),
+  task_id: t.u64().index('btree'),
+  depends_on_task_id: t.u64().index('btree'),
+};
+const taskDependencyOptions = { name: 'task_dependency', public: true } as const;
+export const taskDependency: ReturnType<typeof table<typeof taskDependencyColumns, typeof taskDependencyOptions>> =
+  table(taskDependencyOptions, taskDependencyColumns);
+export type TaskDependencyRow = Infer<typeof taskDependencyColumns>;
+
+/** One row per claim: at `scheduled_at` the database runs `expire_task_lease` for `task_id`. */
+export const taskLeaseScheduleColumns = {
+  scheduled_id: t.u64().primaryKey().autoInc(),
+  scheduled_at: t.scheduleAt(),
+  task_id: t.u64(),
+};
+const taskLeaseScheduleOptions = { name: 'task_lease_schedule', public: false } as const;
+export const taskLeaseSchedule: ReturnType<
+  typeof table<typeof taskLeaseScheduleColumns, typeof taskLeaseScheduleOptions>
+> = table(taskLeaseScheduleOptions, taskLeaseScheduleColumns);
+export type TaskLeaseScheduleRow = Infer<typeof taskLeaseScheduleColumns>;
+
+/**
+ * Messages are private: direct ones are seen by their two parties only, broadcasts by every agent,
+ * mentions by the mentioned agents too. Clients read them through the `visible_message` view.
+ */
+export const messageColumns = {
+  id: t.u64().primaryKey().autoInc(),
+  /** direct | broadcast | handoff */
+  kind: t.string(),
+  from_agent: t.string().index('btree'),
+  /** none for a broadcast. */
+  to_agent: t.option(t.string()),
+  text: t.string(),
+  /** Registered agent names mentioned as `@Name` in the text. */
+  mentions: t.array(t.string()),
+  task_id: t.option(t.u64()),
+  created_at: t.timestamp(),
+};
+const messageOptions = { name: 'message', public: false } as const;
+export const message: ReturnType<typeof table<typeof messageColumns, typeof messageOptions>> = table(
+  messageOptions,
+  messageColumns,
+);
+export type MessageRow = Infer<typeof messageColumns>;
+
+/** Private memory is readable by its agent only; clients read through the `visible_memory` view. */
+export const memoryEntryColumns = {
+  id: t.u64().primaryKey().autoInc(),
+  agent: t.string().index('btree'),
+  /** short | daily | long */
+  tier: t.string(),
+  /** private | shared */
+  scope: t.string(),
+  /** 0 to 10. */
+  importance: t.u8(),
+  text: t.string(),
+  created_at: t.timestamp(),
+  updated_at: t.timestamp(),
+};
+const memoryEntryOptions = { name: 'memory_entry', public: false } as const;
+export const memoryEntry: ReturnType<typeof table<typeof memoryEntryColumns, typeof memoryEntryOptions>> = table(
+  memoryEntryOptions,
+  memoryEntryColumns,
+);
+export type MemoryEntryRow = Infer<typeof memoryEntryColumns>;
+
+/** Provenance: where a memory came from (task, message, stimulus, reflection, or older memories). */
+export const memoryLinkColumns = {
+  id: t.u64().primaryKey().autoInc(),
+  memory_id: t.u64().index('btree'),
+  /** task | message | stimulus | reflection | memory */
+  target_kind: t.string(),
+  target_id: t.u64(),
+};
+const memoryLinkOptions = { name: 'memory_link', public: false } as const;
+export const memoryLink: ReturnType<typeof table<typeof memoryLinkColumns, typeof memoryLinkOptions>> = table(
+  memoryLinkOptions,
+  memoryLinkColumns,
+);
+export type MemoryLinkRow = Infer<typeof memoryLinkColumns>;
+
+export const reflectionColumns = {
+  id: t.u64().primaryKey().autoInc(),
+  agent: t.string().index('btree'),
+  task_id: t.option(t.u64()),
+  text: t.string(),
+  importance: t.u8(),
+  /** The daily memory entry written with this reflection. */
+  memory_id: t.u64(),
+  created_at: t.timestamp(),
+};
+const reflectionOptions = { name: 'reflection', public: true } as const;
+export const reflection: ReturnType<typeof table<typeof reflectionColumns, typeof reflectionOptions>> = table(
+  reflectionOptions,
+  reflectionColumns,
+);
+export type ReflectionRow = Infer<typeof reflectionColumns>;
+
+export const attentionRequestColumns = {
+  id: t.u64().primaryKey().autoInc(),
+  agent: t.string().index('btree'),
+  text: t.string(),
+  priority: t.u8(),
+  /** What happens when nobody answers before `expires_at`. */
+  default_action: t.string(),
+  expires_at: t.timestamp(),
+  /** open | resolved | withdrawn | expired */
+  state: t.string().index('btree'),
+  resolution: t.option(t.string()),
+  resolved_by: t.option(t.identity()),
+  resolved_at: t.option(t.timestamp()),
+  created_at: t.timestamp(),
+};
+const attentionRequestOptions = { name: 'attention_request', public: true } as const;
+export const attentionRequest: ReturnType<
+  typeof table<typeof attentionRequestColumns, typeof attentionRequestOptions>
+> = table(attentionRequestOptions, attentionRequestColumns);
+export type AttentionRequestRow = Infer<typeof attentionRequestColumns>;
+
+export const attentionExpiryScheduleColumns = {
+  scheduled_id: t.u64().primaryKey().autoInc(),
+  scheduled_at: t.scheduleAt(),
+  attention_request_id: t.u64(),
+};
+const attentionExpiryScheduleOptions = { name: 'attention_expiry_schedule', public: false } as const;
+export const attentionExpirySchedule: ReturnType<
+  typeof table<typeof attentionExpiryScheduleColumns, typeof attentionExpiryScheduleOptions>
+> = table(attentionExpiryScheduleOptions, attentionExpiryScheduleColumns);
+export type AttentionExpiryScheduleRow = Infer<typeof attentionExpiryScheduleColumns>;
+
+export const actionLogColumns = {
+  id: t.u64().primaryKey().autoInc(),
+  agent: t.string().index('btree'),
+  task_id: t.option(t.u64()),
+  /** The tool or action name. */
+  action: t.string(),
+  input: t.string(),
+  /** ok | error | denied */
+  outcome: t.string(),
+  detail: t.string(),
+  created_at: t.timestamp(),
+};
+const actionLogOptions = { name: 'action_log', public: true } as const;
+export const actionLog: ReturnType<typeof table<typeof actionLogColumns, typeof actionLogOptions>> = table(
+  actionLogOptions,
+  actionLogColumns,
+);
+export type ActionLogRow = Infer<typeof actionLogColumns>;
+
+/** Written by the orchestrator (admin) after each inference; `host` names the inference host. */
+export const inferenceUsageColumns = {
+  id: t.u64().primaryKey().autoInc(),
+  agent: t.string().index('btree'),
+  host: t.string(),
+  model: t.string(),
+  /** human | triage | act | reflect | compaction */
+  priority_class: t.string(),
+  prompt_tokens: t.u32(),
+  completion_tokens: t.u32(),
+  duration_ms: t.u32(),
+  task_id: t.option(t.u64()),
+  created_at: t.timestamp(),
+};
+const inferenceUsageOptions = { name: 'inference_usage', public: true } as const;
+export const inferenceUsage: ReturnType<typeof table<typeof inferenceUsageColumns, typeof inferenceUsageOptions>> =
+  table(inferenceUsageOptions, inferenceUsageColumns);
+export type InferenceUsageRow = Infer<typeof inferenceUsageColumns>;
+
+/** Keys are the accessor names (`ctx.db.<key>`) and equal the SQL table names. */
+export type Tables = {
+  admin: typeof admin;
+  agent: typeof agent;
+  stimulus: typeof stimulus;
+  task: typeof task;
+  task_dependency: typeof taskDependency;
+  task_lease_schedule: typeof taskLeaseSchedule;
+  message: typeof message;
+  memory_entry: typeof memoryEntry;
+  memory_link: typeof memoryLink;
+  reflection: typeof reflection;
+  attention_request: typeof attentionRequest;
+  attention_expiry_schedule: typeof attentionExpirySchedule;
+  action_log: typeof actionLog;
+  inference_usage: typeof inferenceUsage;
+};
+
+export const tables: Tables = {
+  admin,
+  agent,
+  stimulus,
+  task,
+  task_dependency: taskDependency,
+  task_lease_schedule: taskLeaseSchedule,
+  message,
+  memory_entry: memoryEntry,
+  memory_link: memoryLink,
+  reflection,
+  attention_request: attentionRequest,
+  attention_expiry_schedule: attentionExpirySchedule,
+  action_log: actionLog,
+  inference_usage: inferenceUsage,
+};
