@@ -98,6 +98,8 @@ export class FrameDecoder {
   readonly maxFrameBytes: number;
   #chunks: Buffer[] = [];
   #buffered = 0;
+  /** Bytes the frame at the head of the buffer needs in all; 0 until its header has arrived. */
+  #needed = 0;
   #failed = false;
 
   constructor(options: CodecOptions = {}) {
@@ -124,17 +126,22 @@ export class FrameDecoder {
     if (chunk.length === 0) return { frames: [] };
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
-    if (this.#buffered < FRAME_HEADER_BYTES) return { frames: [] };
+    // A large frame arrives in many reads: wait for all of it rather than concatenating on every read.
+    if (this.#buffered < Math.max(FRAME_HEADER_BYTES, this.#needed)) return { frames: [] };
 
     let buffer = this.#chunks.length === 1 ? chunk : Buffer.concat(this.#chunks, this.#buffered);
     this.#chunks = [buffer];
     const frames: Frame[] = [];
     let offset = 0;
+    this.#needed = 0;
     try {
       while (buffer.length - offset >= FRAME_HEADER_BYTES) {
         const payloadLength = this.#readHeader(buffer, offset);
         const end = offset + FRAME_HEADER_BYTES + payloadLength;
-        if (end > buffer.length) break;
+        if (end > buffer.length) {
+          this.#needed = FRAME_HEADER_BYTES + payloadLength;
+          break;
+        }
         frames.push(decodePayload(buffer.subarray(offset + FRAME_HEADER_BYTES, end)));
         offset = end;
       }
@@ -142,6 +149,7 @@ export class FrameDecoder {
       this.#failed = true;
       this.#chunks = [];
       this.#buffered = 0;
+      this.#needed = 0;
       return { frames, error: ClawError.from(error, 'MALFORMED_FRAME') };
     }
     if (offset === buffer.length) {

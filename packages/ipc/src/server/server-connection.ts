@@ -34,6 +34,8 @@ interface InFlight {
 
 type State = 'handshake' | 'open' | 'closed';
 
+const RESOLVED = Promise.resolve();
+
 /**
  * One peer connection on the server side. Before the handshake it accepts only `hello`; after it,
  * its identity is fixed and every request is dispatched with that identity.
@@ -304,9 +306,9 @@ export class ServerConnection {
       return;
     }
 
+    // No listener on the connection's signal: closing the connection aborts every in-flight
+    // controller through abortAll().
     const controller = new AbortController();
-    const onClosed = (): void => controller.abort(this.#closed.signal.reason);
-    this.#closed.signal.addEventListener('abort', onClosed, { once: true });
     const timer =
       frame.timeoutMs === undefined
         ? undefined
@@ -321,12 +323,13 @@ export class ServerConnection {
       connection: this,
       requestId: id,
       signal: controller.signal,
-      sendDelta: async (data) => {
-        if (controller.signal.aborted || this.#state === 'closed') return;
+      sendDelta: (data) => {
+        if (controller.signal.aborted || this.#state === 'closed') return RESOLVED;
         entry.streamed = true;
         this.#writer.write({ type: 'stream-delta', id, data });
         this.#checkSlowConsumer();
-        await this.#writer.drained(controller.signal);
+        // Streams are the hot path: no promise is made unless the socket asks us to wait.
+        return this.#writer.needsDrain ? this.#writer.drained(controller.signal) : RESOLVED;
       },
     };
     this.#inFlight.set(id, entry);
@@ -345,7 +348,6 @@ export class ServerConnection {
         this.#sendError(id, clawError);
       } finally {
         clearTimeout(timer);
-        this.#closed.signal.removeEventListener('abort', onClosed);
         this.#inFlight.delete(id);
         this.#maybeResume();
       }

@@ -37,6 +37,11 @@ export class FrameWriter {
     return this.#socket.writableLength;
   }
 
+  /** Whether the socket's queue is above its high-water mark. */
+  get needsDrain(): boolean {
+    return this.#socket.writableNeedDrain && !this.#socket.destroyed;
+  }
+
   /** Resolves once the socket's queue is below its high-water mark, or it closed. */
   async drained(signal?: AbortSignal): Promise<void> {
     const socket = this.#socket;

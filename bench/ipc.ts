@@ -1,0 +1,283 @@
+/**
+ * `npm run bench -- ipc [--quick]`
+ *
+ * Round-trip latency (p50, p99) and one-way throughput (frames/s, MB/s) of the Clawfleet IPC for
+ * 100-byte and 64-KiB payloads, against two baselines measured in the same run: a raw Unix-socket
+ * echo of length-prefixed Buffers (the floor for Node) and JSON over HTTP/1.1 keep-alive on a Unix
+ * socket (what the design rejects). Each server runs in its own process.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { IpcClient } from '@clawfleet/ipc';
+import { format, machineDescription, percentile, table } from './support/statistics.ts';
+
+type Mode = 'claw' | 'raw' | 'http' | 'http-stream';
+interface Transport {
+  echo(payload: string): Promise<void>;
+  /** Resolves when all `count` messages of `size` bytes have arrived. */
+  flood(count: number, size: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+const peerPath = fileURLToPath(new URL('./support/ipc-peer.ts', import.meta.url));
+
+async function startPeer(mode: Exclude<Mode, 'http-stream'>, socketPath: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', peerPath, mode, socketPath], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`${mode} peer exited with ${code}`)));
+  });
+  return child;
+}
+
+async function clawTransport(socketPath: string): Promise<Transport> {
+  const client = await IpcClient.connect({
+    socketPath,
+    agent: 'Bench',
+    token: 'bench-token',
+    requestTimeoutMs: 120_000,
+  });
+  return {
+    echo: async (payload) => {
+      await client.request('bench.echo', payload);
+    },
+    flood: async (count, size) => {
+      let received = 0;
+      await client.request('bench.flood', { count, size }, { onDelta: () => (received += 1) });
+      if (received !== count) throw new Error(`claw flood: ${received} of ${count}`);
+    },
+    close: () => client.close(),
+  };
+}
+
+async function rawTransport(socketPath: string): Promise<Transport> {
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const created = connect(socketPath, () => resolve(created));
+    created.once('error', reject);
+  });
+  let buffered: Buffer = Buffer.alloc(0);
+  let onBody: ((body: Buffer) => void) | undefined;
+  socket.on('data', (chunk: Buffer) => {
+    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+    let offset = 0;
+    while (buffered.length - offset >= 4) {
+      const length = buffered.readUInt32BE(offset);
+      if (buffered.length - offset - 4 < length) break;
+      onBody?.(buffered.subarray(offset + 4, offset + 4 + length));
+      offset += 4 + length;
+    }
+    buffered = offset === buffered.length ? Buffer.alloc(0) : buffered.subarray(offset);
+  });
+  const send = (body: Buffer): void => {
+    const header = Buffer.allocUnsafe(4);
+    header.writeUInt32BE(body.length);
+    socket.write(Buffer.concat([header, body]));
+  };
+  return {
+    echo: (payload) =>
+      new Promise((resolve) => {
+        onBody = () => resolve();
+        send(Buffer.concat([Buffer.from([1]), Buffer.from(payload)]));
+      }),
+    flood: (count, size) =>
+      new Promise((resolve) => {
+        let received = 0;
+        onBody = () => {
+          received += 1;
+          if (received === count) resolve();
+        };
+        const body = Buffer.alloc(9);
+        body[0] = 2;
+        body.writeUInt32BE(count, 1);
+        body.writeUInt32BE(size, 5);
+        send(body);
+      }),
+    close: async () => {
+      socket.destroy();
+    },
+  };
+}
+
+/** HTTP in-flight window for one-way messages: one request per message over keep-alive sockets. */
+const HTTP_WINDOW = 16;
+
+async function httpTransport(socketPath: string, streamed = false): Promise<Transport> {
+  const agent = new Agent({ keepAlive: true, maxSockets: HTTP_WINDOW });
+  const post = (path: string, body: unknown, onChunk?: (chunk: Buffer) => void): Promise<Buffer> =>
+    new Promise((resolve, reject) => {
+      const text = JSON.stringify(body);
+      const request = httpRequest(
+        {
+          socketPath,
+          path,
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => (onChunk ? onChunk(chunk) : chunks.push(chunk)));
+          response.on('end', () => resolve(Buffer.concat(chunks)));
+        },
+      );
+      request.on('error', reject);
+      request.end(text);
+    });
+  return {
+    echo: async (payload) => {
+      const body = await post('/echo', { payload });
+      JSON.parse(body.toString('utf8'));
+    },
+    flood: async (count, size) => {
+      if (!streamed) {
+        const body = { data: 'x'.repeat(size) };
+        let next = 0;
+        const lane = async (): Promise<void> => {
+          while (next < count) {
+            next += 1;
+            await post('/sink', body);
+          }
+        };
+        await Promise.all(Array.from({ length: HTTP_WINDOW }, lane));
+        return;
+      }
+      let received = 0;
+      let partial = '';
+      await post('/flood', { count, size }, (chunk) => {
+        const lines = (partial + chunk.toString('utf8')).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) {
+          JSON.parse(line);
+          received += 1;
+        }
+      });
+      if (received !== count) throw new Error(`http flood: ${received} of ${count}`);
+    },
+    close: async () => agent.destroy(),
+  };
+}
+
+interface Figures {
+  p50: number;
+  p99: number;
+  framesPerSecond: number;
+  megabytesPerSecond: number;
+}
+
+async function measure(transport: Transport, size: number, roundTrips: number, floodCount: number): Promise<Figures> {
+  const payload = 'x'.repeat(size);
+  for (let index = 0; index < Math.min(5000, roundTrips / 2); index++) await transport.echo(payload);
+  const latencies: number[] = [];
+  for (let index = 0; index < roundTrips; index++) {
+    const start = process.hrtime.bigint();
+    await transport.echo(payload);
+    latencies.push(Number(process.hrtime.bigint() - start) / 1000);
+  }
+  await transport.flood(Math.min(floodCount, 1000), size);
+  const start = process.hrtime.bigint();
+  await transport.flood(floodCount, size);
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  return {
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    framesPerSecond: floodCount / seconds,
+    megabytesPerSecond: (floodCount * size) / seconds / 1e6,
+  };
+}
+
+export async function run(args: string[]): Promise<void> {
+  const quick = args.includes('--quick');
+  const directory = mkdtempSync(join(tmpdir(), 'claw-bench-'));
+  const sizes = [
+    { label: '100 B', size: 100, roundTrips: quick ? 2000 : 20_000, flood: quick ? 20_000 : 300_000 },
+    { label: '64 KiB', size: 64 * 1024, roundTrips: quick ? 200 : 2000, flood: quick ? 500 : 5000 },
+  ];
+  const factories: Record<Mode, (socketPath: string) => Promise<Transport>> = {
+    claw: clawTransport,
+    raw: rawTransport,
+    http: (socketPath) => httpTransport(socketPath),
+    'http-stream': (socketPath) => httpTransport(socketPath, true),
+  };
+  const results = new Map<string, Figures>();
+  try {
+    for (const mode of ['raw', 'claw', 'http', 'http-stream'] as const) {
+      const socketPath = join(directory, `${mode}.sock`);
+      const peer = await startPeer(mode === 'http-stream' ? 'http' : mode, socketPath);
+      const transport = await factories[mode](socketPath);
+      try {
+        for (const entry of sizes) {
+          results.set(`${mode} ${entry.label}`, await measure(transport, entry.size, entry.roundTrips, entry.flood));
+        }
+      } finally {
+        await transport.close();
+        peer.kill();
+      }
+    }
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+
+  console.log(`ipc benchmark — ${await machineDescription()} — ${new Date().toISOString()}`);
+  const rows: (string | number)[][] = [];
+  for (const entry of sizes) {
+    const raw = results.get(`raw ${entry.label}`)!;
+    const http = results.get(`http ${entry.label}`)!;
+    for (const mode of ['raw', 'claw', 'http', 'http-stream'] as const) {
+      const figures = results.get(`${mode} ${entry.label}`)!;
+      rows.push([
+        entry.label,
+        mode,
+        format(figures.p50),
+        format(figures.p99),
+        `${format(figures.p50 / raw.p50, 2)}x`,
+        format(figures.framesPerSecond, 0),
+        format(figures.megabytesPerSecond),
+        `${format(figures.framesPerSecond / http.framesPerSecond, 2)}x`,
+      ]);
+      if (mode === 'http-stream') rows.at(-1)!.splice(2, 3, 'as http', 'as http', '-');
+    }
+  }
+  console.log(
+    table(
+      ['payload', 'transport', 'RTT p50 µs', 'RTT p99 µs', 'p50 vs raw', 'one-way frames/s', 'one-way MB/s', 'vs http'],
+      rows,
+    ),
+  );
+  const claw100 = results.get('claw 100 B')!;
+  const raw100 = results.get('raw 100 B')!;
+  const http100 = results.get('http 100 B')!;
+  const claw64 = results.get('claw 64 KiB')!;
+  const http64 = results.get('http 64 KiB')!;
+  console.log('\ntargets');
+  console.log(
+    table(
+      ['target', 'measured', 'met'],
+      [
+        [
+          '100 B RTT p50 within 1.3x raw',
+          `${format(claw100.p50 / raw100.p50, 2)}x`,
+          claw100.p50 / raw100.p50 <= 1.3 ? 'yes' : 'NO',
+        ],
+        [
+          'throughput >= 3x JSON/HTTP (100 B / 64 KiB)',
+          `${format(claw100.framesPerSecond / http100.framesPerSecond, 2)}x / ${format(claw64.framesPerSecond / http64.framesPerSecond, 2)}x`,
+          claw100.framesPerSecond / http100.framesPerSecond >= 3 && claw64.framesPerSecond / http64.framesPerSecond >= 3
+            ? 'yes'
+            : 'NO',
+        ],
+        [
+          '>= 100,000 small frames/s one-way',
+          format(claw100.framesPerSecond, 0),
+          claw100.framesPerSecond >= 100_000 ? 'yes' : 'NO',
+        ],
+      ],
+    ),
+  );
+}
