@@ -1,1 +1,1 @@
-export {};
+export * from './inference-client.ts';

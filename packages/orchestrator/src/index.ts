@@ -1,3 +1,4 @@
 export * from './inference/backend.ts';
 export * from './inference/fake-backend.ts';
+export * from './inference/service/index.ts';
 export * from './slot-pool/index.ts';

@@ -49,6 +49,8 @@ export const ERROR_CODES = {
   OUTPUT_INVALID: { retryable: true, description: 'The model output does not match the requested schema' },
   // Configuration
   CONFIG_INVALID: { retryable: false, description: 'A configuration option is missing or invalid' },
+  // Responses
+  INVALID_RESPONSE: { retryable: false, description: 'A response does not match the result schema of its method' },
 } as const satisfies Record<string, { retryable: boolean; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

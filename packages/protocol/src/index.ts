@@ -3,3 +3,4 @@ export * from './errors.ts';
 export * from './frames.ts';
 export * from './logger.ts';
 export * from './methods/bus.ts';
+export * from './methods/inference.ts';

@@ -1,19 +1,12 @@
-import { describeValue } from '@clawfleet/protocol';
-import { z } from 'zod';
+import { INFERENCE_PRIORITIES, type InferencePriority, inferencePrioritySchema } from '@clawfleet/protocol';
 
 /**
- * Priority classes, most urgent first. The index is the class's base rank: 0 is served first.
- * Order from the design: a human is waiting > deciding what to do > doing it > reflecting on it >
- * background memory compaction.
+ * Priority classes, most urgent first (defined on the wire, in `@clawfleet/protocol`). The index is
+ * the class's base rank: 0 is served first.
  */
-export const PRIORITY_CLASSES = ['human', 'triage', 'act', 'reflect', 'compaction'] as const;
-
-export type PriorityClass = (typeof PRIORITY_CLASSES)[number];
-
-export const priorityClassSchema = z.enum(PRIORITY_CLASSES, {
-  error: (issue) =>
-    `Expected \`priority\` to be one of ${PRIORITY_CLASSES.join(', ')}, got ${describeValue(issue.input)}`,
-});
+export const PRIORITY_CLASSES = INFERENCE_PRIORITIES;
+export type PriorityClass = InferencePriority;
+export const priorityClassSchema = inferencePrioritySchema;
 
 export function baseRank(priority: PriorityClass): number {
   return PRIORITY_CLASSES.indexOf(priority);

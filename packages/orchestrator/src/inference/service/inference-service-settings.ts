@@ -1,0 +1,49 @@
+import { describeValue, identityNameSchema } from '@clawfleet/protocol';
+import { z } from 'zod';
+import { modelIdSchema } from '../../slot-pool/slot-pool-options.ts';
+
+const integer = (name: string, minimum: number, maximum: number) => {
+  const message = (issue: { input: unknown }) =>
+    `Expected \`${name}\` to be an integer ${minimum}-${maximum}, got ${describeValue(issue.input)}`;
+  return z.number({ error: message }).int({ error: message }).min(minimum, { error: message }).max(maximum, {
+    error: message,
+  });
+};
+
+const between = (name: string, minimum: number, maximum: number) => {
+  const message = (issue: { input: unknown }) =>
+    `Expected \`${name}\` to be a number ${minimum}-${maximum}, got ${describeValue(issue.input)}`;
+  return z.number({ error: message }).min(minimum, { error: message }).max(maximum, { error: message });
+};
+
+export const samplingSettingsSchema = z.strictObject({
+  /** @default 0 (greedy) */
+  temperature: between('temperature', 0, 2).optional(),
+  topP: between('topP', 0, 1).optional(),
+  seed: integer('seed', 0, 0xffff_ffff).optional(),
+  /** Cap on generated tokens; a request may lower it, never raise it. */
+  maxTokens: integer('maxTokens', 1, 1_048_576),
+});
+export type SamplingSettings = z.infer<typeof samplingSettingsSchema>;
+
+/** One agent's model settings. The model's context size and slots live in its ModelSpec. */
+export const agentInferenceSettingsSchema = z.strictObject({
+  modelId: modelIdSchema,
+  /** The model `inference.embed` uses. @default modelId */
+  embeddingModelId: modelIdSchema.optional(),
+  sampling: samplingSettingsSchema,
+});
+export type AgentInferenceSettings = z.infer<typeof agentInferenceSettingsSchema>;
+
+export const inferenceServiceSettingsSchema = z.strictObject({
+  /** Settings by agent (identity) name. */
+  agents: z.record(identityNameSchema, agentInferenceSettingsSchema),
+  /** For identities not listed in `agents`; without it they are refused with FORBIDDEN. */
+  defaults: agentInferenceSettingsSchema.optional(),
+  /**
+   * Deadline for a request (waiting and running) when the caller sets none, in milliseconds.
+   * @default 600000
+   */
+  requestTimeoutMs: integer('requestTimeoutMs', 1, 86_400_000).optional(),
+});
+export type InferenceServiceSettings = z.infer<typeof inferenceServiceSettingsSchema>;

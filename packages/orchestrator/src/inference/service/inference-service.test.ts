@@ -1,0 +1,204 @@
+import { InferenceClient } from '@clawfleet/inference-client';
+import { IpcClient, IpcServer, tokenAuthenticator } from '@clawfleet/ipc';
+import { tempSocketPath } from '@clawfleet/ipc/testing';
+import { ClawError, type InferenceAccountingRecord, isClawError } from '@clawfleet/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SlotPool } from '../../slot-pool/slot-pool.ts';
+import { FakeInferenceBackend } from '../fake-backend.ts';
+import { InferenceService } from './inference-service.ts';
+import type { InferenceServiceSettings } from './inference-service-settings.ts';
+
+const tokens = { LeadClaw: 'lead-token', DevClaw: 'dev-token', Stranger: 'stranger-token' };
+
+const settings: InferenceServiceSettings = {
+  agents: {
+    LeadClaw: { modelId: 'main', sampling: { maxTokens: 40 } },
+    DevClaw: { modelId: 'main', embeddingModelId: 'embedder', sampling: { maxTokens: 400, temperature: 0.5, seed: 1 } },
+  },
+};
+
+interface Harness {
+  backend: FakeInferenceBackend;
+  pool: SlotPool;
+  service: InferenceService;
+  records: InferenceAccountingRecord[];
+  client(agent: keyof typeof tokens): Promise<{ inference: InferenceClient; ipc: IpcClient }>;
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function harness(options: { millisecondsPerToken?: number; slots?: number } = {}): Promise<Harness> {
+  const backend = new FakeInferenceBackend({ checkPaths: false, millisecondsPerToken: options.millisecondsPerToken });
+  const pool = await SlotPool.create({
+    backend,
+    models: [
+      { id: 'main', path: '/models/main.gguf', contextSize: 1024, slots: options.slots ?? 2, gpuLayers: 0 },
+      { id: 'embedder', path: '/models/embedder.gguf', contextSize: 256, slots: 1, gpuLayers: 0 },
+    ],
+  });
+  const records: InferenceAccountingRecord[] = [];
+  const service = new InferenceService({ pool, backend, settings, onAccounting: (record) => records.push(record) });
+  const socket = tempSocketPath();
+  const server = new IpcServer({ socketPath: socket.socketPath, authenticate: tokenAuthenticator(tokens) });
+  service.register(server);
+  await server.listen();
+  cleanups.push(
+    socket.cleanup,
+    () => backend.dispose(),
+    () => pool.dispose(),
+    () => server.close({ timeoutMs: 1000 }),
+  );
+  return {
+    backend,
+    pool,
+    service,
+    records,
+    async client(agent) {
+      const ipc = await IpcClient.connect({
+        socketPath: socket.socketPath,
+        agent,
+        token: tokens[agent],
+        reconnect: false,
+      });
+      cleanups.push(() => ipc.close());
+      return { inference: new InferenceClient(ipc), ipc };
+    },
+  };
+}
+
+async function caught(promise: Promise<unknown>): Promise<ClawError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof ClawError) return error;
+    throw error;
+  }
+  throw new Error('expected a rejection');
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let attempt = 0; attempt < 500 && !condition(); attempt++)
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  expect(condition()).toBe(true);
+}
+
+describe('InferenceService over IPC', () => {
+  it('streams a generation, then returns token counts and timings, and accounts for it', async () => {
+    const { client, records, service } = await harness();
+    const { inference } = await client('DevClaw');
+    const deltas: string[] = [];
+    const result = await inference.generate('Summarise the build log.', {
+      prefix: 'You are DevClaw. ',
+      priority: 'act',
+      onDelta: (text) => deltas.push(text),
+    });
+    expect(result.text.length).toBeGreaterThan(0);
+    expect(deltas.join('')).toBe(result.text);
+    expect(result).toMatchObject({ modelId: 'main', tokensOut: result.text.length, stopReason: 'eos' });
+    expect(result.tokensIn).toBeGreaterThan(0);
+    expect(result.queuedMs).toBeGreaterThanOrEqual(0);
+    const again = await inference.generate('And now?', { prefix: 'You are DevClaw. ' });
+    expect(again.tokensReused).toBe('You are DevClaw. '.length);
+
+    expect(records).toHaveLength(2);
+    expect(records[0]).toMatchObject({ agent: 'DevClaw', method: 'generate', outcome: 'completed', priority: 'act' });
+    const usage = await inference.usage();
+    expect(usage.agent).toBe('DevClaw');
+    expect(usage.totals).toMatchObject({
+      requests: 2,
+      failures: 0,
+      tokensOut: result.tokensOut + again.tokensOut,
+      tokensReused: again.tokensReused,
+    });
+    expect(service.usageByAgent().map((entry) => entry.agent)).toEqual(['DevClaw']);
+  });
+
+  it('caps maxTokens at the agent setting and refuses agents without settings', async () => {
+    const { client } = await harness();
+    const lead = (await client('LeadClaw')).inference;
+    const capped = await lead.generate('x'.repeat(30), { maxTokens: 10_000 });
+    expect(capped.tokensOut).toBeLessThanOrEqual(40);
+    const stranger = (await client('Stranger')).inference;
+    const refused = await caught(stranger.generate('hello'));
+    expect(refused.code).toBe('FORBIDDEN');
+    expect(refused.message).toBe('Agent `Stranger` has no inference settings');
+    const badPriority = await caught(lead.generate('x', { priority: 'urgent' as 'act' }));
+    expect(badPriority.code).toBe('INVALID_PARAMS');
+    expect(badPriority.message).toContain('Expected `priority` to be one of human, triage, act, reflect, compaction');
+  });
+
+  it('returns structured output checked against the schema, and OUTPUT_INVALID when it is cut off', async () => {
+    const { client, records } = await harness();
+    const { inference } = await client('DevClaw');
+    const schema = {
+      type: 'object',
+      properties: { decision: { enum: ['act', 'delegate', 'defer', 'ignore'] }, reason: { type: 'string' } },
+      required: ['decision', 'reason'],
+      additionalProperties: false,
+    };
+    const decided = await inference.structured<{ decision: string; reason: string }>('Decide.', schema, {
+      priority: 'triage',
+    });
+    expect(decided.value).toEqual(JSON.parse(decided.text));
+    expect(['act', 'delegate', 'defer', 'ignore']).toContain(decided.value.decision);
+
+    const cut = await caught(inference.structured('Decide.', schema, { maxTokens: 5 }));
+    expect(cut.code).toBe('OUTPUT_INVALID');
+    expect(cut.retryable).toBe(true);
+    expect(records.at(-1)).toMatchObject({ outcome: 'failed', errorCode: 'OUTPUT_INVALID', tokensOut: 5 });
+
+    const badSchema = await caught(inference.structured('Decide.', { type: 'frob' }));
+    expect(badSchema.code).toBe('INVALID_PARAMS');
+    expect(badSchema.message).toContain('Invalid `jsonSchema`');
+  });
+
+  it('embeds texts with the agent embedding model', async () => {
+    const { client, backend } = await harness();
+    const { inference } = await client('DevClaw');
+    const result = await inference.embed(['alpha', 'beta', 'alpha'], { priority: 'reflect' });
+    expect(result.modelId).toBe('embedder');
+    expect(result.vectors).toHaveLength(3);
+    expect(result.vectors[2]).toEqual(result.vectors[0]);
+    expect(backend.loadedModelIds()).toContain('embedder');
+  });
+
+  it('cancels a running generation when the caller aborts, and frees the slot', async () => {
+    const { client, pool, records } = await harness({ millisecondsPerToken: 5, slots: 1 });
+    const { inference } = await client('DevClaw');
+    const controller = new AbortController();
+    let deltas = 0;
+    const running = inference.generate('Tell a long story.', {
+      signal: controller.signal,
+      onDelta: () => {
+        deltas += 1;
+        if (deltas === 2) controller.abort();
+      },
+    });
+    expect((await caught(running)).code).toBe('CANCELLED');
+    await until(() => pool.status().running === 0);
+    await until(() => records.length === 1);
+    expect(records[0]).toMatchObject({ outcome: 'failed', errorCode: 'CANCELLED' });
+  });
+
+  it("cancels an agent's queued and running requests when it disconnects", async () => {
+    const { client, pool, backend } = await harness({ slots: 1 });
+    backend.closeGate();
+    const dev = await client('DevClaw');
+    const lead = await client('LeadClaw');
+    const outcomes = [
+      dev.inference.generate('first').catch((error: unknown) => error),
+      dev.inference.generate('second').catch((error: unknown) => error),
+    ];
+    const leadResult = lead.inference.generate('waiting behind DevClaw');
+    await until(() => pool.status().running === 1 && pool.status().queued === 2);
+    await dev.ipc.close();
+    for (const outcome of await Promise.all(outcomes)) expect(isClawError(outcome)).toBe(true);
+    await until(() => pool.status().queued === 1);
+    backend.openGate();
+    expect((await leadResult).text.length).toBeGreaterThan(0);
+    expect(pool.status()).toMatchObject({ queued: 0, running: 0, permitsInUse: 0 });
+  });
+});
