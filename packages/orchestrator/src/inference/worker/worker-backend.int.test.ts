@@ -1,0 +1,197 @@
+import { copyFile, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type ClawError, isClawError } from '@clawfleet/protocol';
+import { ensureTinyModel } from '@clawfleet/tiny-model';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ModelSpec } from '../backend.ts';
+import { WorkerBackend } from './worker-backend.ts';
+
+const modelDirectory = join(tmpdir(), 'clawfleet-test-models');
+let scratch: string;
+let tinyPath: string;
+let backend: WorkerBackend;
+const tiny = (overrides: Partial<ModelSpec> = {}): ModelSpec => ({
+  id: 'tiny',
+  path: tinyPath,
+  contextSize: 1024,
+  slots: 4,
+  gpuLayers: 0,
+  ...overrides,
+});
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'clawfleet-worker-'));
+  tinyPath = await ensureTinyModel(modelDirectory);
+  backend = await WorkerBackend.start({ gpu: false, maxThreads: 2, contextThreads: 1 });
+  await backend.loadModel(tiny());
+});
+
+afterAll(async () => {
+  await backend?.dispose();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+async function rejection(promise: Promise<unknown>): Promise<ClawError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isClawError(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('WorkerBackend with the generated model', () => {
+  it('runs parallel sequences on one model; each slot is independent', async () => {
+    const results = await Promise.all(
+      [0, 1, 2, 3].map((slot) =>
+        backend.generate({ modelId: 'tiny', slot, prompt: 'Same prompt on every slot', sampling: { maxTokens: 24 } }),
+      ),
+    );
+    for (const result of results) expect(result.tokensOut).toBeGreaterThan(0);
+    // Greedy decoding of the same prompt gives the same text on every sequence.
+    expect(new Set(results.map((result) => result.text)).size).toBe(1);
+  });
+
+  it('keeps JSON-schema output parseable and valid across seeds', async () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        decision: { enum: ['act', 'delegate', 'defer', 'ignore'] },
+        priority: { enum: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] },
+        mentions: { type: 'array', items: { enum: ['LeadClaw', 'DevClaw', 'OpsClaw'] }, maxItems: 3 },
+      },
+      required: ['decision', 'priority', 'mentions'],
+      additionalProperties: false,
+    };
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const result = await backend.generate({
+        modelId: 'tiny',
+        slot: 2,
+        prompt: `Triage stimulus ${seed}`,
+        sampling: { maxTokens: 200, temperature: 1, seed },
+        jsonSchema: schema,
+      });
+      expect(result.stopReason).toBe('eos');
+      const parsed = JSON.parse(result.text) as Record<string, unknown>;
+      expect(Object.keys(parsed).sort()).toEqual(['decision', 'mentions', 'priority']);
+      expect(schema.properties.decision.enum).toContain(parsed.decision);
+      expect(schema.properties.priority.enum).toContain(parsed.priority);
+      expect(Array.isArray(parsed.mentions)).toBe(true);
+      expect((parsed.mentions as unknown[]).length).toBeLessThanOrEqual(3);
+      for (const mention of parsed.mentions as unknown[]) expect(['LeadClaw', 'DevClaw', 'OpsClaw']).toContain(mention);
+    }
+  });
+
+  it('returns embeddings of the model dimension (64 for the default tiny model, 128 for a wider one)', async () => {
+    const [vector] = await backend.embed('tiny', ['memory retrieval']);
+    expect(vector).toHaveLength(64);
+    const widePath = await ensureTinyModel(modelDirectory, { embeddingLength: 128, headCount: 4, headCountKv: 2 });
+    const wide = await backend.loadModel(tiny({ id: 'wide', path: widePath, slots: 1, contextSize: 256 }));
+    expect(wide.embeddingSize).toBe(128);
+    const vectors = await backend.embed('wide', ['one', 'two']);
+    expect(vectors.map((entry) => entry.length)).toEqual([128, 128]);
+    expect(await backend.estimateModelMemory(tiny({ id: 'wide', path: widePath }))).toBeGreaterThan(
+      await backend.estimateModelMemory(tiny()),
+    );
+    await backend.unloadModel('wide');
+  });
+
+  it('reuses the kept prefix of a slot, and gives the same output as a fresh evaluation', async () => {
+    const prefix =
+      'IDENTITY: You are DevClaw. SOUL: careful, terse. MEMORY: the release is on Friday; tests are flaky on CI. ';
+    const request = { modelId: 'tiny', prefix, sampling: { maxTokens: 16 } } as const;
+    const cold = await backend.generate({ ...request, slot: 0, prompt: 'Plan the day.' });
+    const warm = await backend.generate({ ...request, slot: 0, prompt: 'Review the build.' });
+    const fresh = await backend.generate({ ...request, slot: 3, prompt: 'Review the build.' });
+    // Everything up to the end of the prefix (BOS + prefix tokens) was kept; the prompt was new
+    // (a prompt never has more tokens than characters).
+    expect(warm.tokensReused).toBeGreaterThanOrEqual(cold.tokensIn - 'Plan the day.'.length);
+    expect(warm.tokensReused).toBeLessThan(warm.tokensIn);
+    expect(fresh.tokensReused).toBeLessThan(warm.tokensReused);
+    expect(warm.text).toBe(fresh.text);
+
+    // Another agent's prefix on the same slot diverges after the shared words: only BOS and those
+    // are kept, the rest of the old state is erased.
+    const other = await backend.generate({ ...request, slot: 0, prefix: 'IDENTITY: You are OpsClaw. ', prompt: 'x' });
+    expect(other.tokensReused).toBeLessThanOrEqual(1 + 'IDENTITY: You are '.length);
+    expect(other.tokensReused).toBeLessThan(warm.tokensReused);
+  });
+
+  it('names missing, truncated and corrupt files in MODEL_NOT_FOUND / MODEL_INVALID errors', async () => {
+    const missing = join(scratch, 'absent.gguf');
+    const missingError = await rejection(backend.loadModel(tiny({ id: 'absent', path: missing })));
+    expect(missingError.code).toBe('MODEL_NOT_FOUND');
+    expect(missingError.message).toContain(missing);
+
+    const truncated = join(scratch, 'truncated.gguf');
+    await copyFile(tinyPath, truncated);
+    await truncate(truncated, 200_000);
+    const truncatedError = await rejection(backend.loadModel(tiny({ id: 'truncated', path: truncated })));
+    expect(truncatedError.code).toBe('MODEL_INVALID');
+    expect(truncatedError.message).toContain(truncated);
+    expect(truncatedError.message).toContain('truncated');
+    expect((await rejection(backend.estimateModelMemory(tiny({ path: truncated })))).code).toBe('MODEL_INVALID');
+
+    const corrupt = join(scratch, 'corrupt.gguf');
+    await writeFile(corrupt, Buffer.from('this is not a model, just text pretending to be one'.repeat(100)));
+    const corruptError = await rejection(backend.loadModel(tiny({ id: 'corrupt', path: corrupt })));
+    expect(corruptError.code).toBe('MODEL_INVALID');
+    expect(corruptError.message).toContain(corrupt);
+
+    const directoryError = await rejection(backend.loadModel(tiny({ id: 'directory', path: scratch })));
+    expect(directoryError.code).toBe('MODEL_NOT_FOUND');
+
+    // None of that disturbed the worker.
+    expect(backend.restarts).toBe(0);
+    const result = await backend.generate({
+      modelId: 'tiny',
+      slot: 0,
+      prompt: 'still here',
+      sampling: { maxTokens: 4 },
+    });
+    expect(result.tokensOut).toBeGreaterThan(0);
+  });
+
+  it('survives a model that aborts the worker: in-flight requests fail retryable, the next request succeeds', async () => {
+    const crashPath = await ensureTinyModel(modelDirectory, { variant: 'aborts-on-first-use' });
+    await backend.loadModel(tiny({ id: 'crash', path: crashPath, slots: 1, contextSize: 256 }));
+    const pidBefore = backend.workerPid;
+
+    // A long generation on the healthy model is in flight when the crash comes.
+    let started!: () => void;
+    const firstDelta = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    const inFlight = backend.generate(
+      { modelId: 'tiny', slot: 1, prompt: 'Long story', sampling: { maxTokens: 1000, temperature: 1, seed: 9 } },
+      { onDelta: () => started() },
+    );
+    await firstDelta;
+    const crashError = await rejection(
+      backend.generate({ modelId: 'crash', slot: 0, prompt: 'boom', sampling: { maxTokens: 4 } }),
+    );
+    expect(crashError.code).toBe('WORKER_CRASHED');
+    expect(crashError.retryable).toBe(true);
+    const inFlightOutcome = await inFlight.then(
+      (result) => result,
+      (error: unknown) => error,
+    );
+    // The healthy model's request was still generating (1000 tokens take far longer than the crash),
+    // so it fails with the same retryable error rather than hanging or resolving.
+    expect(isClawError(inFlightOutcome, 'WORKER_CRASHED')).toBe(true);
+
+    // The models come back with the new worker; the healthy one answers.
+    const after = await backend.generate({
+      modelId: 'tiny',
+      slot: 1,
+      prompt: 'Are you back?',
+      sampling: { maxTokens: 8 },
+    });
+    expect(after.tokensOut).toBeGreaterThan(0);
+    expect(backend.restarts).toBe(1);
+    expect(backend.workerPid).not.toBe(pidBefore);
+    await backend.unloadModel('crash');
+  });
+});
