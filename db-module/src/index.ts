@@ -12,10 +12,12 @@ export { defineReducer, type ReducerDefinition, type ReducerKind } from './reduc
 export { LIMITS } from './reducers/guards.ts';
 export { TASK_STATES, type TaskState } from './reducers/task-states.ts';
 export {
+  type AlgebraicType,
   type ColumnDescription,
   describeTables,
   type IndexDescription,
   type TableDescription,
 } from './table-description.ts';
 export * from './tables.ts';
+export * from './values.ts';
 export * from './visibility.ts';

@@ -4,8 +4,13 @@
  * The embedded host builds its SQLite schema from this; a test compares it with the module definition
  * SpacetimeDB's `buildRawModuleDefV10` produces, so the two hosts cannot drift apart.
  */
-import type { AlgebraicType } from 'spacetimedb';
 import { type Tables, tables } from './tables.ts';
+
+/** SpacetimeDB's algebraic type, as data: `{ tag: 'U64' }`, `{ tag: 'Product', value: { elements } }`, ... */
+export interface AlgebraicType {
+  tag: string;
+  value?: unknown;
+}
 
 export interface ColumnDescription {
   name: string;

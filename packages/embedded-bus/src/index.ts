@@ -1,2 +1,2 @@
-export {};
+export * from './host/index.ts';
 export * from './service/index.ts';

@@ -1,0 +1,2 @@
+export { EmbeddedDatabase, type EmbeddedDatabaseOptions, type Row, type RowChange } from './embedded-database.ts';
+export { DATABASE_IDENTITY_HEX, identityForName } from './identity.ts';
