@@ -76,7 +76,6 @@ export class BusService {
   readonly #maxSubscriptions: number;
   readonly #unsubscribeCommit: () => void;
   readonly #onConnection = (connection: ServerConnection): void => this.#connected(connection);
-  readonly #onDisconnect = (connection: ServerConnection): void => this.#disconnected(connection);
   #disposed = false;
 
   constructor(options: BusServiceOptions) {
@@ -142,7 +141,6 @@ export class BusService {
 
     this.#unsubscribeCommit = this.#database.onCommit((changes) => this.#publish(changes));
     this.#server.on('connection', this.#onConnection);
-    this.#server.on('disconnect', this.#onDisconnect);
   }
 
   /** Live subscriptions across all connections (for metrics and tests). */
@@ -156,7 +154,6 @@ export class BusService {
     this.#disposed = true;
     this.#unsubscribeCommit();
     this.#server.off('connection', this.#onConnection);
-    this.#server.off('disconnect', this.#onDisconnect);
     this.#registry.clear();
   }
 
@@ -194,6 +191,9 @@ export class BusService {
 
   // Lifecycle reducers run once per connection, as SpacetimeDB runs them; the module counts connections.
   #connected(connection: ServerConnection): void {
+    // The connection's signal aborts however it closes (goodbye, drop, shutdown); the server's
+    // `disconnect` event is not emitted after a goodbye, so it is not relied on.
+    connection.signal.addEventListener('abort', () => this.#disconnected(connection), { once: true });
     try {
       this.#database.clientConnected(connection.identity);
     } catch (error) {
