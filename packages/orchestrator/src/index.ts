@@ -1,4 +1,5 @@
 export * from './inference/backend.ts';
 export * from './inference/fake-backend.ts';
 export * from './inference/service/index.ts';
+export * from './inference/worker/index.ts';
 export * from './slot-pool/index.ts';

@@ -1,0 +1,2 @@
+// The parent-side surface only: nothing here imports node-llama-cpp (that stays in the worker child).
+export { WorkerBackend, type WorkerBackendOptions } from './worker-backend.ts';
