@@ -1,0 +1,186 @@
+import { isClawError } from '@clawfleet/protocol';
+import { describe, expect, it } from 'vitest';
+import { identityForName } from './identity.ts';
+import { CALLERS, type CallerRole, createFixture, type Fixture, snapshot } from './test-fixture.ts';
+
+type Case = {
+  reducer: string;
+  /** What the row is, for the test name. */
+  about?: string;
+  args: (fixture: Fixture) => Record<string, unknown>;
+  allowed: CallerRole[];
+};
+
+const AGENTS: CallerRole[] = ['owner', 'other'];
+
+// Every client reducer x every kind of caller. "owner" is DevClaw, which owns the fixture's task,
+// memory and attention request; "other" is UXClaw, another registered agent.
+const CASES: Case[] = [
+  {
+    reducer: 'register_agent',
+    args: () => ({ name: 'OpsClaw', identity: identityForName('OpsClaw'), role: 'ops' }),
+    allowed: ['admin'],
+  },
+  { reducer: 'unregister_agent', args: () => ({ name: 'DevClaw' }), allowed: ['admin'] },
+  {
+    reducer: 'add_admin',
+    args: () => ({ identity: identityForName('second-orchestrator'), name: 'second' }),
+    allowed: ['admin'],
+  },
+  { reducer: 'agent_heartbeat', args: () => ({ status: 'thinking' }), allowed: AGENTS },
+  {
+    reducer: 'create_stimulus',
+    args: () => ({ source: 'cli', kind: 'message', text: 'hello', priority: 9 }),
+    allowed: ['owner', 'other', 'admin'],
+  },
+  {
+    reducer: 'create_task',
+    args: () => ({ title: 'new task', description: 'd', priority: 3, depends_on: [] }),
+    allowed: ['owner', 'other', 'admin'],
+  },
+  { reducer: 'claim_task', args: (f) => ({ task_id: f.queuedTaskId, lease_seconds: 30 }), allowed: AGENTS },
+  { reducer: 'extend_task_lease', args: (f) => ({ task_id: f.claimedTaskId, lease_seconds: 30 }), allowed: ['owner'] },
+  { reducer: 'complete_task', args: (f) => ({ task_id: f.claimedTaskId, result: 'done' }), allowed: ['owner'] },
+  { reducer: 'fail_task', args: (f) => ({ task_id: f.claimedTaskId, reason: 'broken' }), allowed: ['owner'] },
+  { reducer: 'release_task', args: (f) => ({ task_id: f.claimedTaskId }), allowed: ['owner'] },
+  {
+    reducer: 'cancel_task',
+    about: 'a claimed task',
+    args: (f) => ({ task_id: f.claimedTaskId, reason: 'not needed' }),
+    allowed: ['owner', 'admin'],
+  },
+  {
+    reducer: 'cancel_task',
+    about: 'a queued task (owner = creator)',
+    args: (f) => ({ task_id: f.queuedTaskId, reason: 'not needed' }),
+    allowed: ['owner', 'admin'],
+  },
+  {
+    reducer: 'hand_off_task',
+    args: (f) => ({ task_id: f.claimedTaskId, to_agent: 'UXClaw', note: 'please review' }),
+    allowed: ['owner'],
+  },
+  { reducer: 'expire_task_lease', args: (f) => ({ schedule: f.leaseScheduleRow }), allowed: [] },
+  { reducer: 'send_message', args: () => ({ text: 'hello @UXClaw' }), allowed: AGENTS },
+  {
+    reducer: 'write_memory',
+    args: () => ({ tier: 'short', scope: 'private', importance: 1, text: 'note', derived_from: [] }),
+    allowed: AGENTS,
+  },
+  {
+    reducer: 'update_memory',
+    args: (f) => ({ memory_id: f.memoryId, tier: 'long', importance: 9, text: 'rewritten' }),
+    allowed: ['owner'],
+  },
+  { reducer: 'delete_memory', args: (f) => ({ memory_id: f.memoryId }), allowed: ['owner'] },
+  { reducer: 'record_reflection', args: () => ({ text: 'I learned', importance: 4 }), allowed: AGENTS },
+  {
+    reducer: 'request_attention',
+    args: () => ({ text: 'help', priority: 2, default_action: 'wait', expires_in_seconds: 60 }),
+    allowed: AGENTS,
+  },
+  {
+    reducer: 'resolve_attention',
+    args: (f) => ({ attention_request_id: f.attentionRequestId, resolution: 'yes' }),
+    allowed: ['admin'],
+  },
+  { reducer: 'withdraw_attention', args: (f) => ({ attention_request_id: f.attentionRequestId }), allowed: ['owner'] },
+  { reducer: 'expire_attention_request', args: (f) => ({ schedule: f.attentionScheduleRow }), allowed: [] },
+  {
+    reducer: 'log_action',
+    args: () => ({ action: 'shell', input: 'ls', outcome: 'ok', detail: '' }),
+    allowed: AGENTS,
+  },
+  {
+    reducer: 'record_inference',
+    args: () => ({
+      agent: 'DevClaw',
+      host: 'gpu-1',
+      model: 'tiny',
+      priority_class: 'act',
+      prompt_tokens: 10,
+      completion_tokens: 5,
+      duration_ms: 12,
+    }),
+    allowed: ['admin'],
+  },
+];
+
+describe('authorization matrix: every reducer x owner, another agent, admin, unregistered identity', () => {
+  it('covers every client reducer', () => {
+    const { database } = createFixture();
+    expect(new Set(CASES.map((entry) => entry.reducer))).toEqual(new Set(database.reducerNames()));
+    database.close();
+  });
+
+  for (const entry of CASES) {
+    for (const role of Object.keys(CALLERS) as CallerRole[]) {
+      const allowed = entry.allowed.includes(role);
+      it(`${entry.reducer}${entry.about ? ` (${entry.about})` : ''} as ${role}: ${allowed ? 'allowed' : 'denied'}`, () => {
+        const fixture = createFixture();
+        const { database } = fixture;
+        const before = snapshot(database);
+        const call = () => database.callReducer(CALLERS[role], entry.reducer, entry.args(fixture));
+        if (allowed) {
+          call();
+          expect(snapshot(database)).not.toEqual(before);
+        } else {
+          let caught: unknown;
+          try {
+            call();
+          } catch (error) {
+            caught = error;
+          }
+          expect(isClawError(caught, 'REDUCER_REJECTED'), String(caught)).toBe(true);
+          expect(snapshot(database)).toEqual(before);
+        }
+        database.close();
+      });
+    }
+  }
+});
+
+describe('reading private rows', () => {
+  it('shows an agent its own private memory and hides it from another agent and from strangers', () => {
+    const { database, memoryId } = createFixture();
+    const ids = (caller: string, table: string) => database.query(caller, table).map((row) => row.id);
+    expect(ids(CALLERS.owner, 'memory_entry')).toEqual([memoryId]);
+    expect(ids(CALLERS.owner, 'visible_memory')).toEqual([memoryId]);
+    expect(ids(CALLERS.other, 'memory_entry')).toEqual([]);
+    expect(ids(CALLERS.unregistered, 'visible_memory')).toEqual([]);
+    expect(ids(CALLERS.admin, 'memory_entry')).toEqual([memoryId]);
+    const [row] = database.query(CALLERS.owner, 'memory_entry');
+    expect(database.isVisible(CALLERS.other, 'memory_entry', row!)).toBe(false);
+    expect(database.isVisible(CALLERS.other, 'memory_entry', { ...row!, scope: 'shared' })).toBe(true);
+    database.close();
+  });
+
+  it('delivers a direct message to its two parties and to mentioned agents only', () => {
+    const { database } = createFixture();
+    database.callReducer('orchestrator', 'register_agent', {
+      name: 'OpsClaw',
+      identity: identityForName('OpsClaw'),
+      role: 'ops',
+    });
+    database.callReducer('orchestrator', 'register_agent', {
+      name: 'ScribeClaw',
+      identity: identityForName('ScribeClaw'),
+      role: 'docs',
+    });
+    database.callReducer(CALLERS.owner, 'send_message', { to_agent: 'UXClaw', text: 'ping @OpsClaw' });
+    const texts = (caller: string) => database.query(caller, 'message').map((row) => row.text);
+    expect(texts('UXClaw')).toEqual(['ping @OpsClaw']);
+    expect(texts('DevClaw')).toEqual(['ping @OpsClaw']);
+    expect(texts('OpsClaw')).toEqual(['ping @OpsClaw']);
+    expect(texts('ScribeClaw')).toEqual([]);
+    expect(texts('stranger')).toEqual([]);
+    database.close();
+  });
+
+  it('returns to a caller only the changes it may see', () => {
+    const { database } = createFixture();
+    const changes = database.callReducer(CALLERS.owner, 'claim_task', { task_id: 2, lease_seconds: 30 });
+    expect(changes.map((change) => change.table)).toEqual(['task']);
+    database.close();
+  });
+});

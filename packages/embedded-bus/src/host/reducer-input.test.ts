@@ -1,0 +1,411 @@
+import { isClawError } from '@clawfleet/protocol';
+import { describe, expect, it } from 'vitest';
+import { identityForName } from './identity.ts';
+import { createFixture, type Fixture, snapshot } from './test-fixture.ts';
+
+type Bad = [caller: string, args: (fixture: Fixture) => Record<string, unknown>, code: string, message: string];
+
+const LONG = 'x'.repeat(8_001);
+const OWNER = 'DevClaw';
+const ADMIN = 'orchestrator';
+
+// Bad input for every client reducer: wrong types (INVALID_PARAMS, from the declared parameter types)
+// and values the reducer rejects (REDUCER_REJECTED, with the reducer's message).
+const BAD_INPUT: Record<string, Bad[]> = {
+  register_agent: [
+    [
+      ADMIN,
+      () => ({ name: '', identity: identityForName('x'), role: 'r' }),
+      'REDUCER_REJECTED',
+      'Expected `name` to be a name',
+    ],
+    [
+      ADMIN,
+      () => ({ name: 'DevClaw', identity: identityForName('x'), role: 'r' }),
+      'REDUCER_REJECTED',
+      'Agent DevClaw is already registered',
+    ],
+    [
+      ADMIN,
+      () => ({ name: 'Clone', identity: identityForName('DevClaw'), role: 'r' }),
+      'REDUCER_REJECTED',
+      'already registered as agent DevClaw',
+    ],
+    [
+      ADMIN,
+      () => ({ name: 'OpsClaw', identity: 'not-hex', role: 'r' }),
+      'INVALID_PARAMS',
+      'Expected `identity` to be an identity',
+    ],
+    [
+      ADMIN,
+      () => ({ name: 'OpsClaw', identity: identityForName('o'), role: LONG }),
+      'REDUCER_REJECTED',
+      'Expected `role` to be at most 200 characters',
+    ],
+  ],
+  unregister_agent: [[ADMIN, () => ({ name: 'Nobody' }), 'REDUCER_REJECTED', 'Agent Nobody is not registered']],
+  add_admin: [
+    [
+      ADMIN,
+      () => ({ identity: identityForName('orchestrator'), name: 'again' }),
+      'REDUCER_REJECTED',
+      'is already an admin',
+    ],
+    [
+      ADMIN,
+      () => ({ identity: identityForName('DevClaw'), name: 'dev' }),
+      'REDUCER_REJECTED',
+      'An agent identity cannot be made an admin',
+    ],
+  ],
+  agent_heartbeat: [
+    [OWNER, () => ({ status: '' }), 'REDUCER_REJECTED', 'Expected `status` to be non-empty text'],
+    [OWNER, () => ({ status: 5 }), 'INVALID_PARAMS', 'Expected `status` to be a string, got `5` (number)'],
+  ],
+  create_stimulus: [
+    [
+      OWNER,
+      () => ({ source: 'cli', kind: 'message', text: 'x', priority: 10 }),
+      'REDUCER_REJECTED',
+      'Expected `priority` to be an integer 0-9, got `10`',
+    ],
+    [
+      OWNER,
+      () => ({ source: 'cli', kind: 'message', text: 'x', priority: 1, target_agent: 'Ghost' }),
+      'REDUCER_REJECTED',
+      'Expected `target_agent` to name a registered agent',
+    ],
+    [
+      OWNER,
+      () => ({ source: 'cli', kind: 'message', text: LONG, priority: 1 }),
+      'REDUCER_REJECTED',
+      'Expected `text` to be at most 8000 characters',
+    ],
+    [
+      OWNER,
+      () => ({ source: 'cli', kind: 'message', text: 'x', priority: 'high' }),
+      'INVALID_PARAMS',
+      'Expected `priority` to be an integer 0-255 (u8), got `high` (string)',
+    ],
+  ],
+  create_task: [
+    [
+      OWNER,
+      () => ({ title: ' ', description: '', priority: 1, depends_on: [] }),
+      'REDUCER_REJECTED',
+      'Expected `title` to be non-empty text',
+    ],
+    [
+      OWNER,
+      () => ({ title: 't', description: '', priority: 1, depends_on: [999] }),
+      'REDUCER_REJECTED',
+      'Dependency task 999 does not exist',
+    ],
+    [
+      OWNER,
+      (f) => ({ title: 't', description: '', priority: 1, depends_on: [f.queuedTaskId, f.queuedTaskId] }),
+      'REDUCER_REJECTED',
+      'Expected `depends_on` to list each task once',
+    ],
+    [
+      OWNER,
+      () => ({ title: 't', description: '', priority: 1, depends_on: [], stimulus_id: 77 }),
+      'REDUCER_REJECTED',
+      'Stimulus 77 does not exist',
+    ],
+    [
+      OWNER,
+      () => ({ title: 't', description: '', priority: 1, depends_on: 'none' }),
+      'INVALID_PARAMS',
+      'Expected `depends_on` to be an array',
+    ],
+    [
+      OWNER,
+      () => ({ title: 't', description: '', priority: 1 }),
+      'INVALID_PARAMS',
+      'Expected `depends_on` to be an array, got',
+    ],
+  ],
+  claim_task: [
+    [OWNER, () => ({ task_id: 999, lease_seconds: 30 }), 'REDUCER_REJECTED', 'Task 999 does not exist'],
+    [
+      OWNER,
+      (f) => ({ task_id: f.claimedTaskId, lease_seconds: 30 }),
+      'REDUCER_REJECTED',
+      'is already claimed by DevClaw',
+    ],
+    [
+      OWNER,
+      (f) => ({ task_id: f.queuedTaskId, lease_seconds: 0 }),
+      'REDUCER_REJECTED',
+      'Expected `lease_seconds` to be an integer 1-3600',
+    ],
+    [
+      OWNER,
+      (f) => ({ task_id: -1, lease_seconds: 30 }),
+      'INVALID_PARAMS',
+      'Expected `task_id` to be an integer 0-18446744073709551615 (u64), got `-1` (number)',
+    ],
+    [
+      OWNER,
+      (f) => ({ task_id: f.queuedTaskId, lease_seconds: 30, extra: true }),
+      'INVALID_PARAMS',
+      'Unknown argument `extra` for `claim_task`',
+    ],
+  ],
+  extend_task_lease: [
+    [OWNER, (f) => ({ task_id: f.queuedTaskId, lease_seconds: 30 }), 'REDUCER_REJECTED', 'is queued, not claimed'],
+    [
+      OWNER,
+      (f) => ({ task_id: f.claimedTaskId, lease_seconds: 3_601 }),
+      'REDUCER_REJECTED',
+      'Expected `lease_seconds` to be an integer 1-3600',
+    ],
+  ],
+  complete_task: [
+    [OWNER, () => ({ task_id: 999, result: 'r' }), 'REDUCER_REJECTED', 'Task 999 does not exist'],
+    [
+      OWNER,
+      (f) => ({ task_id: f.claimedTaskId, result: LONG }),
+      'REDUCER_REJECTED',
+      'Expected `result` to be at most 8000 characters',
+    ],
+  ],
+  fail_task: [
+    [
+      OWNER,
+      (f) => ({ task_id: f.claimedTaskId, reason: '' }),
+      'REDUCER_REJECTED',
+      'Expected `reason` to be non-empty text',
+    ],
+  ],
+  release_task: [[OWNER, (f) => ({ task_id: f.queuedTaskId }), 'REDUCER_REJECTED', 'is queued, not claimed']],
+  cancel_task: [
+    [
+      OWNER,
+      (f) => ({ task_id: f.claimedTaskId, reason: '' }),
+      'REDUCER_REJECTED',
+      'Expected `reason` to be non-empty text',
+    ],
+    [OWNER, () => ({ task_id: 999, reason: 'r' }), 'REDUCER_REJECTED', 'Task 999 does not exist'],
+  ],
+  hand_off_task: [
+    [
+      OWNER,
+      (f) => ({ task_id: f.claimedTaskId, to_agent: 'Ghost', note: 'n' }),
+      'REDUCER_REJECTED',
+      'Expected `to_agent` to name a registered agent',
+    ],
+    [
+      OWNER,
+      (f) => ({ task_id: f.claimedTaskId, to_agent: 'DevClaw', note: 'n' }),
+      'REDUCER_REJECTED',
+      'Cannot hand a task off to its own owner',
+    ],
+  ],
+  expire_task_lease: [
+    [
+      ADMIN,
+      (f) => ({ schedule: { ...f.leaseScheduleRow, task_id: 'x' } }),
+      'INVALID_PARAMS',
+      'Expected `schedule.task_id` to be an integer',
+    ],
+  ],
+  send_message: [
+    [OWNER, () => ({ text: '' }), 'REDUCER_REJECTED', 'Expected `text` to be non-empty text'],
+    [OWNER, () => ({ to_agent: 'DevClaw', text: 'hi' }), 'REDUCER_REJECTED', 'Cannot send a direct message to oneself'],
+    [
+      OWNER,
+      () => ({ to_agent: 'Ghost', text: 'hi' }),
+      'REDUCER_REJECTED',
+      'Expected `to_agent` to name a registered agent',
+    ],
+  ],
+  write_memory: [
+    [
+      OWNER,
+      () => ({ tier: 'forever', scope: 'private', importance: 1, text: 't', derived_from: [] }),
+      'REDUCER_REJECTED',
+      'Expected `tier` to be one of short, daily, long',
+    ],
+    [
+      OWNER,
+      () => ({ tier: 'short', scope: 'private', importance: 11, text: 't', derived_from: [] }),
+      'REDUCER_REJECTED',
+      'Expected `importance` to be an integer 0-10',
+    ],
+    [
+      OWNER,
+      () => ({ tier: 'short', scope: 'private', importance: 1, text: 't', derived_from: [999] }),
+      'REDUCER_REJECTED',
+      'Memory 999 does not exist',
+    ],
+    [
+      OWNER,
+      () => ({ tier: 'short', scope: 'private', importance: 1, text: 't', derived_from: [], source_message_id: 5 }),
+      'REDUCER_REJECTED',
+      'Message 5 does not exist',
+    ],
+  ],
+  update_memory: [
+    [
+      OWNER,
+      () => ({ memory_id: 999, tier: 'long', importance: 1, text: 't' }),
+      'REDUCER_REJECTED',
+      'Memory 999 does not exist',
+    ],
+    [
+      OWNER,
+      (f) => ({ memory_id: f.memoryId, tier: 'long', importance: 1, text: LONG }),
+      'REDUCER_REJECTED',
+      'Expected `text` to be at most 8000 characters',
+    ],
+  ],
+  delete_memory: [[OWNER, () => ({ memory_id: 999 }), 'REDUCER_REJECTED', 'Memory 999 does not exist']],
+  record_reflection: [
+    [OWNER, () => ({ text: '', importance: 1 }), 'REDUCER_REJECTED', 'Expected `text` to be non-empty text'],
+    [OWNER, () => ({ text: 't', importance: 1, task_id: 999 }), 'REDUCER_REJECTED', 'Task 999 does not exist'],
+  ],
+  request_attention: [
+    [
+      OWNER,
+      () => ({ text: 't', priority: 1, default_action: 'wait', expires_in_seconds: 0 }),
+      'REDUCER_REJECTED',
+      'Expected `expires_in_seconds` to be an integer 1-604800',
+    ],
+    [
+      OWNER,
+      () => ({ text: 't', priority: 1, default_action: '', expires_in_seconds: 5 }),
+      'REDUCER_REJECTED',
+      'Expected `default_action` to be non-empty text',
+    ],
+  ],
+  resolve_attention: [
+    [
+      ADMIN,
+      () => ({ attention_request_id: 999, resolution: 'yes' }),
+      'REDUCER_REJECTED',
+      'Attention request 999 does not exist',
+    ],
+    [
+      ADMIN,
+      (f) => ({ attention_request_id: f.attentionRequestId, resolution: '' }),
+      'REDUCER_REJECTED',
+      'Expected `resolution` to be non-empty text',
+    ],
+  ],
+  withdraw_attention: [
+    [OWNER, () => ({ attention_request_id: 999 }), 'REDUCER_REJECTED', 'Attention request 999 does not exist'],
+  ],
+  expire_attention_request: [
+    [ADMIN, () => ({ schedule: 'soon' }), 'INVALID_PARAMS', 'Expected `schedule` to be an object'],
+  ],
+  log_action: [
+    [
+      OWNER,
+      () => ({ action: 'shell', input: '', outcome: 'maybe', detail: '' }),
+      'REDUCER_REJECTED',
+      'Expected `outcome` to be one of ok, error, denied',
+    ],
+    [
+      OWNER,
+      () => ({ action: 'shell', input: LONG, outcome: 'ok', detail: '' }),
+      'REDUCER_REJECTED',
+      'Expected `input` to be at most 8000 characters',
+    ],
+  ],
+  record_inference: [
+    [
+      ADMIN,
+      () => ({
+        agent: 'Ghost',
+        host: 'gpu',
+        model: 'm',
+        priority_class: 'act',
+        prompt_tokens: 1,
+        completion_tokens: 1,
+        duration_ms: 1,
+      }),
+      'REDUCER_REJECTED',
+      'Expected `agent` to name a registered agent',
+    ],
+    [
+      ADMIN,
+      () => ({
+        agent: 'DevClaw',
+        host: 'gpu',
+        model: 'm',
+        priority_class: 'urgent',
+        prompt_tokens: 1,
+        completion_tokens: 1,
+        duration_ms: 1,
+      }),
+      'REDUCER_REJECTED',
+      'Expected `priority_class` to be one of human, triage, act, reflect, compaction',
+    ],
+    [
+      ADMIN,
+      () => ({
+        agent: 'DevClaw',
+        host: 'gpu',
+        model: 'm',
+        priority_class: 'act',
+        prompt_tokens: 1.5,
+        completion_tokens: 1,
+        duration_ms: 1,
+      }),
+      'INVALID_PARAMS',
+      'Expected `prompt_tokens` to be an integer 0-4294967295 (u32)',
+    ],
+  ],
+};
+
+describe('bad input to every reducer', () => {
+  it('has cases for every client reducer', () => {
+    const { database } = createFixture();
+    expect(Object.keys(BAD_INPUT).sort()).toEqual(database.reducerNames().sort());
+    database.close();
+  });
+
+  for (const [reducer, cases] of Object.entries(BAD_INPUT)) {
+    it.each(cases.map((entry) => [entry[3], ...entry] as const))(`${reducer}: %s`, (_, caller, args, code, message) => {
+      const fixture = createFixture();
+      const before = snapshot(fixture.database);
+      let caught: unknown;
+      try {
+        fixture.database.callReducer(caller, reducer, args(fixture));
+      } catch (error) {
+        caught = error;
+      }
+      expect(isClawError(caught), String(caught)).toBe(true);
+      expect({ code: (caught as { code: string }).code, message: (caught as Error).message }).toMatchObject({
+        code,
+        message: expect.stringContaining(message),
+      });
+      expect(snapshot(fixture.database)).toEqual(before);
+      fixture.database.close();
+    });
+  }
+
+  it('rejects calls that are not reducer calls at all', () => {
+    const { database } = createFixture();
+    const codeOf = (call: () => unknown) => {
+      try {
+        call();
+      } catch (error) {
+        return (error as { code?: string }).code;
+      }
+      return 'no error';
+    };
+    expect(codeOf(() => database.callReducer(OWNER, 'drop_everything', {}))).toBe('UNKNOWN_REDUCER');
+    expect(codeOf(() => database.callReducer(OWNER, 'init', {}))).toBe('FORBIDDEN');
+    expect(codeOf(() => database.callReducer(OWNER, 'client_connected', {}))).toBe('FORBIDDEN');
+    expect(codeOf(() => database.callReducer(OWNER, 'agent_heartbeat', [] as never))).toBe('INVALID_PARAMS');
+    expect(codeOf(() => database.callReducer('', 'agent_heartbeat', { status: 'x' }))).toBe('INVALID_PARAMS');
+    expect(codeOf(() => database.query(OWNER, 'no_such_table'))).toBe('NOT_FOUND');
+    expect(codeOf(() => database.query(OWNER, 'task', { colour: 'red' }))).toBe('INVALID_PARAMS');
+    expect(codeOf(() => database.query(OWNER, 'task', { id: 'one' }))).toBe('INVALID_PARAMS');
+    database.close();
+  });
+});

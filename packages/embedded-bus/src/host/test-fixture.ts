@@ -1,0 +1,89 @@
+/**
+ * A small populated database for the host's tests: two agents (DevClaw owns the resources, UXClaw is
+ * "another agent"), the admin `orchestrator`, and one of every kind of row.
+ */
+import { EmbeddedDatabase, type Row } from './embedded-database.ts';
+import { identityForName } from './identity.ts';
+
+export const ADMIN = 'orchestrator';
+export const OWNER = 'DevClaw';
+export const OTHER = 'UXClaw';
+export const UNREGISTERED = 'stranger';
+export const CALLERS = { owner: OWNER, other: OTHER, admin: ADMIN, unregistered: UNREGISTERED } as const;
+export type CallerRole = keyof typeof CALLERS;
+
+export interface Fixture {
+  database: EmbeddedDatabase;
+  clock: { now: number };
+  /** Task claimed by DevClaw. */
+  claimedTaskId: number;
+  /** Queued task created by DevClaw. */
+  queuedTaskId: number;
+  /** DevClaw's private memory entry. */
+  memoryId: number;
+  /** DevClaw's open attention request. */
+  attentionRequestId: number;
+  leaseScheduleRow: Row;
+  attentionScheduleRow: Row;
+}
+
+export const START_MS = 1_750_000_000_000;
+
+function lastInsert(changes: { table: string; op: string; row: Row }[], table: string): Row {
+  const change = changes.filter((candidate) => candidate.table === table && candidate.op === 'insert').at(-1);
+  if (change === undefined) throw new Error(`Expected an insert into ${table}`);
+  return change.row;
+}
+
+export function createFixture(): Fixture {
+  const clock = { now: START_MS };
+  const database = EmbeddedDatabase.open({ path: ':memory:', now: () => clock.now });
+  for (const name of [OWNER, OTHER]) {
+    database.callReducer(ADMIN, 'register_agent', { name, identity: identityForName(name), role: 'worker' });
+  }
+  const task = (title: string) =>
+    lastInsert(
+      database.callReducer(OWNER, 'create_task', { title, description: '', priority: 5, depends_on: [] }),
+      'task',
+    );
+  const claimedTaskId = Number(task('claimed').id);
+  const queuedTaskId = Number(task('queued').id);
+  database.callReducer(OWNER, 'claim_task', { task_id: claimedTaskId, lease_seconds: 60 });
+  const memory = lastInsert(
+    database.callReducer(OWNER, 'write_memory', {
+      tier: 'daily',
+      scope: 'private',
+      importance: 5,
+      text: 'DevClaw private note',
+      derived_from: [],
+    }),
+    'memory_entry',
+  );
+  const request = lastInsert(
+    database.callReducer(OWNER, 'request_attention', {
+      text: 'May I deploy?',
+      priority: 5,
+      default_action: 'do not deploy',
+      expires_in_seconds: 600,
+    }),
+    'attention_request',
+  );
+  const [leaseScheduleRow] = database.query(ADMIN, 'task_lease_schedule');
+  const [attentionScheduleRow] = database.query(ADMIN, 'attention_expiry_schedule');
+  return {
+    database,
+    clock,
+    claimedTaskId,
+    queuedTaskId,
+    memoryId: Number(memory.id),
+    attentionRequestId: Number(request.id),
+    leaseScheduleRow: leaseScheduleRow!,
+    attentionScheduleRow: attentionScheduleRow!,
+  };
+}
+
+/** Every row of every table, as the admin sees it: to assert that a rejected call wrote nothing. */
+export function snapshot(database: EmbeddedDatabase): Record<string, Row[]> {
+  const tables = database.tableNames().filter((name) => !name.startsWith('visible_'));
+  return Object.fromEntries(tables.map((name) => [name, database.query(ADMIN, name)]));
+}
