@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { EmbeddedBusClient } from '@clawfleet/bus-client';
 import { EmbeddedDatabase, identityForName } from '@clawfleet/embedded-bus';
+import { IpcClient } from '@clawfleet/ipc';
 import Database from 'better-sqlite3';
 import { format, machineDescription, percentile, table } from './support/statistics.ts';
 
@@ -90,6 +91,30 @@ async function pipelined(clients: EmbeddedBusClient[], depth: number, count: num
   return { callsPerSecond: count / seconds, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99) };
 }
 
+/** IPC alone: `bus.identity` (no reducer, no SQLite), same connections and depth as the pipelined writes. */
+async function ipcOnly(socketPath: string, names: string[], depth: number, count: number): Promise<Figures> {
+  const ipcClients = await Promise.all(
+    names.map((agent) => IpcClient.connect({ socketPath, agent, token: AGENT_TOKEN, requestTimeoutMs: 120_000 })),
+  );
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    ipcClients.flatMap((client) =>
+      Array.from({ length: depth }, async () => {
+        while (next++ < count) {
+          const before = performance.now();
+          await client.request('bus.identity', {});
+          latencies.push(performance.now() - before);
+        }
+      }),
+    ),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await Promise.all(ipcClients.map((client) => client.close()));
+  return { callsPerSecond: count / seconds, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99) };
+}
+
 /** Raw better-sqlite3: the same row written by a prepared INSERT, one transaction per write. */
 function rawSqlite(path: string, count: number): Promise<Figures> {
   const database = new Database(path);
@@ -149,6 +174,7 @@ export async function run(args: string[]): Promise<void> {
       writer.callReducer('create_task', taskArgs(`seq${index}`)),
     );
     const overIpcPipelined = await pipelined(writers, 16, counts.pipelined, 'pipe');
+    const ipcAlone = await ipcOnly(socketPath, WRITERS, 16, counts.pipelined);
 
     // Write -> notify: each subscriber records when its onInsert fires for a title carrying the send time.
     const notifyLatencies: number[] = [];
@@ -192,6 +218,7 @@ export async function run(args: string[]): Promise<void> {
           row('EmbeddedDatabase.callReducer in-process', inProcess),
           row('bus over IPC, 1 caller awaiting each call', overIpc),
           row(`bus over IPC, ${WRITERS.length} connections x 16 in flight`, overIpcPipelined),
+          row(`(IPC alone: bus.identity, ${WRITERS.length} connections x 16 in flight)`, ipcAlone),
         ],
       ),
     );

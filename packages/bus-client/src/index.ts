@@ -7,10 +7,6 @@ export type {
   SubscribeOptions,
   SubscriptionCallbacks,
 } from './bus-client.ts';
-export {
-  type BusClientContractHarness,
-  type BusClientContractOptions,
-  describeBusClientContract,
-} from './contract/bus-client-contract.ts';
+// The contract suite imports vitest, so it has its own entry: `@clawfleet/bus-client/contract`.
 export { EmbeddedBusClient, type EmbeddedBusClientOptions } from './embedded/embedded-bus-client.ts';
 export { SpacetimeDbBusClient, type SpacetimeDbBusClientOptions } from './spacetimedb/spacetimedb-bus-client.ts';
