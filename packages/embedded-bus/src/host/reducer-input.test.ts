@@ -143,7 +143,7 @@ const BAD_INPUT: Record<string, Bad[]> = {
     ],
     [
       OWNER,
-      (f) => ({ task_id: -1, lease_seconds: 30 }),
+      () => ({ task_id: -1, lease_seconds: 30 }),
       'INVALID_PARAMS',
       'Expected `task_id` to be an integer 0-18446744073709551615 (u64), got `-1` (number)',
     ],
