@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['packages/*/src/**/*.test.ts', 'db-module/src/**/*.test.ts'],
+          include: ['packages/*/src/**/*.test.ts', 'db-module/src/**/*.test.ts', 'test/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/*.docker.test.ts', '**/node_modules/**'],
           testTimeout: 30_000,
           pool: 'forks',

@@ -1,0 +1,59 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_AGENTS, GENERATED_MODEL, loadConfig } from './config.ts';
+
+let directory: string;
+beforeEach(() => {
+  directory = mkdtempSync(join(tmpdir(), 'claw-config-'));
+});
+afterEach(() => rmSync(directory, { recursive: true, force: true }));
+
+describe('loadConfig', () => {
+  it('gives a working one-machine setup with no file and no environment', () => {
+    const config = loadConfig({}, directory);
+    expect(config.dataDirectory).toBe(join(directory, '.data'));
+    expect(config.socketPath).toBe(join(directory, '.data', 'orchestrator.sock'));
+    expect(config.models).toEqual([
+      { id: 'default', path: GENERATED_MODEL, contextSize: 2048, slots: 4, gpuLayers: 'auto' },
+    ]);
+    expect(Object.keys(config.agents)).toEqual([...DEFAULT_AGENTS]);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.models[0])).toBe(true);
+  });
+
+  it('lets environment variables override the config file', () => {
+    writeFileSync(join(directory, 'clawfleet.config.json'), JSON.stringify({ threads: 3, logLevel: 'debug' }));
+    const config = loadConfig({ CLAW_THREADS: '7', CLAW_MODEL_PATH: 'models/m.gguf', CLAW_GPU: 'false' }, directory);
+    expect(config.threads).toBe(7);
+    expect(config.logLevel).toBe('debug');
+    expect(config.gpu).toBe(false);
+    expect(config.models[0]!.path).toBe(join(directory, 'models/m.gguf'));
+    expect(config.configFile).toBe(join(directory, 'clawfleet.config.json'));
+  });
+
+  it('names the option and the environment variable when a value is wrong', () => {
+    expect(() => loadConfig({ CLAW_THREADS: 'many' }, directory)).toThrow(/`threads` \(set by env CLAW_THREADS\)/);
+    expect(() => loadConfig({ CLAW_SLOTS: '0' }, directory)).toThrow(/`models\.0\.slots` \(set by env CLAW_SLOTS\)/);
+    expect(() => loadConfig({ CLAW_LOG_LEVEL: 'loud' }, directory)).toThrow(/CLAW_LOG_LEVEL/);
+  });
+
+  it('refuses an unreadable, non-JSON or unknown-key config file with its path', () => {
+    expect(() => loadConfig({ CLAW_CONFIG: 'missing.json' }, directory)).toThrow(/missing\.json \(from CLAW_CONFIG\)/);
+    writeFileSync(join(directory, 'bad.json'), '{ nope');
+    expect(() => loadConfig({ CLAW_CONFIG: 'bad.json' }, directory)).toThrow(/not valid JSON/);
+    writeFileSync(join(directory, 'typo.json'), JSON.stringify({ treads: 2 }));
+    expect(() => loadConfig({ CLAW_CONFIG: 'typo.json' }, directory)).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID' }),
+    );
+  });
+
+  it('refuses an agent that uses a model the config does not define', () => {
+    writeFileSync(
+      join(directory, 'clawfleet.config.json'),
+      JSON.stringify({ agents: { LeadClaw: { modelId: 'big', sampling: { maxTokens: 10 } } } }),
+    );
+    expect(() => loadConfig({}, directory)).toThrow(/Agent `LeadClaw` uses model `big`/);
+  });
+});

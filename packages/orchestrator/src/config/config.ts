@@ -1,0 +1,249 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { ClawError, identityNameSchema } from '@clawfleet/protocol';
+import { z } from 'zod';
+import { modelIdSchema } from '../slot-pool/slot-pool-options.ts';
+
+/** The five agents of a default fleet. */
+export const DEFAULT_AGENTS = ['LeadClaw', 'DevClaw', 'UXClaw', 'OpsClaw', 'ScribeClaw'] as const;
+
+/** A model path of this value means: the tiny model the project generates. */
+export const GENERATED_MODEL = 'generated';
+
+const samplingSchema = z.strictObject({
+  temperature: z.number().min(0).max(2).optional(),
+  topP: z.number().min(0).max(1).optional(),
+  seed: z.number().int().min(0).max(0xffff_ffff).optional(),
+  maxTokens: z.number().int().min(1).max(1_048_576),
+});
+
+const modelSchema = z.strictObject({
+  id: modelIdSchema,
+  /** A GGUF file, or `generated` for the project's tiny model. */
+  path: z.string().min(1),
+  contextSize: z.number().int().min(64).max(1_048_576),
+  slots: z.number().int().min(1).max(256),
+  gpuLayers: z.union([z.literal('auto'), z.number().int().min(0)]),
+});
+
+const agentSchema = z.strictObject({
+  modelId: modelIdSchema,
+  sampling: samplingSchema,
+});
+
+/** The config file's shape: every key optional; environment variables override it. */
+const fileSchema = z.strictObject({
+  dataDirectory: z.string().min(1).optional(),
+  socketPath: z.string().min(1).optional(),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).optional(),
+  logFormat: z.enum(['json', 'pretty']).optional(),
+  gpu: z.union([z.enum(['auto', 'cuda']), z.literal(false)]).optional(),
+  threads: z.number().int().min(1).max(1024).optional(),
+  memoryBudgetBytes: z.number().int().positive().optional(),
+  models: z.array(modelSchema).min(1).optional(),
+  agents: z.record(identityNameSchema, agentSchema).optional(),
+});
+
+export type ModelConfig = z.infer<typeof modelSchema>;
+export type AgentConfig = z.infer<typeof agentSchema>;
+
+export interface OrchestratorConfig {
+  /** Where the database, tokens, socket and generated models live. */
+  readonly dataDirectory: string;
+  readonly socketPath: string;
+  readonly databasePath: string;
+  readonly tokensPath: string;
+  readonly generatedModelsDirectory: string;
+  readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  readonly logFormat: 'json' | 'pretty';
+  readonly gpu: 'auto' | 'cuda' | false;
+  readonly threads: number;
+  readonly memoryBudgetBytes: number | undefined;
+  readonly models: readonly Readonly<ModelConfig>[];
+  readonly agents: Readonly<Record<string, Readonly<AgentConfig>>>;
+  /** Where the config file came from, if one was read. */
+  readonly configFile: string | undefined;
+}
+
+/** An environment variable and the config-file option it overrides. */
+interface EnvironmentOption {
+  variable: string;
+  option: string;
+  parse: (raw: string) => unknown;
+}
+
+const integer = (raw: string): unknown => (/^\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw);
+const text = (raw: string): unknown => raw;
+
+const ENVIRONMENT: EnvironmentOption[] = [
+  { variable: 'CLAW_DATA_DIR', option: 'dataDirectory', parse: text },
+  { variable: 'CLAW_SOCKET', option: 'socketPath', parse: text },
+  { variable: 'CLAW_LOG_LEVEL', option: 'logLevel', parse: text },
+  { variable: 'CLAW_LOG_FORMAT', option: 'logFormat', parse: text },
+  { variable: 'CLAW_GPU', option: 'gpu', parse: (raw) => (raw === 'false' || raw === 'cpu' ? false : raw) },
+  { variable: 'CLAW_THREADS', option: 'threads', parse: integer },
+  {
+    variable: 'CLAW_MEMORY_BUDGET_MB',
+    option: 'memoryBudgetBytes',
+    parse: (raw) => {
+      const megabytes = integer(raw);
+      return typeof megabytes === 'number' ? megabytes * 1024 * 1024 : megabytes;
+    },
+  },
+];
+
+/** Overrides of the default model (`models[0]`). */
+const MODEL_ENVIRONMENT: EnvironmentOption[] = [
+  { variable: 'CLAW_MODEL_PATH', option: 'path', parse: text },
+  { variable: 'CLAW_CONTEXT_SIZE', option: 'contextSize', parse: integer },
+  { variable: 'CLAW_SLOTS', option: 'slots', parse: integer },
+  { variable: 'CLAW_GPU_LAYERS', option: 'gpuLayers', parse: (raw) => (raw === 'auto' ? raw : integer(raw)) },
+];
+
+function defaultAgents(modelId: string): Record<string, AgentConfig> {
+  const sampling = { temperature: 0.7, topP: 0.9, maxTokens: 512 };
+  return Object.fromEntries(DEFAULT_AGENTS.map((name) => [name, { modelId, sampling }]));
+}
+
+/**
+ * Reads the orchestrator's configuration once: defaults, then the config file (`CLAW_CONFIG`, or
+ * `clawfleet.config.json` in the working folder when present), then environment variables. The
+ * result is validated and frozen. Errors are ClawError CONFIG_INVALID naming the option and the
+ * environment variable that sets it.
+ */
+export function loadConfig(
+  environment: NodeJS.ProcessEnv = process.env,
+  workingDirectory = process.cwd(),
+): OrchestratorConfig {
+  const explicitFile = environment.CLAW_CONFIG;
+  const configFile = explicitFile
+    ? resolve(workingDirectory, explicitFile)
+    : existing(join(workingDirectory, 'clawfleet.config.json'));
+  const fromFile = configFile ? readConfigFile(configFile, explicitFile !== undefined) : {};
+
+  const merged: Record<string, unknown> = { ...fromFile };
+  for (const entry of ENVIRONMENT) {
+    const raw = environment[entry.variable];
+    if (raw !== undefined && raw !== '') merged[entry.option] = entry.parse(raw);
+  }
+  const parsed = fileSchema.safeParse(merged);
+  if (!parsed.success) throw configError(parsed.error.issues[0], configFile, ENVIRONMENT);
+  const options = parsed.data;
+
+  const models: ModelConfig[] = (
+    options.models ?? [{ id: 'default', path: GENERATED_MODEL, contextSize: 2048, slots: 4, gpuLayers: 'auto' }]
+  ).map((model) => ({ ...model }));
+  const first: Record<string, unknown> = { ...models[0] };
+  for (const entry of MODEL_ENVIRONMENT) {
+    const raw = environment[entry.variable];
+    if (raw !== undefined && raw !== '') first[entry.option] = entry.parse(raw);
+  }
+  const firstParsed = modelSchema.safeParse(first);
+  if (!firstParsed.success) {
+    const issue = firstParsed.error.issues[0];
+    throw configError(issue && { ...issue, path: ['models', 0, ...issue.path] }, configFile, MODEL_ENVIRONMENT);
+  }
+  models[0] = firstParsed.data;
+
+  const modelIds = new Set<string>();
+  for (const model of models) {
+    if (modelIds.has(model.id)) {
+      throw new ClawError('CONFIG_INVALID', `Model id \`${model.id}\` appears twice in \`models\``, {
+        details: { option: 'models' },
+      });
+    }
+    modelIds.add(model.id);
+  }
+  const agents = options.agents ?? defaultAgents(models[0]!.id);
+  for (const [name, agent] of Object.entries(agents)) {
+    if (!modelIds.has(agent.modelId)) {
+      throw new ClawError(
+        'CONFIG_INVALID',
+        `Agent \`${name}\` uses model \`${agent.modelId}\`, which \`models\` does not define (defined: ${[...modelIds].join(', ')})`,
+        { details: { option: `agents.${name}.modelId` } },
+      );
+    }
+  }
+
+  const dataDirectory = resolve(workingDirectory, options.dataDirectory ?? '.data');
+  const absolute = (path: string): string => (isAbsolute(path) ? path : resolve(workingDirectory, path));
+  const config: OrchestratorConfig = {
+    dataDirectory,
+    socketPath: absolute(options.socketPath ?? join(dataDirectory, 'orchestrator.sock')),
+    databasePath: join(dataDirectory, 'bus.sqlite'),
+    tokensPath: join(dataDirectory, 'tokens.json'),
+    generatedModelsDirectory: join(dataDirectory, 'models'),
+    logLevel: options.logLevel ?? 'info',
+    logFormat: options.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json'),
+    gpu: options.gpu ?? 'auto',
+    threads: options.threads ?? availableParallelism(),
+    memoryBudgetBytes: options.memoryBudgetBytes,
+    models: models.map((model) =>
+      Object.freeze({ ...model, path: model.path === GENERATED_MODEL ? model.path : absolute(model.path) }),
+    ),
+    agents: Object.freeze(
+      Object.fromEntries(
+        Object.entries(agents).map(([name, agent]) => [
+          name,
+          Object.freeze({ ...agent, sampling: Object.freeze(agent.sampling) }),
+        ]),
+      ),
+    ),
+    configFile,
+  };
+  return Object.freeze(config);
+}
+
+function existing(path: string): string | undefined {
+  try {
+    readFileSync(path);
+    return path;
+  } catch {
+    return undefined;
+  }
+}
+
+function readConfigFile(path: string, explicit: boolean): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ClawError(
+      'CONFIG_INVALID',
+      `Cannot read the config file ${path}${explicit ? ' (from CLAW_CONFIG)' : ''}: ${(error as Error).message}`,
+      { details: { option: 'CLAW_CONFIG', path } },
+    );
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ClawError('CONFIG_INVALID', `The config file ${path} is not valid JSON: ${(error as Error).message}`, {
+      details: { path },
+    });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ClawError('CONFIG_INVALID', `The config file ${path} must hold a JSON object`, { details: { path } });
+  }
+  return value as Record<string, unknown>;
+}
+
+function configError(
+  issue: z.core.$ZodIssue | undefined,
+  configFile: string | undefined,
+  environment: EnvironmentOption[],
+): ClawError {
+  const path = issue?.path ?? [];
+  const option = path.map(String).join('.');
+  const leaf = String(path.at(-1) ?? '');
+  const variable = environment.find((entry) => entry.option === option || entry.option === leaf)?.variable;
+  const sources = [variable && `env ${variable}`, configFile && `config file ${configFile}`]
+    .filter(Boolean)
+    .join(' or ');
+  return new ClawError(
+    'CONFIG_INVALID',
+    `Invalid option \`${option || 'config'}\`${sources ? ` (set by ${sources})` : ''}: ${issue?.message ?? 'invalid'}`,
+    { details: { option, ...(variable ? { environmentVariable: variable } : {}) } },
+  );
+}

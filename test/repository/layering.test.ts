@@ -1,0 +1,107 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * The dependency direction of the workspace (docs/architecture.md). tsc's project references
+ * already fail the build on an import of a package that is not referenced; this test pins down
+ * which references are allowed at all, so that nobody "fixes" a wrong-way import by adding a
+ * reference.
+ */
+const ALLOWED: Record<string, string[]> = {
+  protocol: [],
+  ipc: ['protocol'],
+  'db-module': ['protocol'],
+  'tiny-model': ['protocol'],
+  'embedded-bus': ['protocol', 'ipc', 'db-module'],
+  'bus-client': ['protocol', 'ipc', 'db-module'],
+  'inference-client': ['protocol', 'ipc'],
+  orchestrator: ['protocol', 'ipc', 'db-module', 'embedded-bus', 'bus-client', 'tiny-model', 'inference-client'],
+};
+/**
+ * Imports allowed in test files only: a client's tests may start the real server it talks to.
+ * Such a package is referenced in tsconfig (tsc checks tests too) but not a runtime dependency.
+ */
+const TESTS_MAY_ALSO_USE: Record<string, string[]> = { 'bus-client': ['embedded-bus'] };
+/** Third-party packages only one package may import: the orchestrator owns the GPU and the engine. */
+const EXCLUSIVE: Record<string, string> = { 'node-llama-cpp': 'orchestrator', dockerode: 'orchestrator' };
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const workspaces = [
+  ...readdirSync(join(root, 'packages')).map((name) => ({ name, directory: join(root, 'packages', name) })),
+  { name: 'db-module', directory: join(root, 'db-module') },
+];
+
+function sourceFiles(directory: string): string[] {
+  return readdirSync(directory).flatMap((entry) => {
+    const path = join(directory, entry);
+    if (statSync(path).isDirectory()) return entry === 'node_modules' || entry === 'dist' ? [] : sourceFiles(path);
+    return path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+function importedPackages(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const names = new Set<string>();
+  for (const match of text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)['"]([^'".][^'"]*)['"]/g)) {
+    const specifier = match[1]!;
+    const parts = specifier.split('/');
+    names.add(specifier.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!);
+  }
+  return [...names];
+}
+
+describe('workspace layering', () => {
+  it('knows every workspace', () => {
+    expect(workspaces.map((workspace) => workspace.name).sort()).toEqual(Object.keys(ALLOWED).sort());
+  });
+
+  for (const workspace of workspaces) {
+    it(`${workspace.name} imports, depends on and references only what it may`, () => {
+      const allowed = ALLOWED[workspace.name] ?? [];
+      const testOnly = TESTS_MAY_ALSO_USE[workspace.name] ?? [];
+      const manifest = JSON.parse(readFileSync(join(workspace.directory, 'package.json'), 'utf8')) as {
+        dependencies?: Record<string, string>;
+      };
+      const tsconfig = ts.readConfigFile(join(workspace.directory, 'tsconfig.json'), ts.sys.readFile).config as {
+        references?: { path: string }[];
+      };
+      const referenced = (tsconfig.references ?? []).map((reference) =>
+        relative(root, resolve(workspace.directory, reference.path)).replace(/^packages\//, ''),
+      );
+      const declared = Object.keys(manifest.dependencies ?? {})
+        .filter((name) => name.startsWith('@clawfleet/'))
+        .map((name) => name.slice('@clawfleet/'.length));
+      const imported = new Set<string>();
+      const violations: string[] = [];
+      for (const file of sourceFiles(join(workspace.directory, 'src'))) {
+        const isTest = /\.test\.ts$/.test(file);
+        for (const name of importedPackages(file)) {
+          const local = name.startsWith('@clawfleet/') ? name.slice('@clawfleet/'.length) : undefined;
+          if (local && isTest && testOnly.includes(local)) continue;
+          if (local) imported.add(local);
+          const owner = EXCLUSIVE[name];
+          if (owner && owner !== workspace.name) violations.push(`${relative(root, file)} imports ${name}`);
+        }
+      }
+      for (const name of imported) {
+        if (name === workspace.name) violations.push(`imports itself as @clawfleet/${name}`);
+        else if (!allowed.includes(name))
+          violations.push(`imports @clawfleet/${name} against the dependency direction`);
+        else if (!declared.includes(name))
+          violations.push(`imports @clawfleet/${name} without declaring it in package.json`);
+        else if (!referenced.includes(name)) violations.push(`imports @clawfleet/${name} without a tsconfig reference`);
+      }
+      for (const name of declared) {
+        if (!allowed.includes(name)) violations.push(`depends on @clawfleet/${name} against the dependency direction`);
+      }
+      for (const name of referenced) {
+        if (!allowed.includes(name) && !testOnly.includes(name))
+          violations.push(`declares or references @clawfleet/${name} against the dependency direction`);
+      }
+      expect(violations).toEqual([]);
+    });
+  }
+});
