@@ -294,7 +294,10 @@ export class SlotPool implements AsyncDisposable {
     if (this.#disposed) return;
     const now = this.#clock();
     this.#checkMemoryWaiter();
-    const queues = this.#queues.map((queue) => queue.slice());
+    // Walks the live queues without copying them: dispatching removes the request at its
+    // position (the next one moves into it), skipping advances the position. Nothing else changes
+    // the queues during this synchronous pass.
+    const queues = this.#queues;
     const positions = queues.map(() => 0);
     while (this.#permitsInUse < this.#maxConcurrent) {
       let bestClass = -1;
@@ -311,17 +314,24 @@ export class SlotPool implements AsyncDisposable {
         }
       }
       if (bestClass < 0) break;
-      const pending = queues[bestClass]?.[positions[bestClass] as number] as PendingRequest;
-      positions[bestClass] = (positions[bestClass] as number) + 1;
-      if (pending.state !== 'queued') continue;
+      const position = positions[bestClass] as number;
+      const pending = queues[bestClass]?.[position] as PendingRequest;
       const model = this.#models.get(pending.modelId) as ModelEntry;
       if (model.state === 'loaded' && !model.closing) {
         if (model.busyCount < model.slots.length && this.#fairnessAllows(pending, model)) {
-          this.#dispatch(pending, model, now);
+          this.#dispatch(pending, model, now, position);
+          continue;
         }
       } else if (model.state === 'unloaded' && !this.#memoryPlanActive && this.#memoryWaiter === undefined) {
+        const queuedBefore = this.#queuedCount;
         this.#planLoad(model);
+        // A refused model (MODEL_TOO_LARGE) fails its queued requests now: positions are stale.
+        if (this.#queuedCount !== queuedBefore) {
+          this.#requestPass();
+          return;
+        }
       }
+      positions[bestClass] = position + 1;
     }
   }
 
@@ -342,9 +352,9 @@ export class SlotPool implements AsyncDisposable {
     return true;
   }
 
-  #dispatch(pending: PendingRequest, model: ModelEntry, now: number): void {
+  #dispatch(pending: PendingRequest, model: ModelEntry, now: number, position: number): void {
     const slot = chooseSlot(model.slots, pending.prefix) as SlotState;
-    this.#removeQueued(pending, model);
+    this.#removeQueued(pending, model, position);
     pending.state = 'running';
     this.#running.add(pending);
     this.#permitsInUse++;
@@ -392,9 +402,9 @@ export class SlotPool implements AsyncDisposable {
     }
   }
 
-  #removeQueued(pending: PendingRequest, model: ModelEntry): void {
+  #removeQueued(pending: PendingRequest, model: ModelEntry, position?: number): void {
     const queue = this.#queues[pending.rank] as PendingRequest[];
-    const index = queue.indexOf(pending);
+    const index = position !== undefined && queue[position] === pending ? position : queue.indexOf(pending);
     if (index >= 0) queue.splice(index, 1);
     this.#queuedCount--;
     increment(model.queuedByAgent, pending.agent, -1);
