@@ -194,4 +194,20 @@ describe('WorkerBackend with the generated model', () => {
     expect(backend.workerPid).not.toBe(pidBefore);
     await backend.unloadModel('crash');
   });
+
+  it('restarts after the worker is killed from outside and reloads its models; calls made meanwhile wait', async () => {
+    const pidBefore = backend.workerPid;
+    const restartsBefore = backend.restarts;
+    expect(pidBefore).toBeDefined();
+    process.kill(pidBefore as number, 'SIGKILL');
+    while (backend.workerPid === pidBefore) await new Promise((resolve) => setTimeout(resolve, 10));
+    // The restart is under way: these wait for the new worker and the reloaded model.
+    const [result, vectors] = await Promise.all([
+      backend.generate({ modelId: 'tiny', slot: 0, prompt: 'after the kill', sampling: { maxTokens: 4 } }),
+      backend.embed('tiny', ['after the kill']),
+    ]);
+    expect(result.tokensOut).toBeGreaterThan(0);
+    expect(vectors[0]).toHaveLength(64);
+    expect(backend.restarts).toBe(restartsBefore + 1);
+  });
 });

@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ClawError, type Logger, silentLogger } from '@clawfleet/protocol';
+import { ClawError, isClawError, type Logger, silentLogger } from '@clawfleet/protocol';
 import type {
   GenerateCallbacks,
   GenerateRequest,
@@ -270,8 +270,12 @@ export class WorkerBackend implements InferenceBackend {
       try {
         await this.#call({ method: 'load-model', params: spec });
       } catch (error) {
+        // Dropped either way: it no longer loads, or loading it killed the worker again. In the
+        // second case the next restart (already scheduled by #onExit) reloads the others; dropping
+        // the culprit is what keeps a model that aborts on load from causing a crash loop.
         this.#models.delete(modelId);
         this.#logger.error({ err: error, modelId }, 'model could not be reloaded after a worker restart; dropped');
+        if (isClawError(error, 'WORKER_CRASHED')) return;
       }
     }
   }
