@@ -1,14 +1,18 @@
+import type { AlgebraicType } from '@clawfleet/db-module';
 import { describe, expect, it } from 'vitest';
 import { fromPublic, fromStorage, toPublic, toStorage, ValueTypeError } from './column-codec.ts';
 
-const U64 = { tag: 'U64' };
-const U8 = { tag: 'U8' };
-const IDENTITY = { tag: 'Product', value: { elements: [{ name: '__identity__', algebraicType: { tag: 'U256' } }] } };
-const TIMESTAMP = {
+const U64: AlgebraicType = { tag: 'U64' };
+const U8: AlgebraicType = { tag: 'U8' };
+const IDENTITY: AlgebraicType = {
+  tag: 'Product',
+  value: { elements: [{ name: '__identity__', algebraicType: { tag: 'U256' } }] },
+};
+const TIMESTAMP: AlgebraicType = {
   tag: 'Product',
   value: { elements: [{ name: '__timestamp_micros_since_unix_epoch__', algebraicType: { tag: 'I64' } }] },
 };
-const optionOf = (inner: object) => ({
+const optionOf = (inner: AlgebraicType): AlgebraicType => ({
   tag: 'Sum',
   value: {
     variants: [
@@ -17,9 +21,9 @@ const optionOf = (inner: object) => ({
     ],
   },
 });
-const ARRAY_OF_U64 = { tag: 'Array', value: U64 };
+const ARRAY_OF_U64: AlgebraicType = { tag: 'Array', value: U64 };
 
-const roundTrip = (type: object, value: unknown) => {
+const roundTrip = (type: AlgebraicType, value: unknown) => {
   const runtime = fromPublic(type, value, 'value');
   return toPublic(type, fromStorage(type, toStorage(type, runtime)));
 };
@@ -47,7 +51,7 @@ describe('column values', () => {
     [U64, 2 ** 60, 'Expected `value` to be an integer 0-18446744073709551615 (u64)'],
     [IDENTITY, 'abc', 'Expected `value` to be an identity (64 hex digits), got `abc` (string)'],
     [ARRAY_OF_U64, [1, 'x'], 'Expected `value[1]` to be an integer'],
-  ])('rejects %j given %j with an exact message', (type, value, message) => {
+  ] as [AlgebraicType, unknown, string][])('rejects %j given %j with an exact message', (type, value, message) => {
     expect(() => fromPublic(type, value, 'value')).toThrow(ValueTypeError);
     expect(() => fromPublic(type, value, 'value')).toThrow(message);
   });
