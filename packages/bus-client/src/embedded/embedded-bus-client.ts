@@ -120,16 +120,24 @@ export class EmbeddedBusClient implements BusClient {
   readonly #cache = new RowCache();
   readonly #subscriptions = new Map<number, EmbeddedSubscription>();
   readonly #offRows: () => void;
+  readonly #reconnects: boolean;
   #nextSubscriptionId = 1;
   #disposed = false;
 
-  private constructor(ipc: IpcClient, name: string, identity: string, logger: Logger) {
+  private constructor(ipc: IpcClient, name: string, identity: string, logger: Logger, reconnects: boolean) {
     this.#ipc = ipc;
+    this.#reconnects = reconnects;
     this.name = name;
     this.identity = identity;
     this.#logger = logger;
     this.#offRows = ipc.onEvent(BUS_ROWS_TOPIC, (data, subscriptionId) => this.#onRows(data, subscriptionId));
     ipc.on('reconnected', () => this.#resubscribeAll());
+    ipc.on('disconnected', (error) => {
+      if (this.#reconnects || this.#disposed) return;
+      // Without reconnecting, no subscription will hear from the host again: say so.
+      for (const subscription of this.#subscriptions.values()) subscription.end(error, true);
+      this.#subscriptions.clear();
+    });
   }
 
   /** Connects, authenticates as `name`, and learns this client's identity. */
@@ -150,7 +158,7 @@ export class EmbeddedBusClient implements BusClient {
         await ipc.request(BUS_METHODS.identity, {}, { signal: options.signal }),
         BUS_METHODS.identity,
       );
-      return new EmbeddedBusClient(ipc, result.name, result.identity, logger);
+      return new EmbeddedBusClient(ipc, result.name, result.identity, logger, options.reconnect ?? true);
     } catch (error) {
       await ipc.close();
       throw error;
@@ -266,7 +274,7 @@ export class EmbeddedBusClient implements BusClient {
     } catch (error) {
       const clawError = ClawError.from(error);
       // A dropped connection is not the subscription's fault: `reconnected` re-subscribes it.
-      if (isClawError(clawError, 'CONNECTION_CLOSED') && !this.#disposed) return;
+      if (isClawError(clawError, 'CONNECTION_CLOSED') && !this.#disposed && this.#reconnects) return;
       this.#subscriptions.delete(subscription.id);
       subscription.end(clawError, true);
     }
