@@ -217,6 +217,22 @@ describe('connection loss and shutdown', () => {
     await expect(client.request('echo.say', { text: 'back' })).resolves.toEqual({ text: 'back', identity: 'LeadClaw' });
   });
 
+  it('emits disconnect for every authenticated connection that ends, however it ends', async () => {
+    const server = startServer();
+    await server.listen();
+    const disconnected: string[] = [];
+    server.on('disconnect', (connection) => disconnected.push(connection.identity));
+    const polite = await connectClient('LeadClaw', { reconnect: false });
+    await polite.close(); // says goodbye first
+    await vi.waitFor(() => expect(disconnected).toEqual(['LeadClaw']));
+    const raw = await openRaw(socket.socketPath);
+    raw.write(encodeFrame({ type: 'hello', agent: 'DevClaw', token: tokens.DevClaw, protocolVersion: 1, capabilities: [] }));
+    await vi.waitFor(() => expect(server.connections('DevClaw')).toHaveLength(1));
+    raw.destroy(); // hangs up without a word
+    await vi.waitFor(() => expect(disconnected).toEqual(['LeadClaw', 'DevClaw']));
+    expect(server.connections()).toHaveLength(0);
+  });
+
   it('drains in-flight requests before closing', async () => {
     const server = startServer();
     server.handle('slow.ok', {

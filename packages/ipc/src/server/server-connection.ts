@@ -52,6 +52,8 @@ export class ServerConnection {
   readonly #inFlight = new Map<number, InFlight>();
   readonly #handshakeTimer: NodeJS.Timeout;
   #lastSeen = Date.now();
+  /** Whether the handshake completed at some point; `disconnect` is emitted for these only. */
+  #wasOpen = false;
   #pausedForLoad = false;
   #pingNonce = 0;
 
@@ -161,9 +163,8 @@ export class ServerConnection {
   }
 
   #onClosed(): void {
-    const wasOpen = this.#state === 'open';
     if (this.#state !== 'closed') this.#end(new ClawError('CONNECTION_CLOSED', 'Peer closed the connection'));
-    this.#server.connectionClosed(this, wasOpen);
+    this.#server.connectionClosed(this, this.#wasOpen);
   }
 
   #onData(chunk: Buffer): void {
@@ -253,6 +254,7 @@ export class ServerConnection {
     }
     this.#identity = frame.agent;
     this.#state = 'open';
+    this.#wasOpen = true;
     this.#writer.write({
       type: 'welcome',
       protocolVersion: PROTOCOL_VERSION,
