@@ -28,9 +28,20 @@ const modelSchema = z.strictObject({
 });
 
 const agentSchema = z.strictObject({
+  /** What the agent is for, recorded in the database's agent table. */
+  role: z.string().min(1).max(200).optional(),
   modelId: modelIdSchema,
   sampling: samplingSchema,
 });
+
+/** Roles of the default fleet. */
+export const DEFAULT_ROLES: Readonly<Record<string, string>> = {
+  LeadClaw: 'coordination',
+  DevClaw: 'code',
+  UXClaw: 'review',
+  OpsClaw: 'system health',
+  ScribeClaw: 'docs and memory curation',
+};
 
 /** The config file's shape: every key optional; environment variables override it. */
 const fileSchema = z.strictObject({
@@ -103,7 +114,7 @@ const MODEL_ENVIRONMENT: EnvironmentOption[] = [
 
 function defaultAgents(modelId: string): Record<string, AgentConfig> {
   const sampling = { temperature: 0.7, topP: 0.9, maxTokens: 512 };
-  return Object.fromEntries(DEFAULT_AGENTS.map((name) => [name, { modelId, sampling }]));
+  return Object.fromEntries(DEFAULT_AGENTS.map((name) => [name, { role: DEFAULT_ROLES[name], modelId, sampling }]));
 }
 
 /**

@@ -1,0 +1,196 @@
+import { hostname } from 'node:os';
+import { BusService, EmbeddedDatabase, identityForName } from '@clawfleet/embedded-bus';
+import { IpcServer, tokenAuthenticator } from '@clawfleet/ipc';
+import { ClawError, type InferenceAccountingRecord, type Logger } from '@clawfleet/protocol';
+import { ensureTinyModel } from '@clawfleet/tiny-model';
+import { DEFAULT_ROLES, GENERATED_MODEL, type OrchestratorConfig } from './config/config.ts';
+import type { ModelSpec } from './inference/backend.ts';
+import { InferenceService } from './inference/service/index.ts';
+import { WorkerBackend } from './inference/worker/index.ts';
+import { SlotPool } from './slot-pool/index.ts';
+import { loadOrCreateTokens } from './tokens/token-store.ts';
+
+/** The admin identity: registers agents, writes inference accounting. */
+export const ORCHESTRATOR_IDENTITY = 'orchestrator';
+/** The identity the `claw` CLI connects as. */
+export const CLI_IDENTITY = 'cli';
+
+/**
+ * The orchestrator process's parts, started in dependency order and stopped in reverse: the
+ * embedded bus (SQLite), the inference worker and slot pool, and the IPC server that serves both.
+ */
+export class Orchestrator {
+  readonly config: OrchestratorConfig;
+  readonly server: IpcServer;
+  readonly database: EmbeddedDatabase;
+  readonly backend: WorkerBackend;
+  readonly pool: SlotPool;
+  readonly inference: InferenceService;
+  readonly #busService: BusService;
+  readonly #logger: Logger;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(parts: {
+    config: OrchestratorConfig;
+    server: IpcServer;
+    database: EmbeddedDatabase;
+    backend: WorkerBackend;
+    pool: SlotPool;
+    inference: InferenceService;
+    busService: BusService;
+    logger: Logger;
+  }) {
+    this.config = parts.config;
+    this.server = parts.server;
+    this.database = parts.database;
+    this.backend = parts.backend;
+    this.pool = parts.pool;
+    this.inference = parts.inference;
+    this.#busService = parts.busService;
+    this.#logger = parts.logger;
+  }
+
+  /**
+   * Starts everything, or nothing: a part that fails to start (a missing model file, a socket in
+   * use, a corrupt tokens file) stops the parts started before it and rejects with a ClawError.
+   */
+  static async start(config: OrchestratorConfig, logger: Logger): Promise<Orchestrator> {
+    const agentNames = Object.keys(config.agents);
+    const tokens = await loadOrCreateTokens(config.tokensPath, [ORCHESTRATOR_IDENTITY, CLI_IDENTITY, ...agentNames]);
+    const cleanup: (() => Promise<void> | void)[] = [];
+    try {
+      const database = EmbeddedDatabase.open({
+        path: config.databasePath,
+        adminName: ORCHESTRATOR_IDENTITY,
+        logger: logger.child({ component: 'embedded-bus' }),
+      });
+      cleanup.push(() => database.close());
+      registerAgents(database, config);
+
+      const models = await resolveModels(config);
+      const backend = await WorkerBackend.start({
+        gpu: config.gpu,
+        maxThreads: config.threads,
+        logger: logger.child({ component: 'inference-worker' }),
+      });
+      cleanup.push(() => backend.dispose());
+      // Every configured model is checked now, so a wrong path fails at start-up, naming the file.
+      for (const model of models) await backend.estimateModelMemory(model);
+      const pool = await SlotPool.create({
+        backend,
+        models,
+        ...(config.memoryBudgetBytes === undefined ? {} : { memoryBudgetBytes: config.memoryBudgetBytes }),
+        logger,
+      });
+      cleanup.push(() => pool.dispose());
+
+      const host = hostname();
+      const inference = new InferenceService({
+        pool,
+        backend,
+        settings: {
+          agents: Object.fromEntries(
+            Object.entries(config.agents).map(([name, agent]) => [
+              name,
+              { modelId: agent.modelId, sampling: { ...agent.sampling } },
+            ]),
+          ),
+        },
+        onAccounting: (record) => recordInference(database, host, record, logger),
+        logger,
+      });
+
+      const server = new IpcServer({
+        socketPath: config.socketPath,
+        authenticate: tokenAuthenticator(tokens),
+        logger,
+        capabilities: ['bus', 'inference'],
+      });
+      const busService = new BusService({ database, server, identityForName, logger });
+      cleanup.push(() => busService.dispose());
+      inference.register(server);
+      await server.listen();
+      return new Orchestrator({ config, server, database, backend, pool, inference, busService, logger });
+    } catch (error) {
+      for (const step of cleanup.reverse()) {
+        try {
+          await step();
+        } catch (cleanupError) {
+          logger.warn({ err: cleanupError }, 'cleanup after a failed start failed');
+        }
+      }
+      throw ClawError.from(error);
+    }
+  }
+
+  /** Stops accepting work, drains in-flight requests up to `timeoutMs`, then stops every part. */
+  stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#logger.info({}, 'stopping');
+      await this.server.close({ timeoutMs: options.timeoutMs ?? 10_000 });
+      this.#busService.dispose();
+      await this.pool.dispose();
+      await this.backend.dispose();
+      this.database.close();
+      this.#logger.info({}, 'stopped');
+    })();
+    return this.#stopping;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+/** Registers every configured agent that the database does not know yet (idempotent across restarts). */
+function registerAgents(database: EmbeddedDatabase, config: OrchestratorConfig): void {
+  const known = new Set(database.query(ORCHESTRATOR_IDENTITY, 'agent').map((row) => row.name));
+  for (const [name, agent] of Object.entries(config.agents)) {
+    if (known.has(name)) continue;
+    database.callReducer(ORCHESTRATOR_IDENTITY, 'register_agent', {
+      name,
+      identity: identityForName(name),
+      role: agent.role ?? DEFAULT_ROLES[name] ?? 'agent',
+    });
+  }
+}
+
+async function resolveModels(config: OrchestratorConfig): Promise<ModelSpec[]> {
+  return Promise.all(
+    config.models.map(async (model) => ({
+      id: model.id,
+      path: model.path === GENERATED_MODEL ? await ensureTinyModel(config.generatedModelsDirectory) : model.path,
+      contextSize: model.contextSize,
+      slots: model.slots,
+      gpuLayers: model.gpuLayers,
+    })),
+  );
+}
+
+/**
+ * Writes one accounting record to the database. A failure to record is logged, never thrown: the
+ * agent already has its answer, and accounting must not turn a success into an error.
+ */
+function recordInference(
+  database: EmbeddedDatabase,
+  host: string,
+  record: InferenceAccountingRecord,
+  logger: Logger,
+): void {
+  try {
+    database.callReducer(ORCHESTRATOR_IDENTITY, 'record_inference', {
+      agent: record.agent,
+      host: host
+        .replace(/[^A-Za-z0-9_-]/g, '-')
+        .replace(/^[^A-Za-z]/, 'h')
+        .slice(0, 64),
+      model: record.modelId,
+      priority_class: record.priority,
+      prompt_tokens: record.tokensIn,
+      completion_tokens: record.tokensOut,
+      duration_ms: Math.min(0xffff_ffff, Math.round(record.queuedMs + record.generateMs)),
+    });
+  } catch (error) {
+    logger.warn({ err: error, agent: record.agent, requestId: record.requestId }, 'could not record inference usage');
+  }
+}
