@@ -107,7 +107,10 @@ async function orchestratorTokensPerSecond(client: InferenceClient, texts: strin
   let tokens = 0;
   const started = performance.now();
   // A fresh prefix-less prompt each time, as the direct run clears its history.
-  for (const text of texts) tokens += (await client.generate(text, { priority: 'act' })).tokensOut;
+  for (const text of texts) {
+    const result = await client.generate(text, { priority: 'act' });
+    tokens += result.tokensOut;
+  }
   const seconds = (performance.now() - started) / 1000;
   return { tokens, seconds, tokensPerSecond: tokens / seconds };
 }
@@ -120,7 +123,10 @@ async function aggregateTokensPerSecond(client: InferenceClient, texts: string[]
     Array.from({ length: concurrency }, async () => {
       while (next < texts.length) {
         const text = texts[next++] as string;
-        tokens += (await client.generate(text, { priority: 'act' })).tokensOut;
+        // Await first: `tokens += await ...` would read `tokens` before the await and lose the
+        // other workers' additions.
+        const result = await client.generate(text, { priority: 'act' });
+        tokens += result.tokensOut;
       }
     }),
   );
@@ -280,19 +286,26 @@ export async function run(args: string[]): Promise<void> {
     const reuse = await prefixReuse(singleClient, quick ? 3 : 6);
     await single.close();
 
-    // 2. Aggregate throughput with 1, 2, 4 slots.
-    const aggregateRows: (string | number)[][] = [];
-    let oneSlot = 0;
-    for (const slots of [1, 2, 4]) {
-      const orchestrator = await startOrchestrator(backend, modelPath, slots, maxTokens, directory);
-      const client = await orchestrator.client('DevClaw');
-      await client.generate('warm-up', { maxTokens: 4 });
-      const tokensPerSecond = await aggregateTokensPerSecond(client, prompts(quick ? 4 : 8), 4);
-      if (slots === 1) oneSlot = tokensPerSecond;
-      aggregateRows.push([slots, format(tokensPerSecond), `${format(tokensPerSecond / oneSlot, 2)}x`]);
-      await orchestrator.close();
+    // 2. Aggregate throughput with 1, 2, 4 slots: rounds alternate the slot counts, best of rounds,
+    // so a burst of other work on the machine does not land on one configuration only.
+    const best = new Map<number, number>();
+    for (let round = 0; round < (quick ? 1 : 2); round++) {
+      for (const slots of [1, 2, 4]) {
+        const orchestrator = await startOrchestrator(backend, modelPath, slots, maxTokens, directory);
+        const client = await orchestrator.client('DevClaw');
+        await client.generate('warm-up', { maxTokens: 4 });
+        const tokensPerSecond = await aggregateTokensPerSecond(client, prompts(quick ? 4 : 8), 4);
+        best.set(slots, Math.max(best.get(slots) ?? 0, tokensPerSecond));
+        await orchestrator.close();
+      }
     }
-    console.log('\n2. Aggregate throughput, 4 concurrent clients');
+    const oneSlot = best.get(1) as number;
+    const aggregateRows = [...best].map(([slots, tokensPerSecond]) => [
+      slots,
+      format(tokensPerSecond),
+      `${format(tokensPerSecond / oneSlot, 2)}x`,
+    ]);
+    console.log('\n2. Aggregate throughput, 4 concurrent clients (best of rounds)');
     console.log(table(['slots', 'tokens/s', 'vs 1 slot'], aggregateRows));
 
     // 3. Human-priority wait under saturating compaction load.

@@ -33,6 +33,11 @@ export interface FakeBackendOptions {
   embeddingSize?: number;
   /** When false, a model path is not checked on disk (for pool tests that invent models). @default true */
   checkPaths?: boolean;
+  /**
+   * Tokens of text a generation produces before its end of sequence (JSON output excepted).
+   * @default 8-70, derived from the prompt
+   */
+  outputTokens?: number;
 }
 
 /** What the fake observed; tests assert the pool's invariants on it. */
@@ -74,7 +79,8 @@ export class FakeInferenceBackend implements InferenceBackend {
   /** Bytes used on the device by something other than this backend's models. */
   externalUsedBytes = 0;
 
-  readonly #options: Required<Omit<FakeBackendOptions, 'memoryBytes'>> & Pick<FakeBackendOptions, 'memoryBytes'>;
+  readonly #options: Required<Omit<FakeBackendOptions, 'memoryBytes' | 'outputTokens'>> &
+    Pick<FakeBackendOptions, 'memoryBytes' | 'outputTokens'>;
   readonly #models = new Map<string, FakeModel>();
   readonly #failures = new Map<FakeOperation, ClawError[]>();
   #running = 0;
@@ -89,6 +95,7 @@ export class FakeInferenceBackend implements InferenceBackend {
       loadMilliseconds: options.loadMilliseconds ?? 0,
       embeddingSize: options.embeddingSize ?? 16,
       checkPaths: options.checkPaths ?? true,
+      outputTokens: options.outputTokens,
     };
   }
 
@@ -271,7 +278,9 @@ export class FakeInferenceBackend implements InferenceBackend {
       .update(`${seed ?? 'random'}|${request.prefix ?? ''}|${request.prompt}`)
       .digest();
     // Random seeds are not reproducible on the real backend either.
-    const length = 8 + ((digest[0] as number) % 56) + (seed === undefined ? Math.floor(Math.random() * 8) : 0);
+    const length =
+      this.#options.outputTokens ??
+      8 + ((digest[0] as number) % 56) + (seed === undefined ? Math.floor(Math.random() * 8) : 0);
     let text = '';
     for (let index = 0; index < length; index++)
       text += String.fromCharCode(97 + ((digest[index % 32] as number) % 26));

@@ -269,6 +269,29 @@ describe('SlotPool', () => {
     await pool.dispose();
   });
 
+  it('refuses a model the device cannot hold now with INSUFFICIENT_MEMORY, and a missing file with MODEL_NOT_FOUND', async () => {
+    const { pool, backend } = await setup([model('m', 1)], { memoryBudgetBytes: 1000 * MiB }, { m: 600 * MiB });
+    backend.externalUsedBytes = 4096 * MiB - 500 * MiB; // another process holds the device
+    const busy = await caught(pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' }));
+    expect(busy.code).toBe('INSUFFICIENT_MEMORY');
+    expect(busy.retryable).toBe(true);
+    expect(busy.message).toBe('Model `m` needs 600.0 MiB but the device has 500.0 MiB free');
+    backend.externalUsedBytes = 0;
+    (await pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' })).release(); // it retries fine
+    await pool.dispose();
+
+    const checking = new FakeInferenceBackend();
+    const missing = await SlotPool.create({
+      backend: checking,
+      models: [{ ...model('gone', 1), path: '/nonexistent/clawfleet/gone.gguf' }],
+    });
+    const notFound = await caught(missing.acquire({ agent: 'LeadClaw', modelId: 'gone', priority: 'act' }));
+    expect(notFound.code).toBe('MODEL_NOT_FOUND');
+    expect(notFound.message).toContain('/nonexistent/clawfleet/gone.gguf');
+    expect(missing.status()).toMatchObject({ queued: 0, running: 0, reservedBytes: 0 });
+    await missing.dispose();
+  });
+
   it('refuses bad requests and options with exact messages', async () => {
     const { pool } = await setup([model('m', 1)], { maxQueued: 1 });
     const badPriority = await caught(

@@ -342,7 +342,7 @@ export class SlotPool implements AsyncDisposable {
    * person is waiting, and they are rare by nature.
    */
   #fairnessAllows(pending: PendingRequest, model: ModelEntry): boolean {
-    if (pending.rank === 0 && pending.priority === 'human') return true;
+    if (pending.priority === 'human') return true;
     const agents = new Set([...model.runningByAgent.keys(), ...model.queuedByAgent.keys()]);
     const share = Math.ceil(model.slots.length / Math.max(1, agents.size));
     if ((model.runningByAgent.get(pending.agent) ?? 0) < share) return true;

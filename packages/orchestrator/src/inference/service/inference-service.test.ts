@@ -31,7 +31,11 @@ afterEach(async () => {
 });
 
 async function harness(options: { millisecondsPerToken?: number; slots?: number } = {}): Promise<Harness> {
-  const backend = new FakeInferenceBackend({ checkPaths: false, millisecondsPerToken: options.millisecondsPerToken });
+  const backend = new FakeInferenceBackend({
+    checkPaths: false,
+    millisecondsPerToken: options.millisecondsPerToken,
+    outputTokens: 100,
+  });
   const pool = await SlotPool.create({
     backend,
     models: [
@@ -97,7 +101,7 @@ describe('InferenceService over IPC', () => {
     });
     expect(result.text.length).toBeGreaterThan(0);
     expect(deltas.join('')).toBe(result.text);
-    expect(result).toMatchObject({ modelId: 'main', tokensOut: result.text.length, stopReason: 'eos' });
+    expect(result).toMatchObject({ modelId: 'main', tokensOut: 100, stopReason: 'eos' });
     expect(result.tokensIn).toBeGreaterThan(0);
     expect(result.queuedMs).toBeGreaterThanOrEqual(0);
     const again = await inference.generate('And now?', { prefix: 'You are DevClaw. ' });
@@ -119,8 +123,10 @@ describe('InferenceService over IPC', () => {
   it('caps maxTokens at the agent setting and refuses agents without settings', async () => {
     const { client } = await harness();
     const lead = (await client('LeadClaw')).inference;
-    const capped = await lead.generate('x'.repeat(30), { maxTokens: 10_000 });
-    expect(capped.tokensOut).toBeLessThanOrEqual(40);
+    const capped = await lead.generate('Write a long answer.', { maxTokens: 10_000 });
+    expect(capped).toMatchObject({ tokensOut: 40, stopReason: 'max-tokens' }); // LeadClaw's setting
+    const lowered = await lead.generate('Write a short answer.', { maxTokens: 7 });
+    expect(lowered).toMatchObject({ tokensOut: 7, stopReason: 'max-tokens' });
     const stranger = (await client('Stranger')).inference;
     const refused = await caught(stranger.generate('hello'));
     expect(refused.code).toBe('FORBIDDEN');
