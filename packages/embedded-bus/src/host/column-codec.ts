@@ -10,6 +10,7 @@
  */
 import {
   type AlgebraicType,
+  type IdentityValue,
   identityFromHex,
   isIdentityValue,
   isTimestampValue,
@@ -133,6 +134,37 @@ interface ScheduleAtValue {
   value: { __time_duration_micros__?: bigint; __timestamp_micros_since_unix_epoch__?: bigint };
 }
 
+// ---------------------------------------------------------------------------------------------------
+// identities: the few distinct identities (agents, admins, the database) are converted on every call,
+// so both directions are cached. Cached Identity objects are frozen because rows share them.
+
+const MAX_CACHED_IDENTITIES = 4_096;
+const identityByHex = new Map<string, IdentityValue>();
+const hexByIdentity = new WeakMap<object, string>();
+
+/** The Identity for 64 lowercase hex digits; the same frozen object for the same hex. */
+export function cachedIdentity(hex: string): IdentityValue {
+  let identity = identityByHex.get(hex);
+  if (identity === undefined) {
+    if (identityByHex.size >= MAX_CACHED_IDENTITIES) identityByHex.clear();
+    identity = Object.freeze(identityFromHex(hex));
+    identityByHex.set(hex, identity);
+    hexByIdentity.set(identity, hex);
+  }
+  return identity;
+}
+
+/** `identity.toHexString()`, remembered per object. */
+export function identityHex(value: unknown): string {
+  const identity = value as IdentityValue;
+  let hex = hexByIdentity.get(identity);
+  if (hex === undefined) {
+    hex = identity.toHexString();
+    hexByIdentity.set(identity, hex);
+  }
+  return hex;
+}
+
 export function toStorage(type: AlgebraicType, value: unknown): unknown {
   const kind = classify(type);
   switch (kind.kind) {
@@ -144,7 +176,7 @@ export function toStorage(type: AlgebraicType, value: unknown): unknown {
     case 'string':
       return value;
     case 'identity':
-      return (value as { toHexString(): string }).toHexString();
+      return identityHex(value);
     case 'timestamp':
       return (value as { __timestamp_micros_since_unix_epoch__: bigint }).__timestamp_micros_since_unix_epoch__;
     case 'duration':
@@ -186,7 +218,7 @@ export function fromStorage(type: AlgebraicType, stored: unknown): unknown {
     case 'string':
       return String(stored);
     case 'identity':
-      return identityFromHex(String(stored));
+      return cachedIdentity(String(stored));
     case 'timestamp':
       return timestampFromMicros(BigInt(stored as bigint));
     case 'duration':
@@ -213,8 +245,11 @@ export function fromStorage(type: AlgebraicType, stored: unknown): unknown {
 // ---------------------------------------------------------------------------------------------------
 // runtime -> public
 
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 function publicInteger(value: bigint): number | bigint {
-  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+  return value >= MIN_SAFE && value <= MAX_SAFE ? Number(value) : value;
 }
 
 export function toPublic(type: AlgebraicType, value: unknown): unknown {
@@ -223,7 +258,7 @@ export function toPublic(type: AlgebraicType, value: unknown): unknown {
     case 'integer':
       return typeof value === 'bigint' ? publicInteger(value) : value;
     case 'identity':
-      return (value as { toHexString(): string }).toHexString();
+      return identityHex(value);
     case 'timestamp':
       return publicInteger(
         (value as { __timestamp_micros_since_unix_epoch__: bigint }).__timestamp_micros_since_unix_epoch__,
@@ -290,7 +325,7 @@ export function fromPublic(type: AlgebraicType, value: unknown, path: string): u
       if (typeof value !== 'string' || !/^(0x)?[0-9a-fA-F]{64}$/.test(value)) {
         fail(path, 'an identity (64 hex digits)', value);
       }
-      return identityFromHex(value.replace(/^0x/, '').toLowerCase());
+      return cachedIdentity(value.replace(/^0x/, '').toLowerCase());
     case 'timestamp': {
       if (isTimestampValue(value)) return value;
       const micros = integerFromPublic(
@@ -345,5 +380,84 @@ export function fromPublic(type: AlgebraicType, value: unknown, path: string): u
         ]),
       );
     }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Converters compiled once per column: the same results as toStorage / fromStorage / toPublic, without
+// classifying the type on every value. Simple kinds get a direct function; the rest delegate.
+
+export type Converter = (value: unknown) => unknown;
+
+export function storageEncoder(type: AlgebraicType): Converter {
+  const kind = classify(type);
+  switch (kind.kind) {
+    case 'bool':
+      return (value) => (value === true ? 1 : 0);
+    case 'integer':
+      return (value) => BigInt(value as bigint | number);
+    case 'float':
+    case 'string':
+      return (value) => value;
+    case 'identity':
+      return identityHex;
+    case 'timestamp':
+      return (value) =>
+        (value as { __timestamp_micros_since_unix_epoch__: bigint }).__timestamp_micros_since_unix_epoch__;
+    case 'option': {
+      const inner = storageEncoder(kind.inner);
+      return (value) => (value === undefined || value === null ? null : inner(value));
+    }
+    default:
+      return (value) => toStorage(type, value);
+  }
+}
+
+export function storageDecoder(type: AlgebraicType): Converter {
+  const kind = classify(type);
+  switch (kind.kind) {
+    case 'bool':
+      return (stored) => stored === 1n || stored === 1 || stored === '1';
+    case 'integer':
+      return kind.wide ? (stored) => BigInt(stored as bigint) : (stored) => Number(stored);
+    case 'float':
+      return (stored) => Number(stored);
+    case 'string':
+      return (stored) => String(stored);
+    case 'identity':
+      return (stored) => cachedIdentity(String(stored));
+    case 'timestamp':
+      return (stored) => timestampFromMicros(BigInt(stored as bigint));
+    case 'option': {
+      const inner = storageDecoder(kind.inner);
+      return (stored) => (stored === null ? undefined : inner(stored));
+    }
+    default:
+      return (stored) => fromStorage(type, stored);
+  }
+}
+
+export function publicEncoder(type: AlgebraicType): Converter {
+  const kind = classify(type);
+  switch (kind.kind) {
+    case 'integer':
+      return (value) => (typeof value === 'bigint' ? publicInteger(value) : value);
+    case 'identity':
+      return identityHex;
+    case 'timestamp':
+      return (value) =>
+        publicInteger(
+          (value as { __timestamp_micros_since_unix_epoch__: bigint }).__timestamp_micros_since_unix_epoch__,
+        );
+    case 'bool':
+    case 'float':
+    case 'string':
+      return (value) => value;
+    case 'option': {
+      const inner = publicEncoder(kind.inner);
+      return (value) => (value === undefined || value === null ? null : inner(value));
+    }
+    default:
+      return (value) => toPublic(type, value);
   }
 }

@@ -24,7 +24,7 @@ import {
 import { ClawError, describeValue, type Logger, silentLogger } from '@clawfleet/protocol';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
-import { fromPublic, toPublic, ValueTypeError } from './column-codec.ts';
+import { type Converter, cachedIdentity, fromPublic, publicEncoder, ValueTypeError } from './column-codec.ts';
 import { DATABASE_IDENTITY_HEX, identityForName } from './identity.ts';
 import {
   type RuntimeChange,
@@ -82,6 +82,13 @@ const optionsSchema = z.object({
 const META_TABLE = '__clawfleet_meta';
 const MAX_TIMER_DELAY_MS = 2_147_483_647;
 const DATABASE_IDENTITY = identityFromHex(DATABASE_IDENTITY_HEX);
+const MAX_CACHED_VIEWERS = 4_096;
+
+/** A table's columns with their runtime -> public converters, compiled once. */
+interface PublicRowPlan {
+  readonly names: readonly string[];
+  readonly encoders: readonly Converter[];
+}
 
 function paramType(builder: unknown): AlgebraicType {
   const candidate = builder as { algebraicType?: AlgebraicType; typeBuilder?: { algebraicType: AlgebraicType } };
@@ -110,6 +117,24 @@ export class EmbeddedDatabase {
   readonly #now: () => number;
   readonly #adminName: string;
   readonly #dbView: Record<string, unknown> = {};
+  readonly #publicPlans = new Map<string, PublicRowPlan>();
+  readonly #begin: Database.Statement;
+  readonly #commit: Database.Statement;
+  readonly #rollback: Database.Statement;
+  readonly #dataVersion: Database.Statement;
+  /**
+   * Viewers by caller name, valid while neither this connection nor another one committed a change to
+   * `admin` or `agent`: own commits that touch them clear it, and `PRAGMA data_version` (which moves
+   * when another connection to the same file commits) is checked once per synchronous turn (a commit's
+   * notification asks for a viewer per subscriber; one check serves them all, as if another process's
+   * commit during that turn had come just after it).
+   */
+  readonly #viewers = new Map<string, Viewer>();
+  #viewersDataVersion: unknown;
+  #viewersCheckedThisTurn = false;
+  readonly #endViewerTurn = (): void => {
+    this.#viewersCheckedThisTurn = false;
+  };
   #pending: RuntimeChange[] | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -119,6 +144,11 @@ export class EmbeddedDatabase {
     this.#logger = (options.logger ?? silentLogger).child({ component: 'embedded-database' });
     this.#now = options.now ?? Date.now;
     this.#adminName = options.adminName ?? 'orchestrator';
+    // Prepared once: better-sqlite3's `transaction()` builds a new wrapper on every call.
+    this.#begin = database.prepare('BEGIN IMMEDIATE');
+    this.#commit = database.prepare('COMMIT');
+    this.#rollback = database.prepare('ROLLBACK');
+    this.#dataVersion = database.prepare('PRAGMA data_version').pluck(true);
   }
 
   static open(options: EmbeddedDatabaseOptions): EmbeddedDatabase {
@@ -163,6 +193,10 @@ export class EmbeddedDatabase {
       this.#database.transaction(() => table.createSchema()).immediate();
       this.#tables.set(description.name, table);
       this.#descriptions.set(description.name, description);
+      this.#publicPlans.set(description.name, {
+        names: description.columns.map((column) => column.name),
+        encoders: description.columns.map((column) => publicEncoder(column.type)),
+      });
       this.#dbView[description.name] = table.handle();
     }
     const initialised = this.#database.prepare(`SELECT value FROM ${META_TABLE} WHERE key = 'initialised'`).get();
@@ -194,15 +228,34 @@ export class EmbeddedDatabase {
     this.#pending.push(change);
   }
 
+  /** Runs `body` in one `BEGIN IMMEDIATE` transaction; a throw rolls all of it back. Returns its changes. */
   #transaction(body: () => void): RuntimeChange[] {
     const changes: RuntimeChange[] = [];
     this.#pending = changes;
     try {
-      this.#database.transaction(body).immediate();
+      this.#begin.run();
+      try {
+        body();
+        this.#commit.run();
+      } catch (error) {
+        // SQLite may already have rolled back (some I/O and memory errors do that itself).
+        if (this.#database.inTransaction) this.#rollback.run();
+        throw error;
+      }
     } finally {
       this.#pending = undefined;
     }
+    this.#forgetViewersIfChanged(changes);
     return changes;
+  }
+
+  #forgetViewersIfChanged(changes: readonly RuntimeChange[]): void {
+    for (const change of changes) {
+      if (change.table === 'admin' || change.table === 'agent') {
+        this.#viewers.clear();
+        return;
+      }
+    }
   }
 
   #assertOpen(): void {
@@ -210,9 +263,12 @@ export class EmbeddedDatabase {
   }
 
   #toPublicRow(table: string, row: RuntimeRow): Row {
-    const description = this.#descriptions.get(table)!;
+    const { names, encoders } = this.#publicPlans.get(table)!;
     const result: Row = {};
-    for (const column of description.columns) result[column.name] = toPublic(column.type, row[column.name]);
+    for (let index = 0; index < names.length; index++) {
+      const name = names[index]!;
+      result[name] = encoders[index]!(row[name]);
+    }
     return result;
   }
 
@@ -249,7 +305,7 @@ export class EmbeddedDatabase {
     afterRun?: () => void,
   ): RowChange[] {
     const context = {
-      sender: senderHex === DATABASE_IDENTITY_HEX ? DATABASE_IDENTITY : identityFromHex(senderHex),
+      sender: senderHex === DATABASE_IDENTITY_HEX ? DATABASE_IDENTITY : cachedIdentity(senderHex),
       databaseIdentity: DATABASE_IDENTITY,
       timestamp: timestampFromMicros(BigInt(Math.floor(this.#now())) * 1_000n),
       db: this.#dbView,
@@ -375,7 +431,27 @@ export class EmbeddedDatabase {
   }
 
   #viewer(callerName: string): Viewer {
-    const identity = identityFromHex(identityForName(callerName));
+    // Inside a transaction the rows may not be committed yet: compute, do not remember.
+    if (this.#database.inTransaction) return this.#readViewer(callerName);
+    if (!this.#viewersCheckedThisTurn) {
+      this.#viewersCheckedThisTurn = true;
+      queueMicrotask(this.#endViewerTurn);
+      const dataVersion = this.#dataVersion.get();
+      if (dataVersion !== this.#viewersDataVersion || this.#viewers.size >= MAX_CACHED_VIEWERS) {
+        this.#viewers.clear();
+        this.#viewersDataVersion = dataVersion;
+      }
+    }
+    let viewer = this.#viewers.get(callerName);
+    if (viewer === undefined) {
+      viewer = this.#readViewer(callerName);
+      this.#viewers.set(callerName, viewer);
+    }
+    return viewer;
+  }
+
+  #readViewer(callerName: string): Viewer {
+    const identity = cachedIdentity(identityForName(callerName));
     const admin = this.#tables.get('admin')!.select('identity', identity);
     const agent = this.#tables.get('agent')!.select('identity', identity)[0];
     return { isAdmin: admin.length > 0, agentName: agent === undefined ? undefined : String(agent.name) };
