@@ -61,6 +61,8 @@ if (mode === 'claw') {
   throw new Error(`unknown mode ${mode}`);
 }
 process.stdout.write('ready\n');
+// Exit normally on a signal, so `--cpu-prof` can write its profile when the benchmark ends.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0));
 
 async function floodHttp(response: import('node:http').ServerResponse, count: number, size: number): Promise<void> {
   const line = `${JSON.stringify({ data: 'x'.repeat(size) })}\n`;

@@ -226,7 +226,9 @@ describe('connection loss and shutdown', () => {
     await polite.close(); // says goodbye first
     await vi.waitFor(() => expect(disconnected).toEqual(['LeadClaw']));
     const raw = await openRaw(socket.socketPath);
-    raw.write(encodeFrame({ type: 'hello', agent: 'DevClaw', token: tokens.DevClaw, protocolVersion: 1, capabilities: [] }));
+    raw.write(
+      encodeFrame({ type: 'hello', agent: 'DevClaw', token: tokens.DevClaw, protocolVersion: 1, capabilities: [] }),
+    );
     await vi.waitFor(() => expect(server.connections('DevClaw')).toHaveLength(1));
     raw.destroy(); // hangs up without a word
     await vi.waitFor(() => expect(disconnected).toEqual(['LeadClaw', 'DevClaw']));

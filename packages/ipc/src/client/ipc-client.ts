@@ -44,10 +44,78 @@ export interface RequestOptions {
   onDelta?: (data: unknown) => void;
 }
 
-interface Pending {
-  resolve: (value: unknown) => void;
-  reject: (error: ClawError) => void;
-  onDelta: ((data: unknown) => void) | undefined;
+/**
+ * A request awaiting its reply. It is its own abort listener (`handleEvent`) and its timer gets it
+ * as an argument, so a request allocates no closures on the hot path.
+ */
+class PendingRequest {
+  readonly promise: Promise<unknown>;
+  readonly onDelta: ((data: unknown) => void) | undefined;
+  timer: NodeJS.Timeout | undefined;
+  readonly #table: Map<number, PendingRequest>;
+  readonly #id: number;
+  readonly #method: string;
+  readonly #signal: AbortSignal | undefined;
+  readonly #write: (frame: Frame) => void;
+  #resolve!: (value: unknown) => void;
+  #reject!: (error: ClawError) => void;
+
+  constructor(
+    table: Map<number, PendingRequest>,
+    id: number,
+    method: string,
+    onDelta: ((data: unknown) => void) | undefined,
+    signal: AbortSignal | undefined,
+    write: (frame: Frame) => void,
+  ) {
+    this.#table = table;
+    this.#id = id;
+    this.#method = method;
+    this.onDelta = onDelta;
+    this.#signal = signal;
+    this.#write = write;
+    this.promise = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    signal?.addEventListener('abort', this, { once: true });
+  }
+
+  get method(): string {
+    return this.#method;
+  }
+
+  resolve(value: unknown): void {
+    if (this.#settle()) this.#resolve(value);
+  }
+
+  reject(error: ClawError): void {
+    if (this.#settle()) this.#reject(error);
+  }
+
+  /** Rejects locally and tells the server to stop. */
+  cancel(error: ClawError): void {
+    if (!this.#settle()) return;
+    this.#write({ type: 'cancel', id: this.#id, reason: error.message.slice(0, 1024) });
+    this.#reject(error);
+  }
+
+  /** The caller's signal aborted. */
+  handleEvent(): void {
+    this.cancel(abortReason(this.#signal!));
+  }
+
+  #settle(): boolean {
+    if (this.#table.get(this.#id) !== this) return false;
+    this.#table.delete(this.#id);
+    clearTimeout(this.timer);
+    this.#signal?.removeEventListener('abort', this);
+    return true;
+  }
+}
+
+function timeOut(pending: PendingRequest, timeoutMs: number): void {
+  pending.cancel(new ClawError('TIMEOUT', `\`${pending.method}\` did not complete within ${timeoutMs} ms`));
 }
 
 interface IpcClientEvents {
@@ -75,7 +143,7 @@ interface Link {
 export class IpcClient extends EventEmitter<IpcClientEvents> {
   readonly #options: IpcClientOptions;
   readonly #logger: Logger;
-  readonly #pending = new Map<number, Pending>();
+  readonly #pending = new Map<number, PendingRequest>();
   readonly #eventListeners = new Map<string, Set<EventListener>>();
   readonly #disposed = new AbortController();
   #link: Link | undefined;
@@ -113,62 +181,55 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
    * whose deltas went to `onDelta`). Rejects with the server's ClawError, TIMEOUT, CANCELLED, or
    * CONNECTION_CLOSED (retryable) when the connection drops first.
    */
-  async request<Result = unknown>(method: string, params: unknown, options: RequestOptions = {}): Promise<Result> {
+  request<Result = unknown>(method: string, params: unknown, options: RequestOptions = {}): Promise<Result> {
     const timeoutMs = options.timeoutMs ?? this.#options.requestTimeoutMs ?? 30_000;
-    if (!(timeoutMs > 0)) throw new ClawError('CONFIG_INVALID', `Expected \`timeoutMs\` > 0, got ${timeoutMs}`);
+    if (!(timeoutMs > 0)) {
+      return Promise.reject(new ClawError('CONFIG_INVALID', `Expected \`timeoutMs\` > 0, got ${timeoutMs}`));
+    }
     const signal = options.signal;
-    if (signal?.aborted) throw abortReason(signal);
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
     const deadline = Date.now() + timeoutMs;
-    const link = this.#link ?? (await this.#waitForLink(deadline, signal));
+    const link = this.#link;
+    // The fast path makes no promise beyond the one returned; reconnecting is the slow path.
+    if (link) return this.#send<Result>(link, method, params, deadline, options);
+    return this.#waitForLink(deadline, signal).then((linked) =>
+      this.#send<Result>(linked, method, params, deadline, options),
+    );
+  }
+
+  #send<Result>(
+    link: Link,
+    method: string,
+    params: unknown,
+    deadline: number,
+    options: RequestOptions,
+  ): Promise<Result> {
     const id = this.#allocateId();
     const remaining = deadline - Date.now();
-    const wireTimeout = Number.isFinite(remaining)
-      ? Math.max(1, Math.min(86_400_000, Math.ceil(remaining)))
-      : undefined;
-
-    return new Promise<Result>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.#pending.delete(id);
-      };
-      const cancel = (error: ClawError): void => {
-        if (!this.#pending.has(id)) return;
-        cleanup();
-        this.#writeQuietly({ type: 'cancel', id, reason: error.message.slice(0, 1024) });
-        reject(error);
-      };
-      const onAbort = (): void => cancel(abortReason(signal!));
-      this.#pending.set(id, {
-        resolve: (value) => {
-          cleanup();
-          resolve(value as Result);
-        },
-        reject: (error) => {
-          cleanup();
-          reject(error);
-        },
-        onDelta: options.onDelta,
-      });
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (wireTimeout !== undefined) {
-        timer = setTimeout(
-          () => cancel(new ClawError('TIMEOUT', `\`${method}\` did not complete within ${timeoutMs} ms`)),
-          Math.max(0, remaining),
-        );
-      }
-      try {
-        link.writer.write(
-          wireTimeout === undefined
-            ? { type: 'request', id, method, params }
-            : { type: 'request', id, method, params, timeoutMs: wireTimeout },
-        );
-      } catch (error) {
-        cleanup();
-        reject(ClawError.from(error));
-      }
-    });
+    const pending = new PendingRequest(this.#pending, id, method, options.onDelta, options.signal, (frame) =>
+      this.#writeQuietly(frame),
+    );
+    this.#pending.set(id, pending);
+    let wireTimeout: number | undefined;
+    if (Number.isFinite(remaining)) {
+      wireTimeout = Math.max(1, Math.min(86_400_000, Math.ceil(remaining)));
+      pending.timer = setTimeout(
+        timeOut,
+        Math.max(0, remaining),
+        pending,
+        options.timeoutMs ?? this.#options.requestTimeoutMs ?? 30_000,
+      );
+    }
+    try {
+      link.writer.write(
+        wireTimeout === undefined
+          ? { type: 'request', id, method, params }
+          : { type: 'request', id, method, params, timeoutMs: wireTimeout },
+      );
+    } catch (error) {
+      pending.reject(ClawError.from(error));
+    }
+    return pending.promise as Promise<Result>;
   }
 
   /** Subscribes to server `event` frames of one topic. Returns the unsubscribe function. */
@@ -418,9 +479,8 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
   }
 
   #failPending(error: ClawError): void {
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const entry of pending) entry.reject(error);
+    // Each entry removes itself from the table as it settles.
+    for (const entry of [...this.#pending.values()]) entry.reject(error);
   }
 
   #reconnectLoop(): void {

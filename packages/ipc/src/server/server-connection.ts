@@ -9,7 +9,8 @@ import {
   type RequestFrame,
 } from '@clawfleet/protocol';
 import { FrameWriter } from '../shared/frame-writer.ts';
-import type { ServerInternals } from './server-internals.ts';
+import { type DeltaSink, InFlightRequest } from './in-flight-request.ts';
+import type { MethodHandler, ServerInternals } from './server-internals.ts';
 
 /** What a handler learns about the request it serves. */
 export interface RequestContext {
@@ -24,12 +25,6 @@ export interface RequestContext {
    * return value. Resolves when the socket can take more: await it to respect backpressure.
    */
   sendDelta(data: unknown): Promise<void>;
-}
-
-interface InFlight {
-  controller: AbortController;
-  streamed: boolean;
-  done: Promise<void>;
 }
 
 type State = 'handshake' | 'open' | 'closed';
@@ -49,7 +44,7 @@ export class ServerConnection {
   readonly #writer: FrameWriter;
   readonly #server: ServerInternals;
   readonly #closed = new AbortController();
-  readonly #inFlight = new Map<number, InFlight>();
+  readonly #inFlight = new Map<number, InFlightRequest>();
   readonly #handshakeTimer: NodeJS.Timeout;
   #lastSeen = Date.now();
   /** Whether the handshake completed at some point; `disconnect` is emitted for these only. */
@@ -124,7 +119,7 @@ export class ServerConnection {
 
   /** Aborts every running request with `reason`. */
   abortAll(reason: ClawError): void {
-    for (const entry of this.#inFlight.values()) entry.controller.abort(reason);
+    for (const request of this.#inFlight.values()) request.abort(reason);
   }
 
   /** Says goodbye and closes once written. */
@@ -200,9 +195,7 @@ export class ServerConnection {
         this.#onRequest(frame);
         return;
       case 'cancel':
-        this.#inFlight
-          .get(frame.id)
-          ?.controller.abort(new ClawError('CANCELLED', frame.reason ?? 'Cancelled by the caller'));
+        this.#inFlight.get(frame.id)?.abort(new ClawError('CANCELLED', frame.reason ?? 'Cancelled by the caller'));
         return;
       case 'heartbeat':
         if (frame.kind === 'ping') this.#writer.write({ type: 'heartbeat', kind: 'pong', nonce: frame.nonce });
@@ -309,52 +302,50 @@ export class ServerConnection {
     }
 
     // No listener on the connection's signal: closing the connection aborts every in-flight
-    // controller through abortAll().
-    const controller = new AbortController();
-    const timer =
-      frame.timeoutMs === undefined
-        ? undefined
-        : setTimeout(
-            () =>
-              controller.abort(new ClawError('TIMEOUT', `Request ${id} exceeded its ${frame.timeoutMs} ms timeout`)),
-            frame.timeoutMs,
-          );
-    const entry: InFlight = { controller, streamed: false, done: Promise.resolve() };
-    const context: RequestContext = {
-      identity: this.#identity,
-      connection: this,
-      requestId: id,
-      signal: controller.signal,
-      sendDelta: (data) => {
-        if (controller.signal.aborted || this.#state === 'closed') return RESOLVED;
-        entry.streamed = true;
-        this.#writer.write({ type: 'stream-delta', id, data });
-        this.#checkSlowConsumer();
-        // Streams are the hot path: no promise is made unless the socket asks us to wait.
-        return this.#writer.needsDrain ? this.#writer.drained(controller.signal) : RESOLVED;
-      },
-    };
-    this.#inFlight.set(id, entry);
+    // request through abortAll().
+    const request = new InFlightRequest(this.#identity, this, id, this.#deltaSink);
+    if (frame.timeoutMs !== undefined) {
+      const timeoutMs = frame.timeoutMs;
+      request.timer = setTimeout(
+        () => request.abort(new ClawError('TIMEOUT', `Request ${id} exceeded its ${timeoutMs} ms timeout`)),
+        timeoutMs,
+      );
+    }
+    this.#inFlight.set(id, request);
     this.#maybePause();
-    entry.done = (async () => {
-      try {
-        const result = await method.handler(parsed.data, context);
-        if (controller.signal.aborted) throw controller.signal.reason;
-        this.#send(entry.streamed ? { type: 'stream-end', id, result } : { type: 'response', id, result });
-      } catch (error) {
-        const reason = controller.signal.aborted && !isClawError(error) ? controller.signal.reason : error;
-        const clawError = ClawError.from(reason);
-        if (clawError.code === 'INTERNAL') {
-          this.#server.logger.error({ err: error, method: frame.method, agent: this.#identity }, 'handler failed');
-        }
-        this.#sendError(id, clawError);
-      } finally {
-        clearTimeout(timer);
-        this.#inFlight.delete(id);
-        this.#maybeResume();
-      }
-    })();
+    request.done = this.#run(request, method, parsed.data, frame.method);
   }
+
+  async #run(request: InFlightRequest, method: MethodHandler, params: unknown, methodName: string): Promise<void> {
+    const id = request.requestId;
+    try {
+      const result = await method.handler(params, request);
+      if (request.aborted) throw request.abortReason;
+      this.#send(request.streamed ? { type: 'stream-end', id, result } : { type: 'response', id, result });
+    } catch (error) {
+      const reason = request.aborted && !isClawError(error) ? request.abortReason : error;
+      const clawError = ClawError.from(reason);
+      if (clawError.code === 'INTERNAL') {
+        this.#server.logger.error({ err: error, method: methodName, agent: this.#identity }, 'handler failed');
+      }
+      this.#sendError(id, clawError);
+    } finally {
+      clearTimeout(request.timer);
+      this.#inFlight.delete(id);
+      this.#maybeResume();
+    }
+  }
+
+  readonly #deltaSink: DeltaSink = {
+    writeDelta: (request, data) => {
+      if (request.aborted || this.#state === 'closed') return RESOLVED;
+      request.streamed = true;
+      this.#writer.write({ type: 'stream-delta', id: request.requestId, data });
+      this.#checkSlowConsumer();
+      // Streams are the hot path: no promise is made unless the socket asks us to wait.
+      return this.#writer.needsDrain ? this.#writer.drained(request.signal) : RESOLVED;
+    },
+  };
 
   #send(frame: Frame): void {
     if (this.#state === 'closed') return;

@@ -1,6 +1,9 @@
 import type { Socket } from 'node:net';
 import { encodeFrame, type Frame } from '@clawfleet/protocol';
 
+/** Frames of at least this size are written at once rather than coalesced. */
+const LARGE_FRAME_BYTES = 16 * 1024;
+
 /**
  * Writes frames to a socket, coalescing every frame written in one tick into a single writev:
  * the socket is corked on the first write of a tick and uncorked on the next tick. This keeps
@@ -24,6 +27,12 @@ export class FrameWriter {
   write(frame: Frame): void {
     const bytes = encodeFrame(frame, { maxFrameBytes: this.#maxFrameBytes });
     if (this.#socket.destroyed || !this.#socket.writable) return;
+    // A large frame gains nothing from coalescing; written uncorked it goes to the kernel at once
+    // instead of waiting a tick and then a `drain` event.
+    if (!this.#corked && bytes.length >= LARGE_FRAME_BYTES) {
+      this.#socket.write(bytes);
+      return;
+    }
     if (!this.#corked) {
       this.#corked = true;
       this.#socket.cork();

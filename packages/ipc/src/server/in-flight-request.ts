@@ -1,0 +1,59 @@
+import type { RequestContext, ServerConnection } from './server-connection.ts';
+
+/** How a request sends its stream deltas; implemented by the connection. */
+export interface DeltaSink {
+  writeDelta(request: InFlightRequest, data: unknown): Promise<void>;
+}
+
+/**
+ * One request being served, and the context its handler sees. The AbortController is created only
+ * when a handler reads `signal` or the request is aborted: most requests finish without either,
+ * and a controller per request was the server's largest per-request cost.
+ */
+export class InFlightRequest implements RequestContext {
+  readonly identity: string;
+  readonly connection: ServerConnection;
+  readonly requestId: number;
+  /** Whether a delta was sent, so the reply ends with `stream-end` rather than `response`. */
+  streamed = false;
+  done: Promise<void> = Promise.resolve();
+  timer: NodeJS.Timeout | undefined;
+  readonly #sink: DeltaSink;
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
+
+  constructor(identity: string, connection: ServerConnection, requestId: number, sink: DeltaSink) {
+    this.identity = identity;
+    this.connection = connection;
+    this.requestId = requestId;
+    this.#sink = sink;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  get abortReason(): unknown {
+    return this.#reason;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+
+  sendDelta(data: unknown): Promise<void> {
+    return this.#sink.writeDelta(this, data);
+  }
+}
