@@ -38,6 +38,26 @@ import {
 export type Row = Record<string, unknown>;
 export type RowChange = { table: string; op: 'insert' | 'update' | 'delete'; row: Row; oldRow?: Row };
 
+/** One client reducer call of a group (`callReducers`). */
+export interface ReducerCall {
+  callerName: string;
+  reducer: string;
+  args: Record<string, unknown>;
+}
+
+/** The outcome of one call of a group: its visible committed changes, or the error `callReducer` would throw. */
+export type ReducerCallResult = { ok: true; changes: RowChange[] } | { ok: false; error: ClawError };
+
+/** A call that passed validation, ready to run. */
+interface PreparedCall {
+  index: number;
+  callerName: string;
+  senderHex: string;
+  reducer: string;
+  definition: ReducerDefinition;
+  args: Record<string, unknown>;
+}
+
 export interface EmbeddedDatabaseOptions {
   /** SQLite file (its directory is created), or ':memory:'. */
   path: string;
@@ -121,6 +141,9 @@ export class EmbeddedDatabase {
   readonly #begin: Database.Statement;
   readonly #commit: Database.Statement;
   readonly #rollback: Database.Statement;
+  readonly #savepoint: Database.Statement;
+  readonly #releaseSavepoint: Database.Statement;
+  readonly #rollbackToSavepoint: Database.Statement;
   readonly #dataVersion: Database.Statement;
   /**
    * Viewers by caller name, valid while neither this connection nor another one committed a change to
@@ -148,6 +171,9 @@ export class EmbeddedDatabase {
     this.#begin = database.prepare('BEGIN IMMEDIATE');
     this.#commit = database.prepare('COMMIT');
     this.#rollback = database.prepare('ROLLBACK');
+    this.#savepoint = database.prepare('SAVEPOINT reducer_call');
+    this.#releaseSavepoint = database.prepare('RELEASE reducer_call');
+    this.#rollbackToSavepoint = database.prepare('ROLLBACK TO reducer_call');
     this.#dataVersion = database.prepare('PRAGMA data_version').pluck(true);
   }
 
@@ -304,12 +330,7 @@ export class EmbeddedDatabase {
     args: Record<string, unknown>,
     afterRun?: () => void,
   ): RowChange[] {
-    const context = {
-      sender: senderHex === DATABASE_IDENTITY_HEX ? DATABASE_IDENTITY : cachedIdentity(senderHex),
-      databaseIdentity: DATABASE_IDENTITY,
-      timestamp: timestampFromMicros(BigInt(Math.floor(this.#now())) * 1_000n),
-      db: this.#dbView,
-    };
+    const context = this.#context(senderHex);
     let changes: RuntimeChange[];
     try {
       changes = this.#transaction(() => {
@@ -323,6 +344,16 @@ export class EmbeddedDatabase {
     this.#notify(publicChanges);
     if (changes.some((change) => Object.hasOwn(scheduleCatalog, change.table))) this.#armTimer();
     return publicChanges;
+  }
+
+  /** The reducer context for one call: its sender, and the time it starts. */
+  #context(senderHex: string): Record<string, unknown> {
+    return {
+      sender: senderHex === DATABASE_IDENTITY_HEX ? DATABASE_IDENTITY : cachedIdentity(senderHex),
+      databaseIdentity: DATABASE_IDENTITY,
+      timestamp: timestampFromMicros(BigInt(Math.floor(this.#now())) * 1_000n),
+      db: this.#dbView,
+    };
   }
 
   #reducerError(name: string, error: unknown): ClawError {
@@ -381,6 +412,119 @@ export class EmbeddedDatabase {
    */
   callReducer(callerName: string, reducer: string, args: Record<string, unknown>): RowChange[] {
     this.#assertOpen();
+    const call = this.#prepareCall(0, callerName, reducer, args);
+    const changes = this.#execute(call.senderHex, call.reducer, call.definition, call.args);
+    return this.#visibleChanges(callerName, changes);
+  }
+
+  #visibleChanges(callerName: string, changes: RowChange[]): RowChange[] {
+    const viewer = this.#viewer(callerName);
+    return changes.filter((change) => this.#visibleTo(viewer, change.table, change.row));
+  }
+
+  /**
+   * Runs client reducer calls in order as one group commit: one `BEGIN IMMEDIATE` … `COMMIT`, each call
+   * inside its own savepoint. A call that throws rolls back its savepoint only, so each call's effects
+   * are all-or-nothing and each sees the calls before it, exactly as if they had run one after another;
+   * the group pays for one commit instead of one per call. Results come back only after `COMMIT`
+   * returned (a failed `COMMIT` fails every call of the group that had succeeded, with DATABASE_ERROR),
+   * and each successful call's changes are published to `onCommit` listeners, in call order, before
+   * this returns. Never throws for a call's failure: each result holds what `callReducer` would have
+   * returned or thrown.
+   */
+  callReducers(calls: readonly ReducerCall[]): ReducerCallResult[] {
+    this.#assertOpen();
+    const results: ReducerCallResult[] = new Array(calls.length);
+    const prepared: PreparedCall[] = [];
+    for (let index = 0; index < calls.length; index++) {
+      const call = calls[index]!;
+      try {
+        prepared.push(this.#prepareCall(index, call.callerName, call.reducer, call.args));
+      } catch (error) {
+        results[index] = { ok: false, error: ClawError.from(error, 'INTERNAL') };
+      }
+    }
+    if (prepared.length === 1) {
+      // Alone, a call needs no savepoint: run it exactly as `callReducer` does.
+      const call = prepared[0]!;
+      try {
+        const changes = this.#execute(call.senderHex, call.reducer, call.definition, call.args);
+        results[call.index] = { ok: true, changes: this.#visibleChanges(call.callerName, changes) };
+      } catch (error) {
+        results[call.index] = { ok: false, error: ClawError.from(error, 'INTERNAL') };
+      }
+    } else if (prepared.length > 1) {
+      this.#runGroup(prepared, results);
+    }
+    return results;
+  }
+
+  #runGroup(calls: readonly PreparedCall[], results: ReducerCallResult[]): void {
+    try {
+      this.#begin.run();
+    } catch (error) {
+      for (const call of calls) results[call.index] = { ok: false, error: this.#reducerError(call.reducer, error) };
+      return;
+    }
+    const done: { call: PreparedCall; changes: RuntimeChange[] }[] = [];
+    for (let position = 0; position < calls.length; position++) {
+      const call = calls[position]!;
+      const changes: RuntimeChange[] = [];
+      this.#pending = changes;
+      try {
+        this.#savepoint.run();
+        call.definition.run(this.#context(call.senderHex) as never, call.args as never);
+        this.#releaseSavepoint.run();
+        done.push({ call, changes });
+      } catch (error) {
+        results[call.index] = { ok: false, error: this.#reducerError(call.reducer, error) };
+        if (!this.#database.inTransaction) {
+          // SQLite abandoned the whole transaction (I/O or memory failure): the calls before this one
+          // are undone too. They were not acknowledged; report them failed and run the rest anew.
+          for (const lost of done) {
+            results[lost.call.index] = {
+              ok: false,
+              error: new ClawError(
+                'DATABASE_ERROR',
+                `Reducer ${lost.call.reducer} was rolled back with its group: ${(error as Error).message}`,
+                { cause: error, retryable: true, details: { reducer: lost.call.reducer } },
+              ),
+            };
+          }
+          this.#pending = undefined;
+          this.#runGroup(calls.slice(position + 1), results);
+          return;
+        }
+        this.#rollbackToSavepoint.run();
+        this.#releaseSavepoint.run();
+      } finally {
+        this.#pending = undefined;
+      }
+    }
+    try {
+      this.#commit.run();
+    } catch (error) {
+      if (this.#database.inTransaction) this.#rollback.run();
+      for (const { call } of done) results[call.index] = { ok: false, error: this.#reducerError(call.reducer, error) };
+      return;
+    }
+    let schedulesChanged = false;
+    for (const { call, changes } of done) {
+      this.#forgetViewersIfChanged(changes);
+      const publicChanges = this.#toPublicChanges(changes);
+      this.#notify(publicChanges);
+      results[call.index] = { ok: true, changes: publicChanges };
+      if (changes.some((change) => Object.hasOwn(scheduleCatalog, change.table))) schedulesChanged = true;
+    }
+    if (schedulesChanged) this.#armTimer();
+    for (const { call } of done) {
+      const result = results[call.index] as { ok: true; changes: RowChange[] };
+      result.changes = this.#visibleChanges(call.callerName, result.changes);
+    }
+  }
+
+  /** Validates a client call (caller, reducer, arguments); throws the ClawError `callReducer` throws. */
+  #prepareCall(index: number, callerName: string, reducer: string, args: Record<string, unknown>): PreparedCall {
     const senderHex = this.#callerHex(callerName);
     if (typeof reducer !== 'string' || !Object.hasOwn(reducerCatalog, reducer)) {
       throw new ClawError('UNKNOWN_REDUCER', `No reducer named ${describeValue(reducer)}`, {
@@ -394,10 +538,7 @@ export class EmbeddedDatabase {
         `\`${reducer}\` is a lifecycle reducer; the host runs it, clients cannot call it`,
       );
     }
-    const runtimeArgs = this.#convertArgs(reducer, definition, args);
-    const changes = this.#execute(senderHex, reducer, definition, runtimeArgs);
-    const viewer = this.#viewer(callerName);
-    return changes.filter((change) => this.#visibleTo(viewer, change.table, change.row));
+    return { index, callerName, senderHex, reducer, definition, args: this.#convertArgs(reducer, definition, args) };
   }
 
   #convertArgs(reducer: string, definition: ReducerDefinition, args: unknown): Record<string, unknown> {

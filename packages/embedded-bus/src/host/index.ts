@@ -1,2 +1,9 @@
-export { EmbeddedDatabase, type EmbeddedDatabaseOptions, type Row, type RowChange } from './embedded-database.ts';
+export {
+  EmbeddedDatabase,
+  type EmbeddedDatabaseOptions,
+  type ReducerCall,
+  type ReducerCallResult,
+  type Row,
+  type RowChange,
+} from './embedded-database.ts';
 export { DATABASE_IDENTITY_HEX, identityForName } from './identity.ts';

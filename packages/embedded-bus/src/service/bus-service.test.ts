@@ -167,6 +167,37 @@ describe('BusService', () => {
     expect(events.at(-1)?.agent).toBe('Alice');
   });
 
+  it('commits calls sent together as a group: each gets its own outcome, its events come before its reply', async () => {
+    const alice = await connect('Alice');
+    const bob = await connect('Bob');
+    const watcher = await connect('Bob');
+    const seen: string[] = [];
+    watcher.onEvent(BUS_ROWS_TOPIC, (data) => {
+      for (const change of (data as BusRowsEvent).changes) seen.push(String(change.row.title));
+    });
+    await watcher.request(BUS_METHODS.subscribe, { subscriptionId: 1, queries: ['SELECT * FROM task'] });
+    const titles = ['a1', 'b1', '', 'a2', 'b2', 'a3'];
+    const outcomes = await Promise.all(
+      titles.map((title, index) =>
+        call(index % 2 === 0 ? alice : bob, 'create_task', task(title)).then(
+          (result) => ({ result, seenAtReply: seen.includes(title) }),
+          (error: unknown) => ({ error }),
+        ),
+      ),
+    );
+    for (const [index, outcome] of outcomes.entries()) {
+      if (titles[index] === '') {
+        expect(isClawError((outcome as { error: unknown }).error, 'REDUCER_REJECTED')).toBe(true);
+      } else {
+        expect(outcome).toEqual({ result: { changeCount: 1 }, seenAtReply: true });
+      }
+    }
+    // Two connections' requests may arrive in either order; the watcher sees the commit (id) order.
+    const stored = database.query('orchestrator', 'task').map((row) => row.title);
+    expect([...stored].sort()).toEqual(['a1', 'a2', 'a3', 'b1', 'b2']);
+    expect(seen).toEqual(stored);
+  });
+
   it('runs the lifecycle reducers per connection, so presence follows open connections', async () => {
     const online = () => database.query('orchestrator', 'agent', { name: 'Alice' })[0]?.online;
     expect(online()).toBe(false);

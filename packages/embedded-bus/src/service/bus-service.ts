@@ -30,9 +30,21 @@ export interface ServiceRowChange {
   oldRow?: ServiceRow;
 }
 
+/** One call of a group, and its outcome (`EmbeddedDatabase.callReducers`). */
+export interface ServiceReducerCall {
+  callerName: string;
+  reducer: string;
+  args: Record<string, unknown>;
+}
+export type ServiceReducerCallResult =
+  | { ok: true; changes: readonly ServiceRowChange[] }
+  | { ok: false; error: ClawError };
+
 /** What the service needs from the database host (`EmbeddedDatabase` satisfies it). */
 export interface BusServiceDatabase {
   callReducer(callerName: string, reducer: string, args: Record<string, unknown>): readonly ServiceRowChange[];
+  /** Runs the calls as one group commit, each all-or-nothing; publishes before it returns. */
+  callReducers(calls: readonly ServiceReducerCall[]): ServiceReducerCallResult[];
   query(callerName: string, table: string): ServiceRow[];
   isVisible(callerName: string, table: string, row: ServiceRow): boolean;
   onCommit(listener: (changes: readonly ServiceRowChange[]) => void): () => void;
@@ -54,6 +66,27 @@ export interface BusServiceOptions {
   maxSubscriptionsPerConnection?: number;
 }
 
+/** A `bus.call` waiting for the group it will commit with. */
+interface QueuedCall {
+  context: RequestContext;
+  reducer: string;
+  args: Record<string, unknown>;
+  resolve: (result: BusCallResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/** The most calls one group commit takes; more waiting calls form further groups in the same turn. */
+const MAX_GROUP_SIZE = 256;
+
+/**
+ * Whether the request was cancelled. The IPC server's request object tells without creating the
+ * AbortSignal (which costs an AbortController per request); any other context is asked through its signal.
+ */
+function isCancelled(context: RequestContext): boolean {
+  const aborted = (context as { aborted?: unknown }).aborted;
+  return typeof aborted === 'boolean' ? aborted : context.signal.aborted;
+}
+
 const optionsSchema = z.object({
   maxSubscriptionsPerConnection: z.number().int().min(1).max(65_536).optional(),
 });
@@ -66,6 +99,11 @@ const optionsSchema = z.object({
  * Ordering invariant: the host runs reducers synchronously and reports each commit synchronously, so
  * a reducer call's `bus.rows` events are written to every subscriber before the call's reply is
  * written: a caller that awaited its call sees its own write in its subscriptions.
+ *
+ * Group commit: `bus.call`s are queued and run together once per event-loop turn (`setImmediate`, so
+ * every request read in the same turn, from any connection, joins), in arrival order, as one
+ * transaction with a savepoint per call (`callReducers`). A call is answered only after its group
+ * committed.
  */
 export class BusService {
   readonly #database: BusServiceDatabase;
@@ -76,6 +114,9 @@ export class BusService {
   readonly #maxSubscriptions: number;
   readonly #unsubscribeCommit: () => void;
   readonly #onConnection = (connection: ServerConnection): void => this.#connected(connection);
+  #queue: QueuedCall[] = [];
+  #flushScheduled = false;
+  readonly #flush = (): void => this.#runQueuedCalls();
   #disposed = false;
 
   constructor(options: BusServiceOptions) {
@@ -96,10 +137,15 @@ export class BusService {
 
     this.#server.handle(BUS_METHODS.call, {
       params: busCallParamsSchema,
-      handler: (params, context): BusCallResult => {
+      handler: (params, context): Promise<BusCallResult> => {
         this.#checkOpen(context);
-        const changes = this.#database.callReducer(context.identity, params.reducer, params.args);
-        return { changeCount: changes.length };
+        return new Promise<BusCallResult>((resolve, reject) => {
+          this.#queue.push({ context, reducer: params.reducer, args: params.args, resolve, reject });
+          if (!this.#flushScheduled) {
+            this.#flushScheduled = true;
+            setImmediate(this.#flush);
+          }
+        });
       },
     });
     this.#server.handle(BUS_METHODS.subscribe, {
@@ -163,7 +209,42 @@ export class BusService {
 
   #checkOpen(context: RequestContext): void {
     if (this.#disposed) throw new ClawError('SHUTTING_DOWN', 'The bus service is shut down');
-    if (context.signal.aborted) throw new ClawError('CANCELLED', 'The request was cancelled before it ran');
+    if (isCancelled(context)) throw new ClawError('CANCELLED', 'The request was cancelled before it ran');
+  }
+
+  /** Runs every queued call, in groups of at most MAX_GROUP_SIZE, and answers each after its group committed. */
+  #runQueuedCalls(): void {
+    this.#flushScheduled = false;
+    const queue = this.#queue;
+    this.#queue = [];
+    for (let start = 0; start < queue.length; start += MAX_GROUP_SIZE) {
+      const group: QueuedCall[] = [];
+      for (const queued of queue.slice(start, start + MAX_GROUP_SIZE)) {
+        try {
+          // Cancelled or shut down while waiting for its group: it never runs.
+          this.#checkOpen(queued.context);
+          group.push(queued);
+        } catch (error) {
+          queued.reject(error);
+        }
+      }
+      if (group.length === 0) continue;
+      let results: ServiceReducerCallResult[];
+      try {
+        results = this.#database.callReducers(
+          group.map((queued) => ({ callerName: queued.context.identity, reducer: queued.reducer, args: queued.args })),
+        );
+      } catch (error) {
+        for (const queued of group) queued.reject(error);
+        continue;
+      }
+      // The group's events were pushed during callReducers; the replies go out after them.
+      for (let index = 0; index < group.length; index++) {
+        const result = results[index]!;
+        if (result.ok) group[index]!.resolve({ changeCount: result.changes.length });
+        else group[index]!.reject(result.error);
+      }
+    }
   }
 
   #parseQuery(text: string): ParsedBusQuery {

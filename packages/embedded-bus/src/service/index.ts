@@ -1,2 +1,9 @@
-export { BusService, type BusServiceDatabase, type BusServiceOptions, type ServiceRowChange } from './bus-service.ts';
+export {
+  BusService,
+  type BusServiceDatabase,
+  type BusServiceOptions,
+  type ServiceReducerCall,
+  type ServiceReducerCallResult,
+  type ServiceRowChange,
+} from './bus-service.ts';
 export type { ServiceRow, SubscriberConnection } from './subscription-registry.ts';
