@@ -6,11 +6,11 @@
  * echo of length-prefixed Buffers (the floor for Node) and JSON over HTTP/1.1 keep-alive on a Unix
  * socket (what the design rejects). Each server runs in its own process.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IpcClient } from '@clawfleet/ipc';
@@ -26,10 +26,17 @@ interface Transport {
 
 const peerPath = fileURLToPath(new URL('./support/ipc-peer.ts', import.meta.url));
 
+/**
+ * Client and servers are pinned to different cores where `taskset` exists: otherwise the
+ * scheduler sometimes puts both on one core, and a round trip doubles from one run to the next.
+ */
+const pinning = cpus().length >= 2 && spawnSync('taskset', ['-p', '-c', '0', String(process.pid)]).status === 0;
+
 async function startPeer(mode: Exclude<Mode, 'http-stream'>, socketPath: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', peerPath, mode, socketPath], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const command = [process.execPath, '--import', 'tsx', peerPath, mode, socketPath];
+  const child = pinning
+    ? spawn('taskset', ['-c', '1', ...command], { stdio: ['ignore', 'pipe', 'inherit'] })
+    : spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`${mode} peer exited with ${code}`)));
@@ -253,7 +260,7 @@ export async function run(args: string[]): Promise<void> {
   const results = new Map([...samples].map(([key, rounds]) => [key, medianFigures(rounds)]));
 
   console.log(
-    `ipc benchmark — ${await machineDescription()} — ${new Date().toISOString()} — medians of ${rounds} interleaved rounds`,
+    `ipc benchmark — ${await machineDescription()} — ${new Date().toISOString()} — medians of ${rounds} interleaved rounds${pinning ? ', client on core 0, servers on core 1' : ''}`,
   );
   const rows: (string | number)[][] = [];
   for (const entry of sizes) {

@@ -14,6 +14,7 @@ import {
 } from '@clawfleet/protocol';
 import { type BackoffOptions, backoffDelay, sleep } from '../shared/backoff.ts';
 import { FrameWriter } from '../shared/frame-writer.ts';
+import { type TimeoutEntry, TimeoutQueue } from '../shared/timeout-queue.ts';
 
 export interface IpcClientOptions {
   socketPath: string;
@@ -51,7 +52,9 @@ export interface RequestOptions {
 class PendingRequest {
   readonly promise: Promise<unknown>;
   readonly onDelta: ((data: unknown) => void) | undefined;
-  timer: NodeJS.Timeout | undefined;
+  timeout: TimeoutEntry | undefined;
+  readonly #timeouts: TimeoutQueue;
+  #timeoutMs = 0;
   readonly #table: Map<number, PendingRequest>;
   readonly #id: number;
   readonly #method: string;
@@ -62,6 +65,7 @@ class PendingRequest {
 
   constructor(
     table: Map<number, PendingRequest>,
+    timeouts: TimeoutQueue,
     id: number,
     method: string,
     onDelta: ((data: unknown) => void) | undefined,
@@ -69,6 +73,7 @@ class PendingRequest {
     write: (frame: Frame) => void,
   ) {
     this.#table = table;
+    this.#timeouts = timeouts;
     this.#id = id;
     this.#method = method;
     this.onDelta = onDelta;
@@ -100,6 +105,17 @@ class PendingRequest {
     this.#reject(error);
   }
 
+  /** Starts the request's timeout; `timeoutMs` is what the caller asked for, for the message. */
+  startTimeout(remainingMs: number, timeoutMs: number): void {
+    this.#timeoutMs = timeoutMs;
+    this.timeout = this.#timeouts.add(remainingMs, this);
+  }
+
+  /** The timeout passed. */
+  expire(): void {
+    this.cancel(new ClawError('TIMEOUT', `\`${this.#method}\` did not complete within ${this.#timeoutMs} ms`));
+  }
+
   /** The caller's signal aborted. */
   handleEvent(): void {
     this.cancel(abortReason(this.#signal!));
@@ -108,14 +124,10 @@ class PendingRequest {
   #settle(): boolean {
     if (this.#table.get(this.#id) !== this) return false;
     this.#table.delete(this.#id);
-    clearTimeout(this.timer);
+    if (this.timeout) this.#timeouts.cancel(this.timeout);
     this.#signal?.removeEventListener('abort', this);
     return true;
   }
-}
-
-function timeOut(pending: PendingRequest, timeoutMs: number): void {
-  pending.cancel(new ClawError('TIMEOUT', `\`${pending.method}\` did not complete within ${timeoutMs} ms`));
 }
 
 interface IpcClientEvents {
@@ -144,6 +156,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
   readonly #options: IpcClientOptions;
   readonly #logger: Logger;
   readonly #pending = new Map<number, PendingRequest>();
+  readonly #timeouts = new TimeoutQueue();
   readonly #eventListeners = new Map<string, Set<EventListener>>();
   readonly #disposed = new AbortController();
   #link: Link | undefined;
@@ -206,19 +219,20 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
   ): Promise<Result> {
     const id = this.#allocateId();
     const remaining = deadline - Date.now();
-    const pending = new PendingRequest(this.#pending, id, method, options.onDelta, options.signal, (frame) =>
-      this.#writeQuietly(frame),
+    const pending = new PendingRequest(
+      this.#pending,
+      this.#timeouts,
+      id,
+      method,
+      options.onDelta,
+      options.signal,
+      (frame) => this.#writeQuietly(frame),
     );
     this.#pending.set(id, pending);
     let wireTimeout: number | undefined;
     if (Number.isFinite(remaining)) {
       wireTimeout = Math.max(1, Math.min(86_400_000, Math.ceil(remaining)));
-      pending.timer = setTimeout(
-        timeOut,
-        Math.max(0, remaining),
-        pending,
-        options.timeoutMs ?? this.#options.requestTimeoutMs ?? 30_000,
-      );
+      pending.startTimeout(Math.max(0, remaining), options.timeoutMs ?? this.#options.requestTimeoutMs ?? 30_000);
     }
     try {
       link.writer.write(
@@ -252,6 +266,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     const link = this.#link;
     this.#link = undefined;
     this.#failPending(new ClawError('CONNECTION_CLOSED', 'Client closed', { retryable: false }));
+    this.#timeouts.clear();
     for (const wake of this.#linkWaiters) wake();
     if (link) {
       clearInterval(link.heartbeat);

@@ -1,3 +1,5 @@
+import { ClawError } from '@clawfleet/protocol';
+import type { TimeoutEntry } from '../shared/timeout-queue.ts';
 import type { RequestContext, ServerConnection } from './server-connection.ts';
 
 /** How a request sends its stream deltas; implemented by the connection. */
@@ -17,7 +19,7 @@ export class InFlightRequest implements RequestContext {
   /** Whether a delta was sent, so the reply ends with `stream-end` rather than `response`. */
   streamed = false;
   done: Promise<void> = Promise.resolve();
-  timer: NodeJS.Timeout | undefined;
+  timeout: TimeoutEntry | undefined;
   readonly #sink: DeltaSink;
   #controller: AbortController | undefined;
   #aborted = false;
@@ -51,6 +53,11 @@ export class InFlightRequest implements RequestContext {
     this.#aborted = true;
     this.#reason = reason;
     this.#controller?.abort(reason);
+  }
+
+  /** Its `timeoutMs` passed (see TimeoutQueue). */
+  expire(): void {
+    this.abort(new ClawError('TIMEOUT', `Request ${this.requestId} exceeded its timeout`));
   }
 
   sendDelta(data: unknown): Promise<void> {

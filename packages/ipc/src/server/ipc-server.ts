@@ -4,6 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { ClawError, DEFAULT_MAX_FRAME_BYTES, type Logger, methodNameSchema, silentLogger } from '@clawfleet/protocol';
 import { z } from 'zod';
 import { RateLimitedLog } from '../shared/rate-limited-log.ts';
+import { TimeoutQueue } from '../shared/timeout-queue.ts';
 import type { Authenticator } from '../shared/token-authenticator.ts';
 import { ServerConnection } from './server-connection.ts';
 import type { MethodHandler, ResolvedServerOptions, ServerInternals } from './server-internals.ts';
@@ -68,6 +69,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   readonly #connections = new Set<ServerConnection>();
   readonly #byIdentity = new Map<string, Set<ServerConnection>>();
   readonly #internals: ServerInternals;
+  readonly #timeouts = new TimeoutQueue();
   #server: Server | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #closing = false;
@@ -100,6 +102,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
       methods: this.#methods,
       logger: this.#logger,
       badPeerLog: new RateLimitedLog(this.#logger),
+      timeouts: this.#timeouts,
       get closing() {
         return server.#closing;
       },
@@ -207,6 +210,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
       connection.goodbye('Server is shutting down', true);
     }
     await stopped;
+    this.#timeouts.clear();
     if (server) await unlink(this.socketPath).catch(() => {});
     this.#logger.info({ socketPath: this.socketPath }, 'closed');
   }

@@ -304,13 +304,7 @@ export class ServerConnection {
     // No listener on the connection's signal: closing the connection aborts every in-flight
     // request through abortAll().
     const request = new InFlightRequest(this.#identity, this, id, this.#deltaSink);
-    if (frame.timeoutMs !== undefined) {
-      const timeoutMs = frame.timeoutMs;
-      request.timer = setTimeout(
-        () => request.abort(new ClawError('TIMEOUT', `Request ${id} exceeded its ${timeoutMs} ms timeout`)),
-        timeoutMs,
-      );
-    }
+    if (frame.timeoutMs !== undefined) request.timeout = this.#server.timeouts.add(frame.timeoutMs, request);
     this.#inFlight.set(id, request);
     this.#maybePause();
     request.done = this.#run(request, method, parsed.data, frame.method);
@@ -330,7 +324,7 @@ export class ServerConnection {
       }
       this.#sendError(id, clawError);
     } finally {
-      clearTimeout(request.timer);
+      if (request.timeout) this.#server.timeouts.cancel(request.timeout);
       this.#inFlight.delete(id);
       this.#maybeResume();
     }

@@ -1,6 +1,7 @@
 import type { Logger } from '@clawfleet/protocol';
 import type { ZodType } from 'zod';
 import type { RateLimitedLog } from '../shared/rate-limited-log.ts';
+import type { TimeoutQueue } from '../shared/timeout-queue.ts';
 import type { RequestContext, ServerConnection } from './server-connection.ts';
 
 /** A request handler with the schema its params must match. */
@@ -26,6 +27,8 @@ export interface ServerInternals {
   readonly logger: Logger;
   readonly badPeerLog: RateLimitedLog;
   readonly closing: boolean;
+  /** Request deadlines of every connection. */
+  readonly timeouts: TimeoutQueue;
   authenticate(agent: string, token: string): boolean;
   connectionOpened(connection: ServerConnection): void;
   connectionClosed(connection: ServerConnection, wasOpen: boolean): void;
