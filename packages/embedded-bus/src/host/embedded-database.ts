@@ -24,7 +24,14 @@ import {
 import { ClawError, describeValue, type Logger, silentLogger } from '@clawfleet/protocol';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
-import { type Converter, cachedIdentity, fromPublic, publicEncoder, ValueTypeError } from './column-codec.ts';
+import {
+  type Converter,
+  cachedIdentity,
+  fromPublic,
+  identityHex,
+  publicEncoder,
+  ValueTypeError,
+} from './column-codec.ts';
 import { DATABASE_IDENTITY_HEX, identityForName } from './identity.ts';
 import {
   type RuntimeChange,
@@ -127,6 +134,27 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 const LIFECYCLE_KINDS = new Set(['init', 'client-connected', 'client-disconnected']);
+
+/** Whether a change can alter a caller's Viewer (admin membership, an agent's name or identity). */
+function changesViewer(change: RuntimeChange): boolean {
+  if (change.table === 'admin') return true;
+  if (change.table !== 'agent') return false;
+  if (change.op !== 'update' || change.oldRow === undefined) return true;
+  return (
+    change.row.name !== change.oldRow.name || identityHex(change.row.identity) !== identityHex(change.oldRow.identity)
+  );
+}
+
+/**
+ * Whether a change can alter whether an existing row is visible to someone: a Viewer change, or a
+ * memory entry leaving or changing owner or scope (its links are as visible as it is).
+ */
+function changesVisibility(change: RuntimeChange): boolean {
+  if (changesViewer(change)) return true;
+  if (change.table !== 'memory_entry' || change.op === 'insert') return false;
+  if (change.op === 'delete' || change.oldRow === undefined) return true;
+  return change.row.agent !== change.oldRow.agent || change.row.scope !== change.oldRow.scope;
+}
 
 export class EmbeddedDatabase {
   readonly #database: Database.Database;
@@ -277,7 +305,7 @@ export class EmbeddedDatabase {
 
   #forgetViewersIfChanged(changes: readonly RuntimeChange[]): void {
     for (const change of changes) {
-      if (change.table === 'admin' || change.table === 'agent') {
+      if (changesViewer(change)) {
         this.#viewers.clear();
         return;
       }
@@ -444,28 +472,39 @@ export class EmbeddedDatabase {
         results[index] = { ok: false, error: ClawError.from(error, 'INTERNAL') };
       }
     }
-    if (prepared.length === 1) {
-      // Alone, a call needs no savepoint: run it exactly as `callReducer` does.
-      const call = prepared[0]!;
-      try {
-        const changes = this.#execute(call.senderHex, call.reducer, call.definition, call.args);
-        results[call.index] = { ok: true, changes: this.#visibleChanges(call.callerName, changes) };
-      } catch (error) {
-        results[call.index] = { ok: false, error: ClawError.from(error, 'INTERNAL') };
+    let start = 0;
+    while (start < prepared.length) {
+      if (start === prepared.length - 1) {
+        // Alone, a call needs no savepoint: run it exactly as `callReducer` does.
+        const call = prepared[start]!;
+        try {
+          const changes = this.#execute(call.senderHex, call.reducer, call.definition, call.args);
+          results[call.index] = { ok: true, changes: this.#visibleChanges(call.callerName, changes) };
+        } catch (error) {
+          results[call.index] = { ok: false, error: ClawError.from(error, 'INTERNAL') };
+        }
+        break;
       }
-    } else if (prepared.length > 1) {
-      this.#runGroup(prepared, results);
+      start += this.#runGroup(prepared.slice(start), results);
     }
     return results;
   }
 
-  #runGroup(calls: readonly PreparedCall[], results: ReducerCallResult[]): void {
+  /**
+   * Runs calls from the start of `calls` as one transaction and returns how many it took. A call whose
+   * changes alter who may see what (`changesVisibility`) runs in a group of its own: pushed rows are
+   * filtered by visibility after the commit, so no call may change the rules by which another call of
+   * its group has its rows judged. Met later in a group, such a call is rolled back to its savepoint
+   * and the group ends before it; it then runs first in the next one, as it would have run after them.
+   */
+  #runGroup(calls: readonly PreparedCall[], results: ReducerCallResult[]): number {
     try {
       this.#begin.run();
     } catch (error) {
       for (const call of calls) results[call.index] = { ok: false, error: this.#reducerError(call.reducer, error) };
-      return;
+      return calls.length;
     }
+    let taken = calls.length;
     const done: { call: PreparedCall; changes: RuntimeChange[] }[] = [];
     for (let position = 0; position < calls.length; position++) {
       const call = calls[position]!;
@@ -474,8 +513,20 @@ export class EmbeddedDatabase {
       try {
         this.#savepoint.run();
         call.definition.run(this.#context(call.senderHex) as never, call.args as never);
+        const alone = changes.some(changesVisibility);
+        if (alone && position > 0) {
+          // Undone here and run first in the next group, after this group's rows were published.
+          this.#rollbackToSavepoint.run();
+          this.#releaseSavepoint.run();
+          taken = position;
+          break;
+        }
         this.#releaseSavepoint.run();
         done.push({ call, changes });
+        if (alone) {
+          taken = 1;
+          break;
+        }
       } catch (error) {
         results[call.index] = { ok: false, error: this.#reducerError(call.reducer, error) };
         if (!this.#database.inTransaction) {
@@ -491,9 +542,7 @@ export class EmbeddedDatabase {
               ),
             };
           }
-          this.#pending = undefined;
-          this.#runGroup(calls.slice(position + 1), results);
-          return;
+          return position + 1;
         }
         this.#rollbackToSavepoint.run();
         this.#releaseSavepoint.run();
@@ -506,7 +555,7 @@ export class EmbeddedDatabase {
     } catch (error) {
       if (this.#database.inTransaction) this.#rollback.run();
       for (const { call } of done) results[call.index] = { ok: false, error: this.#reducerError(call.reducer, error) };
-      return;
+      return taken;
     }
     let schedulesChanged = false;
     for (const { call, changes } of done) {
@@ -521,6 +570,7 @@ export class EmbeddedDatabase {
       const result = results[call.index] as { ok: true; changes: RowChange[] };
       result.changes = this.#visibleChanges(call.callerName, result.changes);
     }
+    return taken;
   }
 
   /** Validates a client call (caller, reducer, arguments); throws the ClawError `callReducer` throws. */

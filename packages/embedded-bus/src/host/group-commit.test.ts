@@ -35,16 +35,25 @@ describe('EmbeddedDatabase.callReducers (group commit)', () => {
   let directory: string;
   const open: EmbeddedDatabase[] = [];
   const clock = { now: 1_750_000_000_000 };
-  const openDatabase = (name: string): { database: EmbeddedDatabase; published: RowChange[][] } => {
+  const openDatabase = (name: string): { database: EmbeddedDatabase; published: RowChange[][]; daveSaw: string[] } => {
     const database = EmbeddedDatabase.open({ path: join(directory, name), now: () => clock.now });
     open.push(database);
     const published: RowChange[][] = [];
-    database.onCommit((changes) => published.push(changes));
+    // What a subscriber named Dave is shown, judged when each commit is published (as BusService does).
+    const daveSaw: string[] = [];
+    database.onCommit((changes) => {
+      published.push(changes);
+      for (const change of changes) {
+        if (change.table === 'message' && database.isVisible('Dave', change.table, change.row)) {
+          daveSaw.push(String(change.row.text));
+        }
+      }
+    });
     for (const agent of ['DevClaw', 'UXClaw']) {
       database.callReducer(ADMIN, 'register_agent', { name: agent, identity: identityForName(agent), role: 'worker' });
     }
     published.length = 0;
-    return { database, published };
+    return { database, published, daveSaw };
   };
 
   beforeEach(() => {
@@ -66,6 +75,14 @@ describe('EmbeddedDatabase.callReducers (group commit)', () => {
       { callerName: 'UXClaw', reducer: 'create_task', args: task('second', [1]) },
       { callerName: 'DevClaw', reducer: 'complete_task', args: { task_id: 1, result: 'done' } },
       { callerName: 'UXClaw', reducer: 'send_message', args: { to_agent: 'DevClaw', text: 'hi' } },
+      // Dave is registered between two broadcasts: he is shown the second only, as when run one by one.
+      { callerName: 'UXClaw', reducer: 'send_message', args: { to_agent: null, text: 'before Dave' } },
+      {
+        callerName: ADMIN,
+        reducer: 'register_agent',
+        args: { name: 'Dave', identity: identityForName('Dave'), role: 'x' },
+      },
+      { callerName: 'UXClaw', reducer: 'send_message', args: { to_agent: null, text: 'after Dave' } },
     ];
     const serial = openDatabase('serial.sqlite');
     const grouped = openDatabase('grouped.sqlite');
@@ -74,6 +91,8 @@ describe('EmbeddedDatabase.callReducers (group commit)', () => {
     expect(results).toEqual(expected);
     expect(results.filter((result) => 'code' in (result as object)).length).toBe(4);
     expect(grouped.published).toEqual(serial.published);
+    expect(serial.daveSaw).toEqual(['after Dave']);
+    expect(grouped.daveSaw).toEqual(serial.daveSaw);
     for (const table of ['task', 'task_dependency', 'task_lease_schedule', 'message']) {
       expect(grouped.database.query(ADMIN, table)).toEqual(serial.database.query(ADMIN, table));
     }
