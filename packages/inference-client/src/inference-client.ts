@@ -14,6 +14,7 @@ import {
   inferenceStructuredParamsSchema,
   inferenceStructuredResultSchema,
   inferenceUsageResultSchema,
+  parseOrThrow,
 } from '@clawfleet/protocol';
 import type { ZodType } from 'zod';
 
@@ -69,7 +70,7 @@ export class InferenceClient {
   }
 
   async generate(prompt: string, options: GenerateOptions = {}): Promise<InferenceGenerateResult> {
-    const params = check(
+    const params = parseOrThrow(
       inferenceGenerateParamsSchema,
       { prompt, ...this.#generateFields(options) },
       'INVALID_PARAMS',
@@ -84,7 +85,7 @@ export class InferenceClient {
     jsonSchema: Record<string, unknown>,
     options: GenerateOptions = {},
   ): Promise<InferenceStructuredResult & { value: Value }> {
-    const params = check(
+    const params = parseOrThrow(
       inferenceStructuredParamsSchema,
       { prompt, jsonSchema, ...this.#generateFields(options) },
       'INVALID_PARAMS',
@@ -95,14 +96,14 @@ export class InferenceClient {
   }
 
   async embed(texts: string[], options: EmbedOptions = {}): Promise<InferenceEmbedResult> {
-    const params = check(
+    const params = parseOrThrow(
       inferenceEmbedParamsSchema,
       { texts, priority: options.priority ?? this.#defaultPriority },
       'INVALID_PARAMS',
       '`embed` texts',
     );
     const raw = await this.#transport.request(INFERENCE_METHODS.embed, params, requestOptions(options));
-    const result = check(inferenceEmbedResultSchema, raw, 'INVALID_RESPONSE', '`inference.embed` response');
+    const result = parseOrThrow(inferenceEmbedResultSchema, raw, 'INVALID_RESPONSE', '`inference.embed` response');
     if (result.vectors.length !== texts.length) {
       throw new ClawError(
         'INVALID_RESPONSE',
@@ -115,7 +116,7 @@ export class InferenceClient {
   /** This agent's inference totals since the orchestrator started. */
   async usage(options: { signal?: AbortSignal } = {}): Promise<InferenceUsageResult> {
     const raw = await this.#transport.request(INFERENCE_METHODS.usage, {}, requestOptions(options));
-    return check(inferenceUsageResultSchema, raw, 'INVALID_RESPONSE', '`inference.usage` response');
+    return parseOrThrow(inferenceUsageResultSchema, raw, 'INVALID_RESPONSE', '`inference.usage` response');
   }
 
   #generateFields(options: GenerateOptions) {
@@ -154,7 +155,7 @@ export class InferenceClient {
       throw deltaError ?? error;
     }
     if (deltaError !== undefined) throw deltaError;
-    return check(schema, raw, 'INVALID_RESPONSE', `\`${method}\` response`);
+    return parseOrThrow(schema, raw, 'INVALID_RESPONSE', `\`${method}\` response`);
   }
 }
 
@@ -163,12 +164,4 @@ function requestOptions(options: { signal?: AbortSignal; timeoutMs?: number }) {
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
   };
-}
-
-function check<T>(schema: ZodType<T>, value: unknown, code: 'INVALID_PARAMS' | 'INVALID_RESPONSE', what: string): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const where = issue !== undefined && issue.path.length > 0 ? ` at \`${issue.path.join('.')}\`` : '';
-  throw new ClawError(code, `Invalid ${what}${where}: ${issue?.message ?? 'invalid'}`);
 }

@@ -4,3 +4,4 @@ export * from './frames.ts';
 export * from './logger.ts';
 export * from './methods/bus.ts';
 export * from './methods/inference.ts';
+export * from './parse-or-throw.ts';

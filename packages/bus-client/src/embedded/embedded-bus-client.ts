@@ -13,6 +13,7 @@ import {
   isClawError,
   type Logger,
   parseBusQuery,
+  parseOrThrow,
   silentLogger,
 } from '@clawfleet/protocol';
 import type { ZodType } from 'zod';
@@ -316,14 +317,7 @@ export class EmbeddedBusClient implements BusClient {
   }
 }
 
+/** A host answer that does not match the method's result schema is a protocol fault, not data. */
 function parseResult<T>(schema: ZodType<T>, value: unknown, method: string): T {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ClawError(
-      'INVALID_FRAME',
-      `The host answered \`${method}\` with an unexpected result: \`${issue?.path.join('.')}\` ${issue?.message}`,
-    );
-  }
-  return parsed.data;
+  return parseOrThrow(schema, value, 'INVALID_FRAME', `host answer to \`${method}\``);
 }

@@ -78,15 +78,6 @@ interface QueuedCall {
 /** The most calls one group commit takes; more waiting calls form further groups in the same turn. */
 const MAX_GROUP_SIZE = 256;
 
-/**
- * Whether the request was cancelled. The IPC server's request object tells without creating the
- * AbortSignal (which costs an AbortController per request); any other context is asked through its signal.
- */
-function isCancelled(context: RequestContext): boolean {
-  const aborted = (context as { aborted?: unknown }).aborted;
-  return typeof aborted === 'boolean' ? aborted : context.signal.aborted;
-}
-
 const optionsSchema = z.object({
   maxSubscriptionsPerConnection: z.number().int().min(1).max(65_536).optional(),
 });
@@ -209,7 +200,7 @@ export class BusService {
 
   #checkOpen(context: RequestContext): void {
     if (this.#disposed) throw new ClawError('SHUTTING_DOWN', 'The bus service is shut down');
-    if (isCancelled(context)) throw new ClawError('CANCELLED', 'The request was cancelled before it ran');
+    if (context.aborted) throw new ClawError('CANCELLED', 'The request was cancelled before it ran');
   }
 
   /** Runs every queued call, in groups of at most MAX_GROUP_SIZE, and answers each after its group committed. */

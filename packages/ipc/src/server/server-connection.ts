@@ -6,6 +6,7 @@ import {
   type HelloFrame,
   isClawError,
   PROTOCOL_VERSION,
+  parseOrThrow,
   type RequestFrame,
 } from '@clawfleet/protocol';
 import { FrameWriter } from '../shared/frame-writer.ts';
@@ -20,6 +21,8 @@ export interface RequestContext {
   readonly requestId: number;
   /** Aborted on a cancel frame, the request's timeout, the connection closing, or shutdown. */
   readonly signal: AbortSignal;
+  /** Whether `signal` has aborted; cheaper to poll than `signal.aborted`, which creates the signal. */
+  readonly aborted: boolean;
   /**
    * Sends a `stream-delta`. Once used, the reply ends with `stream-end` carrying the handler's
    * return value. Resolves when the socket can take more: await it to respect backpressure.
@@ -284,20 +287,11 @@ export class ServerConnection {
       );
       return;
     }
-    const parsed = method.params.safeParse(frame.params);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const path = issue && issue.path.length > 0 ? issue.path.join('.') : 'params';
-      this.#sendError(
-        id,
-        new ClawError(
-          'INVALID_PARAMS',
-          `Invalid params for \`${frame.method}\`: ${path}: ${issue?.message ?? 'invalid'}`,
-          {
-            details: { method: frame.method, path },
-          },
-        ),
-      );
+    let params: unknown;
+    try {
+      params = parseOrThrow(method.params, frame.params, 'INVALID_PARAMS', `params for \`${frame.method}\``);
+    } catch (error) {
+      this.#sendError(id, ClawError.from(error));
       return;
     }
 
@@ -307,7 +301,7 @@ export class ServerConnection {
     if (frame.timeoutMs !== undefined) request.timeout = this.#server.timeouts.add(frame.timeoutMs, request);
     this.#inFlight.set(id, request);
     this.#maybePause();
-    request.done = this.#run(request, method, parsed.data, frame.method);
+    request.done = this.#run(request, method, params, frame.method);
   }
 
   async #run(request: InFlightRequest, method: MethodHandler, params: unknown, methodName: string): Promise<void> {

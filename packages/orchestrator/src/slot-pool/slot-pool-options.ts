@@ -1,4 +1,4 @@
-import { ClawError, describeValue, identityNameSchema, type Logger } from '@clawfleet/protocol';
+import { describeValue, identityNameSchema, type Logger } from '@clawfleet/protocol';
 import { z } from 'zod';
 import type { InferenceBackend, ModelSpec } from '../inference/backend.ts';
 import { type PriorityClass, priorityClassSchema } from './priority.ts';
@@ -83,18 +83,4 @@ export interface SlotRequest {
   signal?: AbortSignal;
 }
 
-/** Throws CONFIG_INVALID or INVALID_PARAMS with the first issue, path included. */
-export function parseOrThrow<T>(
-  schema: z.ZodType<T>,
-  value: unknown,
-  code: 'CONFIG_INVALID' | 'INVALID_PARAMS',
-  what: string,
-): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const where = issue !== undefined && issue.path.length > 0 ? ` at \`${issue.path.join('.')}\`` : '';
-  throw new ClawError(code, `Invalid ${what}${where}: ${issue?.message ?? 'invalid'}`, {
-    details: { path: issue?.path.join('.') ?? '' },
-  });
-}
+export { parseOrThrow } from '@clawfleet/protocol';
