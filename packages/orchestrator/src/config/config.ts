@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { ClawError, identityNameSchema } from '@clawfleet/protocol';
 import { z } from 'zod';
-import { modelIdSchema } from '../slot-pool/slot-pool-options.ts';
+import { modelIdSchema, modelSpecSchema } from '../inference/model-spec-schema.ts';
 
 /** The five agents of a default fleet. */
 export const DEFAULT_AGENTS = ['LeadClaw', 'DevClaw', 'UXClaw', 'OpsClaw', 'ScribeClaw'] as const;
@@ -18,14 +18,8 @@ const samplingSchema = z.strictObject({
   maxTokens: z.number().int().min(1).max(1_048_576),
 });
 
-const modelSchema = z.strictObject({
-  id: modelIdSchema,
-  /** A GGUF file, or `generated` for the project's tiny model. */
-  path: z.string().min(1),
-  contextSize: z.number().int().min(64).max(1_048_576),
-  slots: z.number().int().min(1).max(256),
-  gpuLayers: z.union([z.literal('auto'), z.number().int().min(0)]),
-});
+/** A model entry: `path` may be `generated` for the project's tiny model. */
+const modelSchema = modelSpecSchema;
 
 const agentSchema = z.strictObject({
   /** What the agent is for, recorded in the database's agent table. */

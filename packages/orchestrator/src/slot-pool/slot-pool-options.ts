@@ -1,34 +1,12 @@
-import { describeValue, identityNameSchema, type Logger } from '@clawfleet/protocol';
+import { identityNameSchema, integerInRange, type Logger } from '@clawfleet/protocol';
 import { z } from 'zod';
 import type { InferenceBackend, ModelSpec } from '../inference/backend.ts';
+import { modelIdSchema, modelSpecSchema } from '../inference/model-spec-schema.ts';
 import { type PriorityClass, priorityClassSchema } from './priority.ts';
 
-const positiveInteger = (name: string, maximum = Number.MAX_SAFE_INTEGER) =>
-  z
-    .number({
-      error: (issue) => `Expected \`${name}\` to be an integer 1-${maximum}, got ${describeValue(issue.input)}`,
-    })
-    .int({ error: (issue) => `Expected \`${name}\` to be an integer 1-${maximum}, got ${describeValue(issue.input)}` })
-    .min(1, {
-      error: (issue) => `Expected \`${name}\` to be an integer 1-${maximum}, got ${describeValue(issue.input)}`,
-    })
-    .max(maximum, {
-      error: (issue) => `Expected \`${name}\` to be an integer 1-${maximum}, got ${describeValue(issue.input)}`,
-    });
+const positiveInteger = (name: string, maximum = Number.MAX_SAFE_INTEGER) => integerInRange(name, 1, maximum);
 
-export const modelIdSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'Expected `modelId` to be 1-64 letters, digits, `.`, `_` or `-`');
-
-export const modelSpecSchema = z.strictObject({
-  id: modelIdSchema,
-  path: z.string().min(1, 'Expected `path` to be a non-empty file path'),
-  contextSize: positiveInteger('contextSize', 1_048_576),
-  slots: positiveInteger('slots', 256),
-  gpuLayers: z.union([z.literal('auto'), z.number().int().min(0)], {
-    error: (issue) => `Expected \`gpuLayers\` to be \`auto\` or an integer >= 0, got ${describeValue(issue.input)}`,
-  }),
-});
+export { modelIdSchema, modelSpecSchema } from '../inference/model-spec-schema.ts';
 
 export const slotPoolSettingsSchema = z.strictObject({
   models: z.array(modelSpecSchema).min(1, 'Expected `models` to list at least one model'),

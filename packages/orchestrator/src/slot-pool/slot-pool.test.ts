@@ -318,7 +318,7 @@ describe('SlotPool', () => {
     const badSlots = await caught(SlotPool.create({ backend, models: [{ ...model('m', 1), slots: 0 }] }));
     expect(badSlots.code).toBe('CONFIG_INVALID');
     expect(badSlots.message).toBe(
-      'Invalid slot pool options at `models.0.slots`: Expected `slots` to be an integer 1-256, got `0` (number)',
+      'Invalid slot pool options at `models.0.slots`: Expected `slots` to be an integer 1-64, got `0` (number)',
     );
   });
 

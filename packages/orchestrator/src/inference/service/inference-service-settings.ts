@@ -1,20 +1,9 @@
-import { describeValue, identityNameSchema } from '@clawfleet/protocol';
+import { identityNameSchema, integerInRange, numberInRange } from '@clawfleet/protocol';
 import { z } from 'zod';
-import { modelIdSchema } from '../../slot-pool/slot-pool-options.ts';
+import { modelIdSchema } from '../model-spec-schema.ts';
 
-const integer = (name: string, minimum: number, maximum: number) => {
-  const message = (issue: { input: unknown }) =>
-    `Expected \`${name}\` to be an integer ${minimum}-${maximum}, got ${describeValue(issue.input)}`;
-  return z.number({ error: message }).int({ error: message }).min(minimum, { error: message }).max(maximum, {
-    error: message,
-  });
-};
-
-const between = (name: string, minimum: number, maximum: number) => {
-  const message = (issue: { input: unknown }) =>
-    `Expected \`${name}\` to be a number ${minimum}-${maximum}, got ${describeValue(issue.input)}`;
-  return z.number({ error: message }).min(minimum, { error: message }).max(maximum, { error: message });
-};
+const integer = integerInRange;
+const between = numberInRange;
 
 export const samplingSettingsSchema = z.strictObject({
   /** @default 0 (greedy) */

@@ -27,7 +27,7 @@ describe('parseOrThrow', () => {
     [{ ...request, prompt: 7 }, 'Expected `prompt` to be a string, got `7` (number)'],
     [
       { ...request, modelId: 'has space' },
-      'Expected `modelId` to be a model id of 1-64 letters, digits, `.`, `_` or `-`, got `has space` (string)',
+      'Expected `modelId` to be 1-64 letters, digits, `.`, `_` or `-`, got `has space` (string)',
     ],
     [
       { ...request, sampling: { maxTokens: 4, topP: 0 } },

@@ -1,5 +1,6 @@
 import { ClawError, describeValue, type ErrorCode } from '@clawfleet/protocol';
 import { z } from 'zod';
+import { modelIdSchema } from '../model-spec-schema.ts';
 
 /**
  * Schemas of what crosses into the backend (from the slot pool) and into the worker (over the
@@ -7,19 +8,7 @@ import { z } from 'zod';
  * live in the backend and the worker.
  */
 
-export const modelIdSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a model id of 1-64 letters, digits, `.`, `_` or `-`');
-
-export const modelSpecSchema = z.object({
-  id: modelIdSchema,
-  path: z.string().min(1, 'a non-empty file path'),
-  contextSize: z.number().int().min(16).max(1_048_576),
-  slots: z.number().int().min(1).max(64),
-  gpuLayers: z.union([z.literal('auto'), z.number().int().min(0).max(10_000)], {
-    error: '`auto` or an integer 0-10000',
-  }),
-});
+export { modelIdSchema, modelSpecSchema } from '../model-spec-schema.ts';
 
 export const samplingSchema = z.object({
   temperature: z.number().min(0).max(10).optional(),
@@ -52,9 +41,11 @@ export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, code: Erro
   const issue = result.error.issues[0];
   const path = issue?.path.map(String).join('.') || 'value';
   const found = issue === undefined ? value : valueAt(value, issue.path);
-  throw new ClawError(code, `Expected \`${path}\` to be ${describeExpectation(issue)}, got ${describeValue(found)}`, {
-    details: { field: path },
-  });
+  // Shared schemas (model spec, integer fields) already word their messages in full.
+  const message = issue?.message.startsWith('Expected `')
+    ? issue.message
+    : `Expected \`${path}\` to be ${describeExpectation(issue)}, got ${describeValue(found)}`;
+  throw new ClawError(code, message, { details: { field: path } });
 }
 
 function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
