@@ -14,6 +14,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IpcClient } from '@clawfleet/ipc';
+import { onLengthPrefixedBodies } from './support/length-prefixed.ts';
 import { format, machineDescription, percentile, table } from './support/statistics.ts';
 
 type Mode = 'claw' | 'raw' | 'http' | 'http-stream';
@@ -69,19 +70,8 @@ async function rawTransport(socketPath: string): Promise<Transport> {
     const created = connect(socketPath, () => resolve(created));
     created.once('error', reject);
   });
-  let buffered: Buffer = Buffer.alloc(0);
   let onBody: ((body: Buffer) => void) | undefined;
-  socket.on('data', (chunk: Buffer) => {
-    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-    let offset = 0;
-    while (buffered.length - offset >= 4) {
-      const length = buffered.readUInt32BE(offset);
-      if (buffered.length - offset - 4 < length) break;
-      onBody?.(buffered.subarray(offset + 4, offset + 4 + length));
-      offset += 4 + length;
-    }
-    buffered = offset === buffered.length ? Buffer.alloc(0) : buffered.subarray(offset);
-  });
+  onLengthPrefixedBodies(socket, (body) => onBody?.(body));
   const send = (body: Buffer): void => {
     const header = Buffer.allocUnsafe(4);
     header.writeUInt32BE(body.length);

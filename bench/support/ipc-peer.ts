@@ -11,6 +11,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { IpcServer, tokenAuthenticator } from '@clawfleet/ipc';
 import { z } from 'zod';
+import { onLengthPrefixedBodies } from './length-prefixed.ts';
 
 const [mode, socketPath] = process.argv.slice(2);
 if (!socketPath) throw new Error('usage: ipc-peer.ts <claw|raw|http> <socket path>');
@@ -77,27 +78,17 @@ async function floodHttp(response: import('node:http').ServerResponse, count: nu
  * count and size (u32 each) and asks for a flood of length-prefixed bodies of that size.
  */
 function serveRaw(socket: Socket): void {
-  let buffered: Buffer = Buffer.alloc(0);
-  socket.on('data', (chunk: Buffer) => {
-    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-    let offset = 0;
-    while (buffered.length - offset >= 4) {
-      const length = buffered.readUInt32BE(offset);
-      if (buffered.length - offset - 4 < length) break;
-      const body = buffered.subarray(offset + 4, offset + 4 + length);
-      offset += 4 + length;
-      if (body[0] === 2) {
-        void floodRaw(socket, body.readUInt32BE(1), body.readUInt32BE(5));
-      } else {
-        const header = Buffer.allocUnsafe(4);
-        header.writeUInt32BE(length);
-        socket.cork();
-        socket.write(header);
-        socket.write(body);
-        process.nextTick(() => socket.uncork());
-      }
+  onLengthPrefixedBodies(socket, (body) => {
+    if (body[0] === 2) {
+      void floodRaw(socket, body.readUInt32BE(1), body.readUInt32BE(5));
+      return;
     }
-    buffered = offset === buffered.length ? Buffer.alloc(0) : buffered.subarray(offset);
+    const header = Buffer.allocUnsafe(4);
+    header.writeUInt32BE(body.length);
+    socket.cork();
+    socket.write(header);
+    socket.write(body);
+    process.nextTick(() => socket.uncork());
   });
   socket.on('error', () => {});
 }
