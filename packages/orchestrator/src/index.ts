@@ -3,3 +3,6 @@ export * from './inference/fake-backend.ts';
 export * from './inference/service/index.ts';
 export * from './inference/worker/index.ts';
 export * from './slot-pool/index.ts';
+export * from './config/config.ts';
+export * from './orchestrator.ts';
+export { loadOrCreateTokens } from './tokens/token-store.ts';
