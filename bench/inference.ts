@@ -103,6 +103,48 @@ async function directTokensPerSecond(modelPath: string, threads: number, texts: 
   return { tokens, seconds, tokensPerSecond: tokens / seconds };
 }
 
+/**
+ * node-llama-cpp called directly with `sequences` sequences of one context, four prompts at a time
+ * spread over them: the ceiling for what the slot pool can get out of more slots on this machine.
+ */
+async function directAggregateTokensPerSecond(
+  modelPath: string,
+  threads: number,
+  texts: string[],
+  maxTokens: number,
+  sequences: number,
+): Promise<number> {
+  const llama = await getLlama({ gpu: false, build: 'never', maxThreads: threads, logLevel: LlamaLogLevel.error });
+  const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
+  const context = await model.createContext({ contextSize: CONTEXT_SIZE, sequences, threads });
+  const free = Array.from({ length: sequences }, () => context.getSequence());
+  let tokens = 0;
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: sequences }, async () => {
+      const sequence = free.pop()!;
+      while (next < texts.length) {
+        const text = texts[next++] as string;
+        await sequence.clearHistory();
+        const input = model.tokenize(text);
+        if (model.tokens.bos !== null && model.tokens.shouldPrependBosToken) input.unshift(model.tokens.bos);
+        let generated = 0;
+        for await (const _token of sequence.evaluate(input, { temperature: 0 })) {
+          generated++;
+          if (generated >= maxTokens) break;
+        }
+        tokens += generated;
+      }
+    }),
+  );
+  const tokensPerSecond = tokens / ((performance.now() - started) / 1000);
+  await context.dispose();
+  await model.dispose();
+  await llama.dispose();
+  return tokensPerSecond;
+}
+
 async function orchestratorTokensPerSecond(client: InferenceClient, texts: string[]) {
   let tokens = 0;
   const started = performance.now();
@@ -300,13 +342,42 @@ export async function run(args: string[]): Promise<void> {
       }
     }
     const oneSlot = best.get(1) as number;
+    const directAggregate = new Map<number, number>();
+    for (let round = 0; round < (quick ? 1 : 2); round++) {
+      for (const sequences of [1, 2, 4]) {
+        const direct = await directAggregateTokensPerSecond(
+          modelPath,
+          threads,
+          prompts(quick ? 4 : 8),
+          maxTokens,
+          sequences,
+        );
+        directAggregate.set(sequences, Math.max(directAggregate.get(sequences) ?? 0, direct));
+      }
+    }
+    const oneSequence = directAggregate.get(1) as number;
     const aggregateRows = [...best].map(([slots, tokensPerSecond]) => [
       slots,
       format(tokensPerSecond),
       `${format(tokensPerSecond / oneSlot, 2)}x`,
+      format(directAggregate.get(slots) ?? Number.NaN),
+      `${format((directAggregate.get(slots) ?? Number.NaN) / oneSequence, 2)}x`,
+      `${format(tokensPerSecond / (directAggregate.get(slots) ?? Number.NaN), 2)}x`,
     ]);
     console.log('\n2. Aggregate throughput, 4 concurrent clients (best of rounds)');
-    console.log(table(['slots', 'tokens/s', 'vs 1 slot'], aggregateRows));
+    console.log(
+      table(
+        [
+          'slots',
+          'orchestrator tok/s',
+          'vs 1 slot',
+          'direct tok/s (same sequences)',
+          'vs 1 sequence',
+          'orchestrator vs direct',
+        ],
+        aggregateRows,
+      ),
+    );
 
     // 3. Human-priority wait under saturating compaction load.
     const slots = 2;
