@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- inference [--quick] [--threads N]` (threads default 1): the inference path against node-llama-cpp
+ * `npm run bench -- inference [--quick] [--threads N] [--gpu cuda]` (threads default 1, CPU by default): the inference path against node-llama-cpp
  * called directly, on a generated model big enough that generation dominates (embd 512, 8 layers).
  *
  * 1. tokens/s through the orchestrator (IPC client -> InferenceService -> SlotPool -> WorkerBackend
@@ -32,6 +32,12 @@ import { format, machineDescription, percentile, table } from './support/statist
 
 const MODEL_SHAPE = { embeddingLength: 512, blockCount: 8, headCount: 8, headCountKv: 4, feedForwardLength: 1536 };
 const CONTEXT_SIZE = 1024;
+
+/**
+ * `--gpu cuda` runs every path (direct and orchestrator) on CUDA with all layers offloaded;
+ * the default is the CPU. Set once in `run` before anything loads.
+ */
+let device: { gpu: 'cuda' | false; gpuLayers: 'auto' | 0 } = { gpu: false, gpuLayers: 0 };
 const TOKENS = { LeadClaw: 'lead', DevClaw: 'dev', OpsClaw: 'ops', ScribeClaw: 'scribe', UXClaw: 'ux' };
 
 interface Orchestrator {
@@ -46,7 +52,13 @@ async function startOrchestrator(
   maxTokens: number,
   directory: string,
 ): Promise<Orchestrator> {
-  const model: ModelSpec = { id: `bench-${slots}`, path: modelPath, contextSize: CONTEXT_SIZE, slots, gpuLayers: 0 };
+  const model: ModelSpec = {
+    id: `bench-${slots}`,
+    path: modelPath,
+    contextSize: CONTEXT_SIZE,
+    slots,
+    gpuLayers: device.gpuLayers,
+  };
   const pool = await SlotPool.create({ backend, models: [model] });
   const agentSettings = { modelId: model.id, sampling: { maxTokens } };
   const settings: InferenceServiceSettings = {
@@ -79,8 +91,8 @@ function prompts(count: number): string[] {
 
 /** node-llama-cpp called directly: one sequence, history cleared per prompt, greedy, same budget. */
 async function directTokensPerSecond(modelPath: string, threads: number, texts: string[], maxTokens: number) {
-  const llama = await getLlama({ gpu: false, build: 'never', maxThreads: threads, logLevel: LlamaLogLevel.error });
-  const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
+  const llama = await getLlama({ gpu: device.gpu, build: 'never', maxThreads: threads, logLevel: LlamaLogLevel.error });
+  const model = await llama.loadModel({ modelPath, gpuLayers: device.gpuLayers === 'auto' ? 'max' : 0 });
   const context = await model.createContext({ contextSize: CONTEXT_SIZE, sequences: 1, threads });
   const sequence = context.getSequence();
   let tokens = 0;
@@ -114,8 +126,8 @@ async function directAggregateTokensPerSecond(
   maxTokens: number,
   sequences: number,
 ): Promise<number> {
-  const llama = await getLlama({ gpu: false, build: 'never', maxThreads: threads, logLevel: LlamaLogLevel.error });
-  const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
+  const llama = await getLlama({ gpu: device.gpu, build: 'never', maxThreads: threads, logLevel: LlamaLogLevel.error });
+  const model = await llama.loadModel({ modelPath, gpuLayers: device.gpuLayers === 'auto' ? 'max' : 0 });
   const context = await model.createContext({ contextSize: CONTEXT_SIZE, sequences, threads });
   const free = Array.from({ length: sequences }, () => context.getSequence());
   let tokens = 0;
@@ -287,14 +299,18 @@ export async function run(args: string[]): Promise<void> {
   // 1 by default: on the shared 2-core build machine, a second llama.cpp thread spin-waits on a
   // descheduled peer and makes every figure noise. Pass --threads N on a dedicated machine.
   const threads = threadsIndex >= 0 ? Number(args[threadsIndex + 1]) : 1;
+  const gpuIndex = args.indexOf('--gpu');
+  const gpu = gpuIndex >= 0 ? args[gpuIndex + 1] : undefined;
+  if (gpu !== undefined && gpu !== 'cuda') throw new Error(`--gpu takes \`cuda\`, got \`${gpu}\``);
+  if (gpu === 'cuda') device = { gpu: 'cuda', gpuLayers: 'auto' };
   const maxTokens = quick ? 48 : 128;
   const directory = mkdtempSync(join(tmpdir(), 'claw-bench-inference-'));
   console.log(`Machine: ${await machineDescription()}`);
   const modelPath = await ensureTinyModel(join(tmpdir(), 'clawfleet-bench-models'), MODEL_SHAPE);
   console.log(
-    `Model: generated llama, embd ${MODEL_SHAPE.embeddingLength}, ${MODEL_SHAPE.blockCount} layers, ff ${MODEL_SHAPE.feedForwardLength}; CPU, ${threads} threads, context ${CONTEXT_SIZE}, greedy, maxTokens ${maxTokens}\n`,
+    `Model: generated llama, embd ${MODEL_SHAPE.embeddingLength}, ${MODEL_SHAPE.blockCount} layers, ff ${MODEL_SHAPE.feedForwardLength}; ${device.gpu === false ? 'CPU' : 'CUDA'}, ${threads} threads, context ${CONTEXT_SIZE}, greedy, maxTokens ${maxTokens}\n`,
   );
-  const backend = await WorkerBackend.start({ gpu: false, maxThreads: threads, contextThreads: threads });
+  const backend = await WorkerBackend.start({ gpu: device.gpu, maxThreads: threads, contextThreads: threads });
   try {
     // 1. Orchestrator against direct, alternating to spread machine noise over both.
     const texts = prompts(quick ? 4 : 8);
