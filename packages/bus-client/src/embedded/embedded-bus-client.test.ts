@@ -80,8 +80,11 @@ describe('EmbeddedBusClient', () => {
     for (const client of [alice, bob]) {
       await admin.callReducer('register_agent', { name: client.name, identity: client.identity, role: 'test' });
     }
-    const bobSees = bob.subscribe('SELECT * FROM memory_entry');
-    const aliceSees = alice.subscribe('SELECT * FROM memory_entry');
+    // As on SpacetimeDB, the private table itself is refused; its view shows each agent its own rows.
+    const refused = bob.subscribe('SELECT * FROM memory_entry');
+    await expect(refused.ready).rejects.toMatchObject({ code: 'SUBSCRIPTION_INVALID' });
+    const bobSees = bob.subscribe('SELECT * FROM visible_memory');
+    const aliceSees = alice.subscribe('SELECT * FROM visible_memory');
     await Promise.all([bobSees.ready, aliceSees.ready]);
     await alice.callReducer('write_memory', {
       tier: 'short',
@@ -90,8 +93,8 @@ describe('EmbeddedBusClient', () => {
       text: 'alice secret',
       derived_from: [],
     });
-    expect(alice.rows('memory_entry').map((row) => row.text)).toContain('alice secret');
-    expect(bob.rows('memory_entry').map((row) => row.text)).not.toContain('alice secret');
+    expect(alice.rows('visible_memory').map((row) => row.text)).toContain('alice secret');
+    expect(bob.rows('visible_memory').map((row) => row.text)).not.toContain('alice secret');
     await Promise.all([admin.dispose(), alice.dispose(), bob.dispose()]);
   });
 

@@ -675,6 +675,18 @@ export class EmbeddedDatabase {
   }
 
   /** Whether `callerName` may see `row` of `table` (a table or a view name); used to filter pushed changes. */
+  /**
+   * Whether `callerName` may subscribe to or query `table` at all, as SpacetimeDB decides it:
+   * public tables and views for everyone, private tables for admins (the module owner) only.
+   * Rows are then still filtered one by one by `isVisible`.
+   */
+  canRead(callerName: string, table: string): boolean {
+    if (Object.hasOwn(viewCatalog, table)) return true;
+    const description = this.#descriptions.get(table);
+    if (description === undefined) return false;
+    return description.isPublic || this.#viewer(callerName).isAdmin;
+  }
+
   isVisible(callerName: string, table: string, row: Row): boolean {
     this.#assertOpen();
     return this.#visibleTo(this.#viewer(callerName), table, row);

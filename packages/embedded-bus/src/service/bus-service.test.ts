@@ -137,13 +137,13 @@ describe('BusService', () => {
     }
     const initial = (await bob.request(BUS_METHODS.subscribe, {
       subscriptionId: 7,
-      queries: ['SELECT * FROM memory_entry', "SELECT * FROM task WHERE title = 'wanted'"],
+      queries: ['SELECT * FROM visible_memory', "SELECT * FROM task WHERE title = 'wanted'"],
     })) as BusSubscribeResult;
     expect(initial.tables.map((entry) => [entry.table, entry.rows.length])).toEqual([
-      ['memory_entry', 0],
+      ['visible_memory', 0],
       ['task', 0],
     ]);
-    await alice.request(BUS_METHODS.subscribe, { subscriptionId: 1, queries: ['SELECT * FROM memory_entry'] });
+    await alice.request(BUS_METHODS.subscribe, { subscriptionId: 1, queries: ['SELECT * FROM visible_memory'] });
 
     const memory = { tier: 'short', importance: 1, derived_from: [], source_task_id: null, source_message_id: null };
     await call(alice, 'write_memory', { ...memory, scope: 'private', text: 'alice only' });
@@ -165,6 +165,30 @@ describe('BusService', () => {
     await call(alice, 'write_memory', { ...memory, scope: 'shared', text: 'after unsubscribe' });
     await until(() => events.length === before + 1, "Alice's own event");
     expect(events.at(-1)?.agent).toBe('Alice');
+  });
+
+  it('refuses private tables to agents, naming the view to use, as SpacetimeDB does; the admin may read them', async () => {
+    const alice = await connect('Alice');
+    for (const [table, view] of [
+      ['memory_entry', 'visible_memory'],
+      ['message', 'visible_message'],
+    ] as const) {
+      await expect(
+        alice.request(BUS_METHODS.subscribe, { subscriptionId: 1, queries: [`SELECT * FROM ${table}`] }),
+      ).rejects.toMatchObject({ code: 'SUBSCRIPTION_INVALID', details: { table, view } });
+      await expect(alice.request(BUS_METHODS.query, { query: `SELECT * FROM ${table}` })).rejects.toMatchObject({
+        code: 'SUBSCRIPTION_INVALID',
+      });
+    }
+    await expect(
+      alice.request(BUS_METHODS.subscribe, { subscriptionId: 2, queries: ['SELECT * FROM task_lease_schedule'] }),
+    ).rejects.toMatchObject({ code: 'SUBSCRIPTION_INVALID' });
+    const orchestrator = await connect('orchestrator');
+    await expect(
+      orchestrator.request(BUS_METHODS.query, { query: 'SELECT * FROM memory_entry' }),
+    ).resolves.toMatchObject({
+      table: 'memory_entry',
+    });
   });
 
   it('commits calls sent together as a group: each gets its own outcome, its events come before its reply', async () => {

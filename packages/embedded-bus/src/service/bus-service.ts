@@ -1,3 +1,4 @@
+import { viewCatalog } from '@clawfleet/db-module';
 import type { IpcServer, RequestContext, ServerConnection } from '@clawfleet/ipc';
 import {
   BUS_METHODS,
@@ -47,6 +48,7 @@ export interface BusServiceDatabase {
   callReducers(calls: readonly ServiceReducerCall[]): ServiceReducerCallResult[];
   query(callerName: string, table: string): ServiceRow[];
   isVisible(callerName: string, table: string, row: ServiceRow): boolean;
+  canRead(callerName: string, table: string): boolean;
   onCommit(listener: (changes: readonly ServiceRowChange[]) => void): () => void;
   clientConnected(callerName: string): void;
   clientDisconnected(callerName: string): void;
@@ -143,7 +145,7 @@ export class BusService {
       params: busSubscribeParamsSchema,
       handler: (params, context): BusSubscribeResult => {
         this.#checkOpen(context);
-        const queries = params.queries.map((query) => this.#parseQuery(query));
+        const queries = params.queries.map((query) => this.#parseQuery(query, context.identity));
         if (this.#registry.countFor(context.connection) >= this.#maxSubscriptions) {
           throw new ClawError(
             'TOO_MANY_REQUESTS',
@@ -164,7 +166,7 @@ export class BusService {
       params: busQueryParamsSchema,
       handler: (params, context): BusQueryResult => {
         this.#checkOpen(context);
-        const query = this.#parseQuery(params.query);
+        const query = this.#parseQuery(params.query, context.identity);
         return { table: query.table, rows: this.#registry.snapshot(context.identity, [query])[0]?.rows ?? [] };
       },
     });
@@ -238,12 +240,21 @@ export class BusService {
     }
   }
 
-  #parseQuery(text: string): ParsedBusQuery {
+  #parseQuery(text: string, callerName: string): ParsedBusQuery {
     const query = parseBusQuery(text);
     if (!this.#database.tableNames().includes(query.table)) {
       throw new ClawError('SUBSCRIPTION_INVALID', `Unknown table \`${query.table}\` in \`${text.slice(0, 200)}\``, {
         details: { table: query.table },
       });
+    }
+    // The same rule as SpacetimeDB, so code written against the embedded bus runs on both.
+    if (!this.#database.canRead(callerName, query.table)) {
+      const view = Object.entries(viewCatalog).find(([, table]) => table === query.table)?.[0];
+      throw new ClawError(
+        'SUBSCRIPTION_INVALID',
+        `Table \`${query.table}\` is private${view ? `; subscribe to \`${view}\`, which shows the rows you may see` : ''}`,
+        { details: { table: query.table, ...(view ? { view } : {}) } },
+      );
     }
     return query;
   }
