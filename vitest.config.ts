@@ -6,6 +6,8 @@ import { defineConfig } from 'vitest/config';
 //   *.docker.test.ts  real Docker engine; skipped with a printed reason where none is reachable
 export default defineConfig({
   test: {
+    // The JSON report lets `.ci/run` print a plain "N passed, N failed" line at the end.
+    reporters: ['default', ['json', { outputFile: '.reports/vitest.json' }]],
     projects: [
       {
         test: {
