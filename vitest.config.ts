@@ -16,7 +16,6 @@ export default defineConfig({
           exclude: ['**/*.int.test.ts', '**/*.docker.test.ts', '**/node_modules/**'],
           testTimeout: 30_000,
           pool: 'forks',
-          poolOptions: { forks: { execArgv: ['--expose-gc'] } },
         },
       },
       {
@@ -26,7 +25,6 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 120_000,
           pool: 'forks',
-          poolOptions: { forks: { execArgv: ['--expose-gc'] } },
         },
       },
       {

@@ -153,6 +153,8 @@ export class ServerConnection {
     clearTimeout(this.#handshakeTimer);
     this.abortAll(reason);
     this.#closed.abort(reason);
+    // The peer may have hung up first: then the socket is already gone and there is nothing to wait for.
+    if (this.#socket.destroyed) return;
     this.#socket.end();
     // A peer that never reads would keep a half-closed socket forever.
     const destroyTimer = setTimeout(() => this.#socket.destroy(), 1000);

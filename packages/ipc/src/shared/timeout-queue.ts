@@ -15,7 +15,8 @@ interface Entry extends TimeoutEntry {
 }
 
 interface Lane {
-  entries: Entry[];
+  /** Slots before `head` are emptied as it passes them, so settled requests can be collected. */
+  entries: (Entry | undefined)[];
   head: number;
   timer: NodeJS.Timeout | undefined;
 }
@@ -85,6 +86,7 @@ export class TimeoutQueue {
     while (lane.head < lane.entries.length) {
       const entry = lane.entries[lane.head]!;
       if (entry.active && entry.deadline > now) break;
+      lane.entries[lane.head] = undefined;
       lane.head += 1;
       if (entry.active) {
         entry.active = false;
@@ -95,7 +97,10 @@ export class TimeoutQueue {
   }
 
   #dropSettled(lane: Lane): void {
-    while (lane.head < lane.entries.length && !lane.entries[lane.head]!.active) lane.head += 1;
+    while (lane.head < lane.entries.length && !lane.entries[lane.head]!.active) {
+      lane.entries[lane.head] = undefined;
+      lane.head += 1;
+    }
     if (lane.head > 1024 && lane.head * 2 > lane.entries.length) {
       lane.entries = lane.entries.slice(lane.head);
       lane.head = 0;
