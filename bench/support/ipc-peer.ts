@@ -96,10 +96,12 @@ function serveRaw(socket: Socket): void {
 async function floodRaw(socket: Socket, count: number, size: number): Promise<void> {
   const frame = Buffer.alloc(4 + size, 0x78);
   frame.writeUInt32BE(size);
-  // The same coalescing as the Clawfleet writer (cork for the tick), so the floor is a fair one.
+  // The same coalescing as the Clawfleet writer (cork for the tick, and large frames written at
+  // once), so the floor is Node's best and a fair one.
+  const coalesce = frame.length < 16 * 1024;
   let corked = false;
   for (let index = 0; index < count; index++) {
-    if (!corked) {
+    if (coalesce && !corked) {
       corked = true;
       socket.cork();
       process.nextTick(() => {

@@ -1,4 +1,4 @@
-import { Packr } from 'msgpackr';
+import { Packr, RESERVE_START_SPACE } from 'msgpackr';
 import { ClawError, type JsonValue } from './errors.ts';
 import { FRAME_TYPES, type Frame, frameSchema, requestIdSchema } from './frames.ts';
 
@@ -42,19 +42,22 @@ function checkMaxFrameBytes(value: number | undefined): number {
   return max;
 }
 
-/** Encodes one frame (header + msgpack payload) into a fresh buffer. */
+/**
+ * Encodes one frame (header + msgpack payload) into one buffer, without copying the payload:
+ * msgpackr reserves the header's 16 bytes in front of what it writes. The buffer is a view of
+ * msgpackr's arena, which it never writes to again, so it may be queued on a socket as it is.
+ */
 export function encodeFrame(frame: Frame, options: CodecOptions = {}): Buffer {
   const maxFrameBytes = checkMaxFrameBytes(options.maxFrameBytes);
-  const payload = packr.pack(frame);
-  if (payload.length > maxFrameBytes) {
-    throw new ClawError('FRAME_TOO_LARGE', `Frame of ${payload.length} bytes exceeds the maximum of ${maxFrameBytes}`, {
-      details: { size: payload.length, max: maxFrameBytes, type: frame.type },
+  const bytes = packr.pack(frame, RESERVE_START_SPACE | FRAME_HEADER_BYTES);
+  const payloadLength = bytes.length - FRAME_HEADER_BYTES;
+  if (payloadLength > maxFrameBytes) {
+    throw new ClawError('FRAME_TOO_LARGE', `Frame of ${payloadLength} bytes exceeds the maximum of ${maxFrameBytes}`, {
+      details: { size: payloadLength, max: maxFrameBytes, type: frame.type },
     });
   }
-  const buffer = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
-  writeHeader(buffer, payload.length);
-  payload.copy(buffer, FRAME_HEADER_BYTES);
-  return buffer;
+  writeHeader(bytes, payloadLength);
+  return bytes;
 }
 
 /** Encodes raw bytes as a frame payload without validation. For tests and fuzzing only. */
@@ -115,6 +118,10 @@ export class FrameDecoder {
    * Feeds bytes and returns the frames they complete, in order. When the bytes hold garbage, the
    * frames decoded before it are returned together with the error; the error is fatal for the
    * stream (it cannot be resynchronised) and every later call fails.
+   *
+   * Chunks are consumed where they lie: a frame inside one chunk is decoded from a view of it, a
+   * frame spread over several is copied once into a buffer of its exact size, and what follows a
+   * frame stays a view. A large frame that arrives in many reads is assembled once it is whole.
    */
   push(chunk: Buffer): DecodeResult {
     if (this.#failed) {
@@ -126,24 +133,17 @@ export class FrameDecoder {
     if (chunk.length === 0) return { frames: [] };
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
-    // A large frame arrives in many reads: wait for all of it rather than concatenating on every read.
-    if (this.#buffered < Math.max(FRAME_HEADER_BYTES, this.#needed)) return { frames: [] };
-
-    let buffer = this.#chunks.length === 1 ? chunk : Buffer.concat(this.#chunks, this.#buffered);
-    this.#chunks = [buffer];
     const frames: Frame[] = [];
-    let offset = 0;
-    this.#needed = 0;
     try {
-      while (buffer.length - offset >= FRAME_HEADER_BYTES) {
-        const payloadLength = this.#readHeader(buffer, offset);
-        const end = offset + FRAME_HEADER_BYTES + payloadLength;
-        if (end > buffer.length) {
-          this.#needed = FRAME_HEADER_BYTES + payloadLength;
-          break;
+      while (this.#buffered >= Math.max(FRAME_HEADER_BYTES, this.#needed)) {
+        if (this.#needed === 0) {
+          if (this.#chunks[0]!.length < FRAME_HEADER_BYTES) this.#merge(FRAME_HEADER_BYTES);
+          this.#needed = FRAME_HEADER_BYTES + this.#readHeader(this.#chunks[0]!, 0);
+          if (this.#buffered < this.#needed) break;
         }
-        frames.push(decodePayload(buffer.subarray(offset + FRAME_HEADER_BYTES, end)));
-        offset = end;
+        const bytes = this.#take(this.#needed);
+        this.#needed = 0;
+        frames.push(decodePayload(bytes.subarray(FRAME_HEADER_BYTES)));
       }
     } catch (error) {
       this.#failed = true;
@@ -152,16 +152,47 @@ export class FrameDecoder {
       this.#needed = 0;
       return { frames, error: ClawError.from(error, 'MALFORMED_FRAME') };
     }
-    if (offset === buffer.length) {
-      this.#chunks = [];
-      this.#buffered = 0;
-    } else if (offset > 0) {
-      // Copy the tail so the large chunk it came from can be collected.
-      buffer = Buffer.from(buffer.subarray(offset));
-      this.#chunks = [buffer];
-      this.#buffered = buffer.length;
-    }
     return { frames };
+  }
+
+  /** Removes and returns the first `length` buffered bytes, copying only when they span chunks. */
+  #take(length: number): Buffer {
+    const head = this.#chunks[0]!;
+    let bytes: Buffer;
+    if (head.length >= length) {
+      bytes = head.subarray(0, length);
+      if (head.length === length) this.#chunks.shift();
+      else this.#chunks[0] = this.#releasable(head.subarray(length), head);
+    } else {
+      bytes = Buffer.allocUnsafe(length);
+      let filled = 0;
+      while (filled < length) {
+        const next = this.#chunks[0]!;
+        const used = Math.min(next.length, length - filled);
+        next.copy(bytes, filled, 0, used);
+        filled += used;
+        if (used === next.length) this.#chunks.shift();
+        else this.#chunks[0] = this.#releasable(next.subarray(used), next);
+      }
+    }
+    this.#buffered -= length;
+    return bytes;
+  }
+
+  /** Joins the first chunks until the head holds at least `length` bytes (only for split headers). */
+  #merge(length: number): void {
+    let joined = 0;
+    let count = 0;
+    while (joined < length) joined += this.#chunks[count++]!.length;
+    this.#chunks.splice(0, count, Buffer.concat(this.#chunks.slice(0, count), joined));
+  }
+
+  /**
+   * A small remainder of a large chunk is copied, so the chunk can be collected while the
+   * remainder waits for the rest of its frame; a large remainder stays a view.
+   */
+  #releasable(remainder: Buffer, chunk: Buffer): Buffer {
+    return remainder.length * 4 < chunk.length ? Buffer.from(remainder) : remainder;
   }
 
   #readHeader(buffer: Buffer, offset: number): number {
