@@ -209,7 +209,7 @@ export async function run(args: string[]): Promise<void> {
   const directory = mkdtempSync(join(tmpdir(), 'claw-bench-'));
   const sizes = [
     { label: '100 B', size: 100, roundTrips: quick ? 1000 : 4000, flood: quick ? 20_000 : 60_000 },
-    { label: '64 KiB', size: 64 * 1024, roundTrips: quick ? 100 : 400, flood: quick ? 300 : 1500 },
+    { label: '64 KiB', size: 64 * 1024, roundTrips: quick ? 100 : 400, flood: quick ? 300 : 5000 },
   ];
   const factories: Record<Mode, (socketPath: string) => Promise<Transport>> = {
     claw: clawTransport,
