@@ -89,35 +89,11 @@ function prompts(count: number): string[] {
   return Array.from({ length: count }, (_, index) => `Report ${index}: what happened with ${topics[index % 7]}?`);
 }
 
-/** node-llama-cpp called directly: one sequence, history cleared per prompt, greedy, same budget. */
-async function directTokensPerSecond(modelPath: string, threads: number, texts: string[], maxTokens: number) {
-  const llama = await getLlama({ gpu: device.gpu, build: 'never', maxThreads: threads, logLevel: LlamaLogLevel.error });
-  const model = await llama.loadModel({ modelPath, gpuLayers: device.gpuLayers === 'auto' ? 'max' : 0 });
-  const context = await model.createContext({ contextSize: CONTEXT_SIZE, sequences: 1, threads });
-  const sequence = context.getSequence();
-  let tokens = 0;
-  const started = performance.now();
-  for (const text of texts) {
-    await sequence.clearHistory();
-    const input = model.tokenize(text);
-    if (model.tokens.bos !== null && model.tokens.shouldPrependBosToken) input.unshift(model.tokens.bos);
-    let generated = 0;
-    for await (const _token of sequence.evaluate(input, { temperature: 0 })) {
-      generated++;
-      if (generated >= maxTokens) break;
-    }
-    tokens += generated;
-  }
-  const seconds = (performance.now() - started) / 1000;
-  await context.dispose();
-  await model.dispose();
-  await llama.dispose();
-  return { tokens, seconds, tokensPerSecond: tokens / seconds };
-}
-
 /**
- * node-llama-cpp called directly with `sequences` sequences of one context, four prompts at a time
- * spread over them: the ceiling for what the slot pool can get out of more slots on this machine.
+ * node-llama-cpp called directly with `sequences` sequences of one context, each taking the next
+ * prompt when it finishes one (history cleared per prompt, greedy, same budget). With one sequence
+ * it is the single-request baseline; with more, the ceiling for what the slot pool can get out of
+ * more slots on this machine.
  */
 async function directAggregateTokensPerSecond(
   modelPath: string,
@@ -320,7 +296,8 @@ export async function run(args: string[]): Promise<void> {
     const singleClient = await single.client('DevClaw');
     await singleClient.generate('warm-up', { maxTokens: 4 });
     for (let round = 0; round < (quick ? 1 : 2); round++) {
-      direct.push((await directTokensPerSecond(modelPath, threads, texts, maxTokens)).tokensPerSecond);
+      // One sequence, prompts one after another, history cleared per prompt: the single-request baseline.
+      direct.push(await directAggregateTokensPerSecond(modelPath, threads, texts, maxTokens, 1));
       viaOrchestrator.push((await orchestratorTokensPerSecond(singleClient, texts)).tokensPerSecond);
     }
     const directBest = Math.max(...direct);

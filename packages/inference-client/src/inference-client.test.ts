@@ -1,4 +1,4 @@
-import { ClawError } from '@clawfleet/protocol';
+import { rejectionOf } from '@clawfleet/protocol/testing';
 import { describe, expect, it } from 'vitest';
 import { InferenceClient, type InferenceTransport } from './inference-client.ts';
 
@@ -12,16 +12,6 @@ function transport(answer: (method: string, onDelta?: (data: unknown) => void) =
     },
   };
   return { fake, sent };
-}
-
-async function caught(promise: Promise<unknown>): Promise<ClawError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ClawError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 const result = {
@@ -56,23 +46,23 @@ describe('InferenceClient', () => {
   it('refuses bad params before sending, and bad responses or deltas after', async () => {
     const { fake, sent } = transport(() => ({ ...result, tokensOut: -1 }));
     const client = new InferenceClient(fake);
-    const badParams = await caught(client.generate('hi', { maxTokens: 0 }));
+    const badParams = await rejectionOf(client.generate('hi', { maxTokens: 0 }));
     expect(badParams.code).toBe('INVALID_PARAMS');
     expect(badParams.message).toBe(
       'Invalid `generate` options at `maxTokens`: Expected `maxTokens` to be an integer 1-1048576, got `0` (number)',
     );
     expect(sent).toHaveLength(0);
-    expect((await caught(client.generate('hi'))).code).toBe('INVALID_RESPONSE');
+    expect((await rejectionOf(client.generate('hi'))).code).toBe('INVALID_RESPONSE');
 
     const badDelta = transport((_method, onDelta) => {
       onDelta?.({ chunk: 1 });
       return result;
     });
-    const deltaError = await caught(new InferenceClient(badDelta.fake).generate('hi'));
+    const deltaError = await rejectionOf(new InferenceClient(badDelta.fake).generate('hi'));
     expect(deltaError.code).toBe('INVALID_RESPONSE');
 
     const shortEmbed = transport(() => ({ modelId: 'tiny', vectors: [[1]], queuedMs: 0, generateMs: 0 }));
-    const embedError = await caught(new InferenceClient(shortEmbed.fake).embed(['a', 'b']));
+    const embedError = await rejectionOf(new InferenceClient(shortEmbed.fake).embed(['a', 'b']));
     expect(embedError.message).toBe('Invalid `inference.embed` response: 1 vectors for 2 texts');
   });
 });

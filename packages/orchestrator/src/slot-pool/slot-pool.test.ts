@@ -1,4 +1,5 @@
 import { ClawError, isClawError } from '@clawfleet/protocol';
+import { rejectionOf } from '@clawfleet/protocol/testing';
 import { describe, expect, it } from 'vitest';
 import type { ModelSpec } from '../inference/backend.ts';
 import { FakeInferenceBackend } from '../inference/fake-backend.ts';
@@ -21,16 +22,6 @@ async function setup(
   const backend = new FakeInferenceBackend({ checkPaths: false, memoryBytes, totalMemoryBytes: 4096 * MiB });
   const pool = await SlotPool.create({ backend, models, ...options });
   return { pool, backend };
-}
-
-async function caught(promise: Promise<unknown>): Promise<ClawError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ClawError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** Lets queued microtasks and the pool's scheduling pass run. */
@@ -156,8 +147,8 @@ describe('SlotPool', () => {
     const aborted = pool.acquire({ agent: 'DevClaw', modelId: 'm', priority: 'human', signal: controller.signal });
     const timed = pool.acquire({ agent: 'DevClaw', modelId: 'm', priority: 'human', timeoutMs: 20 });
     controller.abort();
-    expect((await caught(aborted)).code).toBe('CANCELLED');
-    expect((await caught(timed)).code).toBe('TIMEOUT');
+    expect((await rejectionOf(aborted)).code).toBe('CANCELLED');
+    expect((await rejectionOf(timed)).code).toBe('TIMEOUT');
 
     // Running: the lease signal aborts and the backend stops the generation.
     backend.closeGate();
@@ -172,7 +163,7 @@ describe('SlotPool', () => {
     expect(lease.signal.aborted).toBe(true);
     backend.openGate();
     expect((await generation).stopReason).toBe('aborted');
-    expect((await caught(queuedForLead)).code).toBe('CANCELLED');
+    expect((await rejectionOf(queuedForLead)).code).toBe('CANCELLED');
     lease.release();
     const opsLease = await queuedForOps; // other agents are untouched
     expect(opsLease.agent).toBe('OpsClaw');
@@ -220,7 +211,7 @@ describe('SlotPool', () => {
     expect(backend.loadedModelIds().sort()).toEqual(['a', 'c']);
     expect(backend.statistics.peakLoadedBytes).toBeLessThanOrEqual(1000 * MiB);
 
-    const tooLarge = await caught(pool.acquire({ agent: 'LeadClaw', modelId: 'huge', priority: 'act' }));
+    const tooLarge = await rejectionOf(pool.acquire({ agent: 'LeadClaw', modelId: 'huge', priority: 'act' }));
     expect(tooLarge.code).toBe('MODEL_TOO_LARGE');
     expect(tooLarge.message).toContain('`huge` needs 2000.0 MiB but the memory budget is 1000.0 MiB');
     await pool.dispose();
@@ -260,8 +251,8 @@ describe('SlotPool', () => {
     const { pool, backend } = await setup([model('m', 1)]);
     backend.injectFailure('load', new ClawError('MODEL_INVALID', 'Model file /models/m.gguf is truncated'));
     const failures = await Promise.all([
-      caught(pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' })),
-      caught(pool.acquire({ agent: 'DevClaw', modelId: 'm', priority: 'act' })),
+      rejectionOf(pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' })),
+      rejectionOf(pool.acquire({ agent: 'DevClaw', modelId: 'm', priority: 'act' })),
     ]);
     expect(failures.map((error) => error.code)).toEqual(['MODEL_INVALID', 'MODEL_INVALID']);
     const lease = await pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' });
@@ -272,7 +263,7 @@ describe('SlotPool', () => {
   it('refuses a model the device cannot hold now with INSUFFICIENT_MEMORY, and a missing file with MODEL_NOT_FOUND', async () => {
     const { pool, backend } = await setup([model('m', 1)], { memoryBudgetBytes: 1000 * MiB }, { m: 600 * MiB });
     backend.externalUsedBytes = 4096 * MiB - 500 * MiB; // another process holds the device
-    const busy = await caught(pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' }));
+    const busy = await rejectionOf(pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' }));
     expect(busy.code).toBe('INSUFFICIENT_MEMORY');
     expect(busy.retryable).toBe(true);
     expect(busy.message).toBe('Model `m` needs 600.0 MiB but the device has 500.0 MiB free');
@@ -285,7 +276,7 @@ describe('SlotPool', () => {
       backend: checking,
       models: [{ ...model('gone', 1), path: '/nonexistent/clawfleet/gone.gguf' }],
     });
-    const notFound = await caught(missing.acquire({ agent: 'LeadClaw', modelId: 'gone', priority: 'act' }));
+    const notFound = await rejectionOf(missing.acquire({ agent: 'LeadClaw', modelId: 'gone', priority: 'act' }));
     expect(notFound.code).toBe('MODEL_NOT_FOUND');
     expect(notFound.message).toContain('/nonexistent/clawfleet/gone.gguf');
     expect(missing.status()).toMatchObject({ queued: 0, running: 0, reservedBytes: 0 });
@@ -294,28 +285,30 @@ describe('SlotPool', () => {
 
   it('refuses bad requests and options with exact messages', async () => {
     const { pool } = await setup([model('m', 1)], { maxQueued: 1 });
-    const badPriority = await caught(
+    const badPriority = await rejectionOf(
       pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'urgent' as PriorityClass }),
     );
     expect(badPriority.code).toBe('INVALID_PARAMS');
     expect(badPriority.message).toBe(
       'Invalid slot request at `priority`: Expected `priority` to be one of human, triage, act, reflect, compaction, got `urgent` (string)',
     );
-    expect((await caught(pool.acquire({ agent: 'LeadClaw', modelId: 'nope', priority: 'act' }))).message).toBe(
+    expect((await rejectionOf(pool.acquire({ agent: 'LeadClaw', modelId: 'nope', priority: 'act' }))).message).toBe(
       'No model `nope` is configured; configured: m',
     );
     const held = await pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' });
     const queued = pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' });
-    expect((await caught(pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' }))).code).toBe('QUEUE_FULL');
+    expect((await rejectionOf(pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' }))).code).toBe(
+      'QUEUE_FULL',
+    );
     held.release();
     (await queued).release();
     await pool.dispose();
-    expect((await caught(pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' }))).code).toBe(
+    expect((await rejectionOf(pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' }))).code).toBe(
       'SHUTTING_DOWN',
     );
 
     const backend = new FakeInferenceBackend({ checkPaths: false });
-    const badSlots = await caught(SlotPool.create({ backend, models: [{ ...model('m', 1), slots: 0 }] }));
+    const badSlots = await rejectionOf(SlotPool.create({ backend, models: [{ ...model('m', 1), slots: 0 }] }));
     expect(badSlots.code).toBe('CONFIG_INVALID');
     expect(badSlots.message).toBe(
       'Invalid slot pool options at `models.0.slots`: Expected `slots` to be an integer 1-64, got `0` (number)',

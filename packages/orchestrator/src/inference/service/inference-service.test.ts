@@ -1,7 +1,8 @@
 import { InferenceClient } from '@clawfleet/inference-client';
 import { IpcClient, IpcServer, tokenAuthenticator } from '@clawfleet/ipc';
 import { tempSocketPath } from '@clawfleet/ipc/testing';
-import { ClawError, type InferenceAccountingRecord, isClawError } from '@clawfleet/protocol';
+import { type InferenceAccountingRecord, isClawError } from '@clawfleet/protocol';
+import { rejectionOf } from '@clawfleet/protocol/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SlotPool } from '../../slot-pool/slot-pool.ts';
 import { FakeInferenceBackend } from '../fake-backend.ts';
@@ -73,16 +74,6 @@ async function harness(options: { millisecondsPerToken?: number; slots?: number 
   };
 }
 
-async function caught(promise: Promise<unknown>): Promise<ClawError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ClawError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
-
 async function until(condition: () => boolean): Promise<void> {
   for (let attempt = 0; attempt < 500 && !condition(); attempt++)
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -128,10 +119,10 @@ describe('InferenceService over IPC', () => {
     const lowered = await lead.generate('Write a short answer.', { maxTokens: 7 });
     expect(lowered).toMatchObject({ tokensOut: 7, stopReason: 'max-tokens' });
     const stranger = (await client('Stranger')).inference;
-    const refused = await caught(stranger.generate('hello'));
+    const refused = await rejectionOf(stranger.generate('hello'));
     expect(refused.code).toBe('FORBIDDEN');
     expect(refused.message).toBe('Agent `Stranger` has no inference settings');
-    const badPriority = await caught(lead.generate('x', { priority: 'urgent' as 'act' }));
+    const badPriority = await rejectionOf(lead.generate('x', { priority: 'urgent' as 'act' }));
     expect(badPriority.code).toBe('INVALID_PARAMS');
     expect(badPriority.message).toContain('Expected `priority` to be one of human, triage, act, reflect, compaction');
   });
@@ -151,12 +142,12 @@ describe('InferenceService over IPC', () => {
     expect(decided.value).toEqual(JSON.parse(decided.text));
     expect(['act', 'delegate', 'defer', 'ignore']).toContain(decided.value.decision);
 
-    const cut = await caught(inference.structured('Decide.', schema, { maxTokens: 5 }));
+    const cut = await rejectionOf(inference.structured('Decide.', schema, { maxTokens: 5 }));
     expect(cut.code).toBe('OUTPUT_INVALID');
     expect(cut.retryable).toBe(true);
     expect(records.at(-1)).toMatchObject({ outcome: 'failed', errorCode: 'OUTPUT_INVALID', tokensOut: 5 });
 
-    const badSchema = await caught(inference.structured('Decide.', { type: 'frob' }));
+    const badSchema = await rejectionOf(inference.structured('Decide.', { type: 'frob' }));
     expect(badSchema.code).toBe('INVALID_PARAMS');
     expect(badSchema.message).toContain('Invalid `jsonSchema`');
   });
@@ -183,7 +174,7 @@ describe('InferenceService over IPC', () => {
         if (deltas === 2) controller.abort();
       },
     });
-    expect((await caught(running)).code).toBe('CANCELLED');
+    expect((await rejectionOf(running)).code).toBe('CANCELLED');
     await until(() => pool.status().running === 0);
     await until(() => records.length === 1);
     expect(records[0]).toMatchObject({ outcome: 'failed', errorCode: 'CANCELLED' });
