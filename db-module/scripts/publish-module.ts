@@ -9,10 +9,29 @@ import { isClawError } from '@clawfleet/protocol';
 import { buildModule } from './build-module.ts';
 import { publishModule } from './publish.ts';
 
-const { values } = parseArgs({
-  options: { server: { type: 'string' }, database: { type: 'string' }, token: { type: 'string' } },
-  strict: true,
-});
+const USAGE = `Usage: npm run db:publish -- --server <url> --database <name> [--token <owner token>]
+  (or set SPACETIMEDB_URL, SPACETIMEDB_DATABASE, SPACETIMEDB_TOKEN)
+Without a token, a new identity is created and its token printed: keep it to publish updates.`;
+
+let values: { server?: string; database?: string; token?: string; help?: boolean };
+try {
+  values = parseArgs({
+    options: {
+      server: { type: 'string' },
+      database: { type: 'string' },
+      token: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  }).values;
+} catch (error) {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
+  process.exit(2);
+}
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 
 try {
   const bundle = await readFile(await buildModule(), 'utf8');
