@@ -14,7 +14,8 @@ const EXIT_CONFIG = 78;
 function createLogger(config: OrchestratorConfig): pino.Logger {
   return pino({
     level: config.logLevel,
-    base: { component: 'orchestrator' },
+    // Each part binds its own `component`; the process is named once.
+    name: 'orchestrator',
     redact: {
       paths: ['token', '*.token', 'tokens', '*.tokens', 'authorization', '*.authorization'],
       censor: '[redacted]',
@@ -33,8 +34,10 @@ async function main(): Promise<void> {
     process.stderr.write(`clawfleet: ${ClawError.from(error).message}\n`);
     process.exit(EXIT_CONFIG);
   }
-  const logger = createLogger(config);
-  const log = logger as unknown as Logger;
+  const root = createLogger(config);
+  const logger = root.child({ component: 'main' });
+  // Parts bind their own `component`, so they get the root logger.
+  const log = root as unknown as Logger;
 
   let orchestrator: Orchestrator;
   try {

@@ -47,7 +47,7 @@ export class Orchestrator {
     this.pool = parts.pool;
     this.inference = parts.inference;
     this.#busService = parts.busService;
-    this.#logger = parts.logger;
+    this.#logger = parts.logger.child({ component: 'orchestrator' });
   }
 
   /**
@@ -62,7 +62,7 @@ export class Orchestrator {
       const database = EmbeddedDatabase.open({
         path: config.databasePath,
         adminName: ORCHESTRATOR_IDENTITY,
-        logger: logger.child({ component: 'embedded-bus' }),
+        logger,
       });
       cleanup.push(() => database.close());
       registerAgents(database, config);
@@ -71,7 +71,7 @@ export class Orchestrator {
       const backend = await WorkerBackend.start({
         gpu: config.gpu,
         maxThreads: config.threads,
-        logger: logger.child({ component: 'inference-worker' }),
+        logger,
       });
       cleanup.push(() => backend.dispose());
       // Every configured model is checked now, so a wrong path fails at start-up, naming the file.
@@ -96,7 +96,7 @@ export class Orchestrator {
             ]),
           ),
         },
-        onAccounting: (record) => recordInference(database, host, record, logger),
+        onAccounting: (record) => recordInference(database, host, record, logger.child({ component: 'accounting' })),
         logger,
       });
 
