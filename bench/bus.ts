@@ -19,6 +19,7 @@ import { EmbeddedBusClient } from '@clawfleet/bus-client';
 import { EmbeddedDatabase, identityForName } from '@clawfleet/embedded-bus';
 import { IpcClient } from '@clawfleet/ipc';
 import Database from 'better-sqlite3';
+import { runInLanes } from './support/lanes.ts';
 import { format, machineDescription, percentile, table } from './support/statistics.ts';
 
 const HOST = fileURLToPath(new URL('../packages/embedded-bus/src/bin/embedded-bus-host.ts', import.meta.url));
@@ -76,19 +77,12 @@ async function sequential(count: number, call: (index: number) => Promise<void> 
 /** `clients` connections, each keeping `depth` calls in flight, `count` calls in all. */
 async function pipelined(clients: EmbeddedBusClient[], depth: number, count: number, prefix: string): Promise<Figures> {
   const latencies: number[] = [];
-  let next = 0;
   const started = performance.now();
-  await Promise.all(
-    clients.flatMap((client) =>
-      Array.from({ length: depth }, async () => {
-        for (let index = next++; index < count; index = next++) {
-          const before = performance.now();
-          await client.callReducer('create_task', taskArgs(`${prefix}${index}`));
-          latencies.push(performance.now() - before);
-        }
-      }),
-    ),
-  );
+  await runInLanes(clients.length * depth, count, async (index, lane) => {
+    const before = performance.now();
+    await clients[Math.floor(lane / depth)]!.callReducer('create_task', taskArgs(`${prefix}${index}`));
+    latencies.push(performance.now() - before);
+  });
   const seconds = (performance.now() - started) / 1000;
   return { callsPerSecond: count / seconds, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99) };
 }
@@ -99,19 +93,12 @@ async function ipcOnly(socketPath: string, names: string[], depth: number, count
     names.map((agent) => IpcClient.connect({ socketPath, agent, token: AGENT_TOKEN, requestTimeoutMs: 120_000 })),
   );
   const latencies: number[] = [];
-  let next = 0;
   const started = performance.now();
-  await Promise.all(
-    ipcClients.flatMap((client) =>
-      Array.from({ length: depth }, async () => {
-        while (next++ < count) {
-          const before = performance.now();
-          await client.request('bus.identity', {});
-          latencies.push(performance.now() - before);
-        }
-      }),
-    ),
-  );
+  await runInLanes(ipcClients.length * depth, count, async (_index, lane) => {
+    const before = performance.now();
+    await ipcClients[Math.floor(lane / depth)]!.request('bus.identity', {});
+    latencies.push(performance.now() - before);
+  });
   const seconds = (performance.now() - started) / 1000;
   await Promise.all(ipcClients.map((client) => client.close()));
   return { callsPerSecond: count / seconds, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99) };

@@ -28,6 +28,7 @@ import {
 import { ensureTinyModel } from '@clawfleet/tiny-model';
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
 import PQueue from 'p-queue';
+import { runInLanes } from './support/lanes.ts';
 import { format, machineDescription, percentile, table } from './support/statistics.ts';
 
 const MODEL_SHAPE = { embeddingLength: 512, blockCount: 8, headCount: 8, headCountKv: 4, feedForwardLength: 1536 };
@@ -105,27 +106,21 @@ async function directAggregateTokensPerSecond(
   const llama = await getLlama({ gpu: device.gpu, build: 'never', maxThreads: threads, logLevel: LlamaLogLevel.error });
   const model = await llama.loadModel({ modelPath, gpuLayers: device.gpuLayers === 'auto' ? 'max' : 0 });
   const context = await model.createContext({ contextSize: CONTEXT_SIZE, sequences, threads });
-  const free = Array.from({ length: sequences }, () => context.getSequence());
+  const lanes = Array.from({ length: sequences }, () => context.getSequence());
   let tokens = 0;
-  let next = 0;
   const started = performance.now();
-  await Promise.all(
-    Array.from({ length: sequences }, async () => {
-      const sequence = free.pop()!;
-      while (next < texts.length) {
-        const text = texts[next++] as string;
-        await sequence.clearHistory();
-        const input = model.tokenize(text);
-        if (model.tokens.bos !== null && model.tokens.shouldPrependBosToken) input.unshift(model.tokens.bos);
-        let generated = 0;
-        for await (const _token of sequence.evaluate(input, { temperature: 0 })) {
-          generated++;
-          if (generated >= maxTokens) break;
-        }
-        tokens += generated;
-      }
-    }),
-  );
+  await runInLanes(sequences, texts.length, async (index, lane) => {
+    const sequence = lanes[lane]!;
+    await sequence.clearHistory();
+    const input = model.tokenize(texts[index]!);
+    if (model.tokens.bos !== null && model.tokens.shouldPrependBosToken) input.unshift(model.tokens.bos);
+    let generated = 0;
+    for await (const _token of sequence.evaluate(input, { temperature: 0 })) {
+      generated++;
+      if (generated >= maxTokens) break;
+    }
+    tokens += generated;
+  });
   const tokensPerSecond = tokens / ((performance.now() - started) / 1000);
   await context.dispose();
   await model.dispose();
@@ -147,19 +142,13 @@ async function orchestratorTokensPerSecond(client: InferenceClient, texts: strin
 
 async function aggregateTokensPerSecond(client: InferenceClient, texts: string[], concurrency: number) {
   let tokens = 0;
-  let next = 0;
   const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < texts.length) {
-        const text = texts[next++] as string;
-        // Await first: `tokens += await ...` would read `tokens` before the await and lose the
-        // other workers' additions.
-        const result = await client.generate(text, { priority: 'act' });
-        tokens += result.tokensOut;
-      }
-    }),
-  );
+  await runInLanes(concurrency, texts.length, async (index) => {
+    // Await first: `tokens += await ...` would read `tokens` before the await and lose the
+    // other lanes' additions.
+    const result = await client.generate(texts[index]!, { priority: 'act' });
+    tokens += result.tokensOut;
+  });
   return tokens / ((performance.now() - started) / 1000);
 }
 
@@ -203,35 +192,23 @@ async function schedulingOverhead(requests: number, inFlight: number) {
   (await pool.acquire({ agent: 'LeadClaw', modelId: 'fake', priority: 'act' })).release(); // load once
   const measurePool = async () => {
     const started = performance.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: inFlight }, async () => {
-        while (next < requests) {
-          const index = next++;
-          const lease = await pool.acquire({
-            agent: agents[index % 5] as string,
-            modelId: 'fake',
-            priority: priorities[(index * 7) % 5] as PriorityClass,
-            prefix: index % 2 === 0 ? `prelude ${index % 5}` : undefined,
-          });
-          lease.release();
-        }
-      }),
-    );
+    await runInLanes(inFlight, requests, async (index) => {
+      const lease = await pool.acquire({
+        agent: agents[index % 5] as string,
+        modelId: 'fake',
+        priority: priorities[(index * 7) % 5] as PriorityClass,
+        prefix: index % 2 === 0 ? `prelude ${index % 5}` : undefined,
+      });
+      lease.release();
+    });
     return ((performance.now() - started) * 1000) / requests;
   };
   const measureQueue = async () => {
     const queue = new PQueue({ concurrency: 4 });
     const started = performance.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: inFlight }, async () => {
-        while (next < requests) {
-          const index = next++;
-          await queue.add(async () => {}, { priority: index % 5 });
-        }
-      }),
-    );
+    await runInLanes(inFlight, requests, async (index) => {
+      await queue.add(async () => {}, { priority: index % 5 });
+    });
     return ((performance.now() - started) * 1000) / requests;
   };
   await measurePool();

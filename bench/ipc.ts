@@ -14,6 +14,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IpcClient } from '@clawfleet/ipc';
+import { runInLanes } from './support/lanes.ts';
 import { onLengthPrefixedBodies } from './support/length-prefixed.ts';
 import { format, machineDescription, percentile, table } from './support/statistics.ts';
 
@@ -135,14 +136,9 @@ async function httpTransport(socketPath: string, streamed = false): Promise<Tran
     flood: async (count, size) => {
       if (!streamed) {
         const body = { data: 'x'.repeat(size) };
-        let next = 0;
-        const lane = async (): Promise<void> => {
-          while (next < count) {
-            next += 1;
-            await post('/sink', body);
-          }
-        };
-        await Promise.all(Array.from({ length: HTTP_WINDOW }, lane));
+        await runInLanes(HTTP_WINDOW, count, async () => {
+          await post('/sink', body);
+        });
         return;
       }
       let received = 0;
