@@ -49,7 +49,7 @@ async function startHost(databasePath: string, socketPath: string): Promise<Chil
     ...[...WRITERS, ...SUBSCRIBERS].map((name) => [name, AGENT_TOKEN]),
   ]);
   const child = spawn(process.execPath, ['--import', 'tsx', HOST, '--database', databasePath, '--socket', socketPath], {
-    env: { ...process.env, CLAWFLEET_BUS_TOKENS: JSON.stringify(tokens) },
+    env: { ...process.env, CLAW_BUS_TOKENS: JSON.stringify(tokens) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {

@@ -13,9 +13,15 @@ const available = readdirSync(here)
   .sort();
 
 const [name, ...args] = process.argv.slice(2);
-if (!name || !available.includes(name)) {
-  console.error(`Usage: npm run bench -- <name> [args]\nBenchmarks: ${available.join(', ')}`);
-  process.exit(name ? 2 : 0);
+const usage = `Usage: npm run bench -- <name> [args]\nBenchmarks: ${available.join(', ')}`;
+// Exit 2 (a usage error) either way: a script or CI job that forgot the name must not pass silently.
+if (!name) {
+  console.error(usage);
+  process.exit(2);
+}
+if (!available.includes(name)) {
+  console.error(`Unknown benchmark \`${name}\`\n${usage}`);
+  process.exit(2);
 }
 const module = (await import(pathToFileURL(join(here, `${name}.ts`)).href)) as {
   run?: (args: string[]) => Promise<void>;

@@ -25,7 +25,7 @@ interface RunningHost {
 /** Starts the host bin as a child process and resolves once it printed its ready line. */
 async function startHost(databasePath: string, socketPath: string): Promise<RunningHost> {
   const child = spawn(process.execPath, ['--import', 'tsx', HOST, '--database', databasePath, '--socket', socketPath], {
-    env: { ...process.env, CLAWFLEET_BUS_TOKENS: TOKENS },
+    env: { ...process.env, CLAW_BUS_TOKENS: TOKENS },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) => {

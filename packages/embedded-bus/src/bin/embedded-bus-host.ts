@@ -17,6 +17,7 @@ import { stderrLogger } from './stderr-logger.ts';
 
 async function main(): Promise<void> {
   const config = readHostConfig(process.argv.slice(2), process.env);
+  for (const deprecation of config.deprecations) process.stderr.write(`embedded-bus-host: warning: ${deprecation}\n`);
   const logger = config.verbose ? stderrLogger({ component: 'embedded-bus-host' }) : silentLogger;
   const database = EmbeddedDatabase.open({ path: config.databasePath, logger });
   const server = new IpcServer({

@@ -17,15 +17,27 @@ function configError(argv: string[], env: Record<string, string> = {}): Error {
 describe('readHostConfig', () => {
   it('reads argv, taking tokens from the environment when not given', () => {
     const config = readHostConfig(['--database', 'bus.sqlite', '--socket', '/tmp/s.sock'], {
-      CLAWFLEET_BUS_TOKENS: tokens,
+      CLAW_BUS_TOKENS: tokens,
     });
     expect(config).toEqual({
       databasePath: 'bus.sqlite',
       socketPath: '/tmp/s.sock',
       tokens: { orchestrator: 'admin-secret' },
       verbose: false,
+      deprecations: [],
     });
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('still reads the old CLAWFLEET_BUS_TOKENS, with a deprecation naming the new variable', () => {
+    const config = readHostConfig(['--database', 'd', '--socket', 's'], { CLAWFLEET_BUS_TOKENS: tokens });
+    expect(config.tokens).toEqual({ orchestrator: 'admin-secret' });
+    expect(config.deprecations).toEqual(['CLAWFLEET_BUS_TOKENS is deprecated: rename it to CLAW_BUS_TOKENS']);
+    const both = readHostConfig(['--database', 'd', '--socket', 's'], {
+      CLAW_BUS_TOKENS: tokens,
+      CLAWFLEET_BUS_TOKENS: '{"orchestrator":"other-secret"}',
+    });
+    expect(both.tokens).toEqual({ orchestrator: 'admin-secret' });
   });
 
   it('names the option and the env var in each refusal', () => {
@@ -34,7 +46,7 @@ describe('readHostConfig', () => {
     expect(configError(['--database', 'd', '--socket', 's', '--port', '1']).message).toContain(
       'Unknown argument `--port`',
     );
-    expect(configError(['--database', 'd', '--socket', 's']).message).toContain('CLAWFLEET_BUS_TOKENS');
+    expect(configError(['--database', 'd', '--socket', 's']).message).toContain('CLAW_BUS_TOKENS');
     expect(configError(['--database', 'd', '--socket', 's', '--tokens', '{nope']).message).toContain('JSON');
     expect(configError(['--database', 'd', '--socket', 's', '--tokens', '{"orchestrator":"short"}']).message).toContain(
       'orchestrator',

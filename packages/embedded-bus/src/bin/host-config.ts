@@ -10,11 +10,18 @@ export interface HostConfig {
   tokens: Readonly<Record<string, string>>;
   /** Log to stderr as JSON lines. */
   verbose: boolean;
+  /** Deprecated names that were used, each with what to use instead; printed once at start. */
+  deprecations: readonly string[];
 }
+
+/** The tokens variable, in the `CLAW_*` family of every other setting. */
+export const TOKENS_VARIABLE = 'CLAW_BUS_TOKENS';
+/** Its old name: still read (when the new one is unset) with a deprecation warning, until 0.2. */
+export const DEPRECATED_TOKENS_VARIABLE = 'CLAWFLEET_BUS_TOKENS';
 
 export const HOST_USAGE =
   'Usage: embedded-bus-host --database <file> --socket <path> [--tokens <json>] [--verbose]\n' +
-  '  --tokens (or env CLAWFLEET_BUS_TOKENS): JSON object of agent name -> token, e.g. {"orchestrator":"secret"}';
+  '  --tokens (or env CLAW_BUS_TOKENS): JSON object of agent name -> token, e.g. {"orchestrator":"secret"}';
 
 const tokensSchema = z
   .record(identityNameSchema, z.string().min(8).max(1024))
@@ -44,18 +51,29 @@ export function readHostConfig(argv: readonly string[], env: Readonly<Record<str
   }
   const databasePath = values.get('--database') ?? fail('Missing `--database <file>`');
   const socketPath = values.get('--socket') ?? fail('Missing `--socket <path>`');
-  const tokensText =
-    values.get('--tokens') ?? env.CLAWFLEET_BUS_TOKENS ?? fail('Missing `--tokens` (env CLAWFLEET_BUS_TOKENS)');
+  const deprecations: string[] = [];
+  let fromEnvironment = env[TOKENS_VARIABLE];
+  if (fromEnvironment === undefined && env[DEPRECATED_TOKENS_VARIABLE] !== undefined) {
+    fromEnvironment = env[DEPRECATED_TOKENS_VARIABLE];
+    deprecations.push(`${DEPRECATED_TOKENS_VARIABLE} is deprecated: rename it to ${TOKENS_VARIABLE}`);
+  }
+  const tokensText = values.get('--tokens') ?? fromEnvironment ?? fail('Missing `--tokens` (env CLAW_BUS_TOKENS)');
   let tokensJson: unknown;
   try {
     tokensJson = JSON.parse(tokensText);
   } catch {
-    fail('Expected `--tokens` (env CLAWFLEET_BUS_TOKENS) to be JSON');
+    fail('Expected `--tokens` (env CLAW_BUS_TOKENS) to be JSON');
   }
   const tokens = tokensSchema.safeParse(tokensJson);
   if (!tokens.success) {
     const issue = tokens.error.issues[0];
-    fail(`Invalid \`--tokens\` (env CLAWFLEET_BUS_TOKENS) at \`${issue?.path.join('.')}\`: ${issue?.message}`);
+    fail(`Invalid \`--tokens\` (env CLAW_BUS_TOKENS) at \`${issue?.path.join('.')}\`: ${issue?.message}`);
   }
-  return Object.freeze({ databasePath, socketPath, tokens: Object.freeze({ ...tokens.data }), verbose });
+  return Object.freeze({
+    databasePath,
+    socketPath,
+    tokens: Object.freeze({ ...tokens.data }),
+    verbose,
+    deprecations: Object.freeze(deprecations),
+  });
 }

@@ -56,4 +56,26 @@ describe('loadConfig', () => {
     );
     expect(() => loadConfig({}, directory)).toThrow(/Agent `LeadClaw` uses model `big`/);
   });
+
+  it('accepts `gpu: "cpu"` in the config file as documented, meaning no GPU', () => {
+    writeFileSync(join(directory, 'clawfleet.config.json'), JSON.stringify({ gpu: 'cpu' }));
+    expect(loadConfig({}, directory).gpu).toBe(false);
+    expect(loadConfig({ CLAW_GPU: 'cpu' }, directory).gpu).toBe(false);
+    expect(() => loadConfig({ CLAW_GPU: 'metal' }, directory)).toThrow(/`gpu`.*got `metal`/);
+  });
+
+  it('calls a number a number when it is out of range or not an integer', () => {
+    expect(() => loadConfig({ CLAW_SLOTS: '-5' }, directory)).toThrow(/integer 1-64, got `-5` \(number\)/);
+    expect(() => loadConfig({ CLAW_THREADS: '1.5' }, directory)).toThrow(/`threads` .*got `1\.5` \(number\)/);
+    expect(() => loadConfig({ CLAW_DRAIN_TIMEOUT_MS: '-1' }, directory)).toThrow(
+      /CLAW_DRAIN_TIMEOUT_MS.*got `-1` \(number\)/,
+    );
+  });
+
+  it('takes the drain time from the file or the environment', () => {
+    expect(loadConfig({}, directory).drainTimeoutMs).toBe(10_000);
+    writeFileSync(join(directory, 'clawfleet.config.json'), JSON.stringify({ drainTimeoutMs: 2500 }));
+    expect(loadConfig({}, directory).drainTimeoutMs).toBe(2500);
+    expect(loadConfig({ CLAW_DRAIN_TIMEOUT_MS: '0' }, directory).drainTimeoutMs).toBe(0);
+  });
 });

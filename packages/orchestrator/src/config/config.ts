@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { ClawError, identityNameSchema } from '@clawfleet/protocol';
+import { ClawError, describeValue, identityNameSchema, integerInRange } from '@clawfleet/protocol';
 import { z } from 'zod';
 import { modelIdSchema, modelSpecSchema } from '../inference/model-spec-schema.ts';
 
 /** The five agents of a default fleet. */
 export const DEFAULT_AGENTS = ['LeadClaw', 'DevClaw', 'UXClaw', 'OpsClaw', 'ScribeClaw'] as const;
+
+/** How long a stop waits for in-flight requests by default. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 
 /** A model path of this value means: the tiny model the project generates. */
 export const GENERATED_MODEL = 'generated';
@@ -43,9 +46,16 @@ const fileSchema = z.strictObject({
   socketPath: z.string().min(1).optional(),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).optional(),
   logFormat: z.enum(['json', 'pretty']).optional(),
-  gpu: z.union([z.enum(['auto', 'cuda']), z.literal(false)]).optional(),
-  threads: z.number().int().min(1).max(1024).optional(),
-  memoryBudgetBytes: z.number().int().positive().optional(),
+  /** `cpu` and `false` both mean: never use a GPU. */
+  gpu: z
+    .union([z.enum(['auto', 'cuda', 'cpu']), z.literal(false)], {
+      error: (issue) =>
+        `Expected \`gpu\` to be \`auto\`, \`cuda\`, \`cpu\` or false, got ${describeValue(issue.input)}`,
+    })
+    .optional(),
+  threads: integerInRange('threads', 1, 1024).optional(),
+  memoryBudgetBytes: integerInRange('memoryBudgetBytes', 1, Number.MAX_SAFE_INTEGER).optional(),
+  drainTimeoutMs: integerInRange('drainTimeoutMs', 0, 3_600_000).optional(),
   models: z.array(modelSchema).min(1).optional(),
   agents: z.record(identityNameSchema, agentSchema).optional(),
 });
@@ -65,6 +75,8 @@ export interface OrchestratorConfig {
   readonly gpu: 'auto' | 'cuda' | false;
   readonly threads: number;
   readonly memoryBudgetBytes: number | undefined;
+  /** How long a stop waits for in-flight requests before cutting them with SHUTTING_DOWN. */
+  readonly drainTimeoutMs: number;
   readonly models: readonly Readonly<ModelConfig>[];
   readonly agents: Readonly<Record<string, Readonly<AgentConfig>>>;
   /** Where the config file came from, if one was read. */
@@ -78,7 +90,12 @@ interface EnvironmentOption {
   parse: (raw: string) => unknown;
 }
 
-const integer = (raw: string): unknown => (/^\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw);
+/**
+ * Anything that reads as a number becomes one, so the schema's message speaks of the number
+ * (`-5` is below 1, `1.5` is not an integer) rather than calling it a string.
+ */
+const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
+const integer = (raw: string): unknown => (NUMBER.test(raw.trim()) ? Number(raw.trim()) : raw);
 const text = (raw: string): unknown => raw;
 
 const ENVIRONMENT: EnvironmentOption[] = [
@@ -86,16 +103,17 @@ const ENVIRONMENT: EnvironmentOption[] = [
   { variable: 'CLAW_SOCKET', option: 'socketPath', parse: text },
   { variable: 'CLAW_LOG_LEVEL', option: 'logLevel', parse: text },
   { variable: 'CLAW_LOG_FORMAT', option: 'logFormat', parse: text },
-  { variable: 'CLAW_GPU', option: 'gpu', parse: (raw) => (raw === 'false' || raw === 'cpu' ? false : raw) },
+  { variable: 'CLAW_GPU', option: 'gpu', parse: (raw) => (raw === 'false' ? false : raw) },
   { variable: 'CLAW_THREADS', option: 'threads', parse: integer },
   {
     variable: 'CLAW_MEMORY_BUDGET_MB',
     option: 'memoryBudgetBytes',
     parse: (raw) => {
       const megabytes = integer(raw);
-      return typeof megabytes === 'number' ? megabytes * 1024 * 1024 : megabytes;
+      return typeof megabytes === 'number' ? Math.round(megabytes * 1024 * 1024) : megabytes;
     },
   },
+  { variable: 'CLAW_DRAIN_TIMEOUT_MS', option: 'drainTimeoutMs', parse: integer },
 ];
 
 /** Overrides of the default model (`models[0]`). */
@@ -181,9 +199,10 @@ export function loadConfig(
     generatedModelsDirectory: join(dataDirectory, 'models'),
     logLevel: options.logLevel ?? 'info',
     logFormat: options.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json'),
-    gpu: options.gpu ?? 'auto',
+    gpu: options.gpu === 'cpu' ? false : (options.gpu ?? 'auto'),
     threads: options.threads ?? availableParallelism(),
     memoryBudgetBytes: options.memoryBudgetBytes,
+    drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
     models: models.map((model) =>
       Object.freeze({ ...model, path: model.path === GENERATED_MODEL ? model.path : absolute(model.path) }),
     ),
