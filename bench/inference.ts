@@ -17,7 +17,6 @@ import { join } from 'node:path';
 import { InferenceClient } from '@clawfleet/inference-client';
 import { IpcClient, IpcServer, tokenAuthenticator } from '@clawfleet/ipc';
 import {
-  FakeInferenceBackend,
   InferenceService,
   type InferenceServiceSettings,
   type ModelSpec,
@@ -25,6 +24,7 @@ import {
   SlotPool,
   WorkerBackend,
 } from '@clawfleet/orchestrator';
+import { FakeInferenceBackend } from '@clawfleet/orchestrator/testing';
 import { ensureTinyModel } from '@clawfleet/tiny-model';
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
 import PQueue from 'p-queue';

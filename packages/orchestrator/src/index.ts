@@ -1,8 +1,7 @@
 export * from './config/config.ts';
 export * from './inference/backend.ts';
-export * from './inference/fake-backend.ts';
 export * from './inference/service/index.ts';
+export * from './inference/slot-pool/index.ts';
 export * from './inference/worker/index.ts';
 export * from './orchestrator.ts';
-export * from './slot-pool/index.ts';
 export { loadOrCreateTokens } from './tokens/token-store.ts';

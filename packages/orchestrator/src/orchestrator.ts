@@ -6,8 +6,8 @@ import { ensureTinyModel } from '@clawfleet/tiny-model';
 import { DEFAULT_ROLES, GENERATED_MODEL, type OrchestratorConfig } from './config/config.ts';
 import type { ModelSpec } from './inference/backend.ts';
 import { InferenceService } from './inference/service/index.ts';
+import { SlotPool } from './inference/slot-pool/index.ts';
 import { WorkerBackend } from './inference/worker/index.ts';
-import { SlotPool } from './slot-pool/index.ts';
 import { loadOrCreateTokens } from './tokens/token-store.ts';
 
 /** The admin identity: registers agents, writes inference accounting. */

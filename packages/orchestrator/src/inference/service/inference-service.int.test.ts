@@ -6,7 +6,7 @@ import { tempSocketPath } from '@clawfleet/ipc/testing';
 import type { InferenceAccountingRecord } from '@clawfleet/protocol';
 import { ensureTinyModel } from '@clawfleet/tiny-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SlotPool } from '../../slot-pool/slot-pool.ts';
+import { SlotPool } from '../slot-pool/slot-pool.ts';
 import { WorkerBackend } from '../worker/worker-backend.ts';
 import { InferenceService } from './inference-service.ts';
 

@@ -4,8 +4,8 @@ import { tempSocketPath } from '@clawfleet/ipc/testing';
 import { type InferenceAccountingRecord, isClawError } from '@clawfleet/protocol';
 import { rejectionOf } from '@clawfleet/protocol/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SlotPool } from '../../slot-pool/slot-pool.ts';
-import { FakeInferenceBackend } from '../fake-backend.ts';
+import { FakeInferenceBackend } from '../../testing/fake-inference-backend.ts';
+import { SlotPool } from '../slot-pool/slot-pool.ts';
 import { InferenceService } from './inference-service.ts';
 import type { InferenceServiceSettings } from './inference-service-settings.ts';
 

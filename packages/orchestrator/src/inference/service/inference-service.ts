@@ -21,10 +21,10 @@ import {
 } from '@clawfleet/protocol';
 import type { ZodType } from 'zod';
 import { z } from 'zod';
-import type { SlotLease } from '../../slot-pool/slot-lease.ts';
-import type { SlotPool } from '../../slot-pool/slot-pool.ts';
-import { parseOrThrow } from '../../slot-pool/slot-pool-options.ts';
 import type { GenerateResult, InferenceBackend } from '../backend.ts';
+import type { SlotLease } from '../slot-pool/slot-lease.ts';
+import type { SlotPool } from '../slot-pool/slot-pool.ts';
+import { parseOrThrow } from '../slot-pool/slot-pool-options.ts';
 import { DeltaStream } from './delta-stream.ts';
 import {
   type AgentInferenceSettings,

@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureTinyModel } from '@clawfleet/tiny-model';
-import { describeInferenceBackendContract } from '../contract/describe-inference-backend-contract.ts';
+import { describeInferenceBackendContract } from '../../testing/describe-inference-backend-contract.ts';
 import { WorkerBackend } from './worker-backend.ts';
 
 describeInferenceBackendContract('WorkerBackend (llama.cpp worker, generated tiny model)', async () => {

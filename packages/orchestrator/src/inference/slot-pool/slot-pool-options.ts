@@ -1,12 +1,12 @@
 import { identityNameSchema, integerInRange, type Logger } from '@clawfleet/protocol';
 import { z } from 'zod';
-import type { InferenceBackend, ModelSpec } from '../inference/backend.ts';
-import { modelIdSchema, modelSpecSchema } from '../inference/model-spec-schema.ts';
+import type { InferenceBackend, ModelSpec } from '../backend.ts';
+import { modelIdSchema, modelSpecSchema } from '../model-spec-schema.ts';
 import { type PriorityClass, priorityClassSchema } from './priority.ts';
 
 const positiveInteger = (name: string, maximum = Number.MAX_SAFE_INTEGER) => integerInRange(name, 1, maximum);
 
-export { modelIdSchema, modelSpecSchema } from '../inference/model-spec-schema.ts';
+export { modelIdSchema, modelSpecSchema } from '../model-spec-schema.ts';
 
 export const slotPoolSettingsSchema = z.strictObject({
   models: z.array(modelSpecSchema).min(1, 'Expected `models` to list at least one model'),

@@ -1,4 +1,4 @@
-import type { LoadedModel } from '../inference/backend.ts';
+import type { LoadedModel } from '../backend.ts';
 import type { PriorityClass } from './priority.ts';
 
 /**

@@ -1,8 +1,8 @@
 import { ClawError, isClawError } from '@clawfleet/protocol';
 import { rejectionOf } from '@clawfleet/protocol/testing';
 import { describe, expect, it } from 'vitest';
-import type { ModelSpec } from '../inference/backend.ts';
-import { FakeInferenceBackend } from '../inference/fake-backend.ts';
+import { FakeInferenceBackend } from '../../testing/fake-inference-backend.ts';
+import type { ModelSpec } from '../backend.ts';
 import type { PriorityClass } from './priority.ts';
 import type { SlotLease } from './slot-lease.ts';
 import { SlotPool } from './slot-pool.ts';

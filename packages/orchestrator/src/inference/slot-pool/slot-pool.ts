@@ -1,5 +1,5 @@
 import { ClawError, type Logger, silentLogger } from '@clawfleet/protocol';
-import type { InferenceBackend, LoadedModel, ModelSpec } from '../inference/backend.ts';
+import type { InferenceBackend, LoadedModel, ModelSpec } from '../backend.ts';
 import { chooseSlot, type SlotState } from './prefix-affinity.ts';
 import { baseRank, effectiveRank, PRIORITY_CLASSES, type PriorityClass } from './priority.ts';
 import { SlotLease } from './slot-lease.ts';

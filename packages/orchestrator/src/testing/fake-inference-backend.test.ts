@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
-import { describeInferenceBackendContract } from './contract/index.ts';
-import { FakeInferenceBackend } from './fake-backend.ts';
+import { describeInferenceBackendContract } from './describe-inference-backend-contract.ts';
+import { FakeInferenceBackend } from './fake-inference-backend.ts';
 
 const directory = mkdtempSync(join(tmpdir(), 'clawfleet-fake-backend-'));
 const path = join(directory, 'fake.gguf');

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ErrorCode, isClawError } from '@clawfleet/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InferenceBackend, ModelSpec } from '../backend.ts';
+import type { InferenceBackend, ModelSpec } from '../inference/backend.ts';
 
 /** What a contract run needs from the implementation under test. */
 export interface InferenceBackendContractSubject {

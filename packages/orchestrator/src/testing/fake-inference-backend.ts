@@ -9,7 +9,7 @@ import type {
   LoadedModel,
   MemoryState,
   ModelSpec,
-} from './backend.ts';
+} from '../inference/backend.ts';
 
 export type FakeOperation = 'estimate' | 'load' | 'generate' | 'embed';
 

@@ -1,1 +1,0 @@
-export * from './describe-inference-backend-contract.ts';
