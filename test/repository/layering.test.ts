@@ -18,13 +18,36 @@ const ALLOWED: Record<string, string[]> = {
   'embedded-bus': ['protocol', 'ipc', 'db-module'],
   'bus-client': ['protocol', 'ipc', 'db-module'],
   'inference-client': ['protocol', 'ipc'],
-  orchestrator: ['protocol', 'ipc', 'db-module', 'embedded-bus', 'bus-client', 'tiny-model', 'inference-client'],
+  agents: ['protocol'],
+  'agent-runtime': [
+    'protocol',
+    'ipc',
+    'db-module',
+    'bus-client',
+    'inference-client',
+    'agents',
+    'memory',
+    'agent-tools',
+  ],
+  orchestrator: [
+    'protocol',
+    'ipc',
+    'db-module',
+    'embedded-bus',
+    'bus-client',
+    'tiny-model',
+    'inference-client',
+    'agents',
+  ],
 };
 /**
  * Imports allowed in test files only: a client's tests may start the real server it talks to.
  * Such a package is referenced in tsconfig (tsc checks tests too) but not a runtime dependency.
  */
-const TESTS_MAY_ALSO_USE: Record<string, string[]> = { 'bus-client': ['embedded-bus'] };
+const TESTS_MAY_ALSO_USE: Record<string, string[]> = {
+  'bus-client': ['embedded-bus'],
+  'agent-runtime': ['embedded-bus'],
+};
 /** Third-party packages only one package may import: the orchestrator owns the GPU and the engine. */
 const EXCLUSIVE: Record<string, string> = { 'node-llama-cpp': 'orchestrator', dockerode: 'orchestrator' };
 

@@ -1,0 +1,105 @@
+/**
+ * The agent process's configuration: read once from the environment (the only place the agent
+ * deployable reads `process.env`), validated, frozen. Nothing here assumes a parent process: the
+ * same variables work for a child of the orchestrator and for a container.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ClawError, identityNameSchema } from '@clawfleet/protocol';
+import { z } from 'zod';
+
+export interface AgentProcessConfig {
+  /** The agent this process is (`LeadClaw`). */
+  readonly agentName: string;
+  /** The token it authenticates with (never logged). */
+  readonly token: string;
+  /** The orchestrator's IPC socket. */
+  readonly socketPath: string;
+  /** The folder holding the agent folders (`packages/agents` by default). */
+  readonly agentsDirectory: string | undefined;
+  /** The agent's own workspace (files it may write). */
+  readonly workspaceDirectory: string;
+  /** The workspace every agent may read. */
+  readonly sharedWorkspaceDirectory: string;
+  readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  readonly logFormat: 'json' | 'pretty';
+}
+
+/** Each option with its environment variable; an error names both. */
+export const AGENT_ENVIRONMENT = {
+  agentName: 'CLAW_AGENT_NAME',
+  token: 'CLAW_AGENT_TOKEN',
+  tokenFile: 'CLAW_AGENT_TOKEN_FILE',
+  socketPath: 'CLAW_SOCKET',
+  agentsDirectory: 'CLAW_AGENTS_DIR',
+  workspaceDirectory: 'CLAW_AGENT_WORKSPACE',
+  sharedWorkspaceDirectory: 'CLAW_SHARED_WORKSPACE',
+  logLevel: 'CLAW_LOG_LEVEL',
+  logFormat: 'CLAW_LOG_FORMAT',
+} as const;
+
+function invalid(option: keyof typeof AGENT_ENVIRONMENT, message: string): never {
+  throw new ClawError('CONFIG_INVALID', `Invalid option \`${option}\` (env ${AGENT_ENVIRONMENT[option]}): ${message}`, {
+    details: { option, env: AGENT_ENVIRONMENT[option] },
+  });
+}
+
+function required(environment: NodeJS.ProcessEnv, option: keyof typeof AGENT_ENVIRONMENT): string {
+  const value = environment[AGENT_ENVIRONMENT[option]];
+  if (value === undefined || value.length === 0) invalid(option, 'required, not set');
+  return value;
+}
+
+function optional(environment: NodeJS.ProcessEnv, option: keyof typeof AGENT_ENVIRONMENT): string | undefined {
+  const value = environment[AGENT_ENVIRONMENT[option]];
+  return value === undefined || value.length === 0 ? undefined : value;
+}
+
+const logLevelSchema = z.enum(['trace', 'debug', 'info', 'warn', 'error']);
+const logFormatSchema = z.enum(['json', 'pretty']);
+
+/**
+ * Reads the agent process's configuration from `environment`. The token comes from
+ * `CLAW_AGENT_TOKEN`, or from the file `CLAW_AGENT_TOKEN_FILE` names (a container secret).
+ */
+export function loadAgentProcessConfig(
+  environment: NodeJS.ProcessEnv = process.env,
+  options: { isTerminal?: boolean; cwd?: string } = {},
+): AgentProcessConfig {
+  const cwd = options.cwd ?? process.cwd();
+  const agentName = required(environment, 'agentName');
+  if (!identityNameSchema.safeParse(agentName).success) {
+    invalid('agentName', `expected 1-64 letters, digits, _ or - starting with a letter, got \`${agentName}\``);
+  }
+  let token = optional(environment, 'token');
+  const tokenFile = optional(environment, 'tokenFile');
+  if (token === undefined && tokenFile !== undefined) {
+    try {
+      token = readFileSync(resolve(cwd, tokenFile), 'utf8').trim();
+    } catch (error) {
+      invalid('tokenFile', `cannot read ${tokenFile}: ${(error as Error).message}`);
+    }
+  }
+  if (token === undefined || token.length === 0)
+    invalid('token', `required, not set (or set ${AGENT_ENVIRONMENT.tokenFile})`);
+  const socketPath = resolve(cwd, required(environment, 'socketPath'));
+  const agentsDirectory = optional(environment, 'agentsDirectory');
+  const workspace = optional(environment, 'workspaceDirectory') ?? `.data/workspaces/${agentName}`;
+  const shared = optional(environment, 'sharedWorkspaceDirectory') ?? '.data/workspaces/shared';
+  const logLevel = logLevelSchema.safeParse(optional(environment, 'logLevel') ?? 'info');
+  if (!logLevel.success) invalid('logLevel', `expected one of ${logLevelSchema.options.join(', ')}`);
+  const logFormat = logFormatSchema.safeParse(
+    optional(environment, 'logFormat') ?? (options.isTerminal === true ? 'pretty' : 'json'),
+  );
+  if (!logFormat.success) invalid('logFormat', `expected one of ${logFormatSchema.options.join(', ')}`);
+  return Object.freeze({
+    agentName,
+    token,
+    socketPath,
+    agentsDirectory: agentsDirectory === undefined ? undefined : resolve(cwd, agentsDirectory),
+    workspaceDirectory: resolve(cwd, workspace),
+    sharedWorkspaceDirectory: resolve(cwd, shared),
+    logLevel: logLevel.data,
+    logFormat: logFormat.data,
+  });
+}

@@ -1,0 +1,1 @@
+export { AGENT_ENVIRONMENT, type AgentProcessConfig, loadAgentProcessConfig } from './config.ts';

@@ -1,0 +1,97 @@
+import { identityNameSchema, integerInRange as integer, numberInRange } from '@clawfleet/protocol';
+import { z } from 'zod';
+
+/** Names of the loop's phases that call the model. */
+export const AGENT_PHASES = ['triage', 'act', 'reflect'] as const;
+export type AgentPhase = (typeof AGENT_PHASES)[number];
+
+const TOOL_NAME = /^[a-z][a-z0-9_.-]*$/;
+const TAG = /^[a-z][a-z0-9_-]*$/;
+
+const toolNameSchema = z
+  .string()
+  .regex(TOOL_NAME, 'Expected a tool name of lowercase letters, digits, `_`, `.` or `-`, starting with a letter');
+
+const tagSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(TAG, 'Expected a tag of lowercase letters, digits, `_` or `-`, starting with a letter');
+
+/** What one phase may spend: the reply length and the prompt budget it is built within. */
+const phaseSettingsSchema = z.strictObject({
+  /** Upper bound on the reply; the orchestrator's per-agent `maxTokens` caps it again. */
+  maxTokens: integer('maxTokens', 16, 65_536),
+  /** Characters of context the prompt builder may use for this phase (identity, memories, observations). */
+  contextCharacters: integer('contextCharacters', 512, 1_000_000),
+});
+export type PhaseSettings = z.infer<typeof phaseSettingsSchema>;
+
+const modelSettingsSchema = z.strictObject({
+  /** The orchestrator's model id (`models[].id`); `default` means the first configured model. */
+  model: z.string().min(1).max(64),
+  temperature: numberInRange('temperature', 0, 2),
+  /** The most any single request of this agent may generate. */
+  maxTokens: integer('maxTokens', 16, 1_048_576),
+  phases: z.strictObject({
+    triage: phaseSettingsSchema,
+    act: phaseSettingsSchema,
+    reflect: phaseSettingsSchema,
+  }),
+});
+export type ModelSettings = z.infer<typeof modelSettingsSchema>;
+
+const limitsSchema = z.strictObject({
+  /** Act steps (tool calls or the finish) one cycle may take. */
+  stepsPerCycle: integer('stepsPerCycle', 1, 100),
+  /** Prompt + completion tokens over all inference calls of one cycle. */
+  tokensPerCycle: integer('tokensPerCycle', 256, 10_000_000),
+  /** Prompt + completion tokens over all cycles within the last hour. */
+  tokensPerHour: integer('tokensPerHour', 256, 100_000_000),
+  /** The same tool with the same arguments this many times in one cycle stops it. */
+  identicalCalls: integer('identicalCalls', 2, 20),
+});
+export type AgentLimits = z.infer<typeof limitsSchema>;
+
+/**
+ * What wakes the agent besides what is addressed to it by name (targeted stimuli, direct messages,
+ * @mentions, hand-offs, its own tasks, attention requests and plans): broadcast stimuli of these
+ * kinds and unreserved tasks whose title or description carries one of these tags (`#tag`).
+ */
+const wakeUpSchema = z.strictObject({
+  /** Stimulus kinds (as in `create_stimulus.kind`) this agent answers when nobody is targeted; `*` for all. */
+  stimulusKinds: z.array(z.string().min(1).max(64)).max(64),
+  /** Task tags this agent may claim; `*` for any unreserved task. */
+  taskTags: z.array(z.union([tagSchema, z.literal('*')])).max(64),
+  /** Seconds between schedule ticks; 0 for none. */
+  scheduleSeconds: integer('scheduleSeconds', 0, 7 * 24 * 3_600),
+});
+export type WakeUpScope = z.infer<typeof wakeUpSchema>;
+
+export const agentJsonSchema = z.strictObject({
+  name: identityNameSchema,
+  /** What the agent is for; recorded in the agent table. */
+  role: z.string().min(1).max(200),
+  /** Tools the agent may call, by name; every other tool is refused before it runs. */
+  tools: z.array(toolNameSchema).max(128),
+  /** Tools whose use needs an approved plan for this agent even if the tool itself does not ask for one. */
+  approvalRequiredFor: z.array(toolNameSchema).max(128),
+  /** Whether this agent may approve or reject other agents' plans (LeadClaw). */
+  approvesPlans: z.boolean(),
+  wakeUp: wakeUpSchema,
+  model: modelSettingsSchema,
+  limits: limitsSchema,
+});
+export type AgentJson = z.infer<typeof agentJsonSchema>;
+
+/** One agent as the runtime sees it: its agent.json and the text of its identity files. */
+export interface AgentDefinition extends AgentJson {
+  /** The folder it was loaded from. */
+  readonly directory: string;
+  /** Who the agent is (IDENTITY.md). */
+  readonly identity: string;
+  /** How it behaves (SOUL.md). */
+  readonly soul: string;
+  /** How it uses its tools (TOOLS.md). */
+  readonly toolsGuide: string;
+}
