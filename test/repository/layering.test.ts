@@ -18,6 +18,7 @@ const ALLOWED: Record<string, string[]> = {
   'embedded-bus': ['protocol', 'ipc', 'db-module'],
   'bus-client': ['protocol', 'ipc', 'db-module'],
   'inference-client': ['protocol', 'ipc'],
+  'agent-tools': ['protocol', 'bus-client'],
   agents: ['protocol'],
   'agent-runtime': [
     'protocol',

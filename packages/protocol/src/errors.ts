@@ -47,6 +47,18 @@ export const ERROR_CODES = {
   WORKER_CRASHED: { retryable: true, description: 'The inference worker died during the request' },
   QUEUE_FULL: { retryable: true, description: 'The inference queue is full' },
   OUTPUT_INVALID: { retryable: true, description: 'The model output does not match the requested schema' },
+  // Agent tools and their sandbox
+  TOOL_UNKNOWN: { retryable: false, description: 'No tool with that name exists' },
+  TOOL_NOT_ALLOWED: { retryable: false, description: "The tool exists but is not on this agent's allowlist" },
+  TOOL_ARGS_INVALID: { retryable: false, description: "The tool arguments do not match the tool's schema" },
+  TOOL_FAILED: { retryable: false, description: 'The tool ran and failed (the message says why)' },
+  SANDBOX_VIOLATION: {
+    retryable: false,
+    description: 'A path, file or argument would leave the sandbox (details.rule names the rule)',
+  },
+  COMMAND_NOT_ALLOWED: { retryable: false, description: "The executable is not on this agent's command allowlist" },
+  COMMAND_TIMEOUT: { retryable: false, description: 'The command ran past its time limit and was killed' },
+  COMMAND_OUTPUT_LIMIT: { retryable: false, description: 'The command wrote more than its output cap and was killed' },
   // Configuration
   CONFIG_INVALID: { retryable: false, description: 'A configuration option is missing or invalid' },
   // Responses
