@@ -1,10 +1,13 @@
+import { describeTables, viewCatalog } from '@clawfleet/db-module';
 import {
+  type BusQueryColumn,
   type BusRowChange,
   type BusTableRows,
   busQueryMatches,
   ClawError,
   type Logger,
   type ParsedBusQuery,
+  typeBusQuery,
 } from '@clawfleet/protocol';
 
 export type ServiceRow = Record<string, unknown>;
@@ -61,8 +64,15 @@ export class SubscriptionRegistry {
     return this.#byConnection.get(connection)?.size ?? 0;
   }
 
-  /** The rows the queries select for `identity` now, one entry per table. */
+  /**
+   * The rows the queries select for `identity` now, one entry per table. Throws SUBSCRIPTION_INVALID
+   * for a query SpacetimeDB's type checker would refuse (see `typeBusQuery`).
+   */
   snapshot(identity: string, queries: readonly ParsedBusQuery[]): BusTableRows[] {
+    return this.#snapshot(identity, typeQueries(queries));
+  }
+
+  #snapshot(identity: string, queries: readonly ParsedBusQuery[]): BusTableRows[] {
     return [...groupByTable(queries)].map(([table, tableQueries]) => ({
       table,
       rows: this.#database
@@ -79,8 +89,9 @@ export class SubscriptionRegistry {
         details: { subscriptionId: id },
       });
     }
-    const tables = this.snapshot(connection.identity, queries);
-    const subscription: Subscription = { id, connection, queriesByTable: groupByTable(queries) };
+    const typed = typeQueries(queries);
+    const tables = this.#snapshot(connection.identity, typed);
+    const subscription: Subscription = { id, connection, queriesByTable: groupByTable(typed) };
     if (!subscriptions) {
       subscriptions = new Map();
       this.#byConnection.set(connection, subscriptions);
@@ -168,6 +179,29 @@ export class SubscriptionRegistry {
     }
     this.#size -= 1;
   }
+}
+
+let columnsByTable: Map<string, BusQueryColumn[]> | undefined;
+
+/** Columns of every table and view (a view has its table's columns), from the module's own definitions. */
+function tableColumns(): Map<string, BusQueryColumn[]> {
+  if (!columnsByTable) {
+    columnsByTable = new Map(describeTables().map((table) => [table.name, table.columns]));
+    for (const [view, table] of Object.entries(viewCatalog)) {
+      const columns = columnsByTable.get(table);
+      if (columns) columnsByTable.set(view, columns);
+    }
+  }
+  return columnsByTable;
+}
+
+/**
+ * The embedded host accepts exactly the subscription queries SpacetimeDB's type checker accepts (within
+ * the grammar of `parseBusQuery`), so code written against one host runs on the other.
+ */
+function typeQueries(queries: readonly ParsedBusQuery[]): ParsedBusQuery[] {
+  const columns = tableColumns();
+  return queries.map((query) => typeBusQuery(query, columns.get(query.table) ?? []));
 }
 
 function groupByTable(queries: readonly ParsedBusQuery[]): Map<string, ParsedBusQuery[]> {
