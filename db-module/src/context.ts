@@ -11,6 +11,7 @@ import type {
   AttentionExpiryScheduleRow,
   AttentionRequestRow,
   InferenceUsageRow,
+  MemoryCompactionRow,
   MemoryEntryRow,
   MemoryLinkRow,
   MessageRow,
@@ -66,6 +67,10 @@ export interface ModuleDb {
     agent: BtreeIndex<MemoryEntryRow, string>;
   };
   memory_link: TableHandle<MemoryLinkRow> & { memory_id: BtreeIndex<MemoryLinkRow, bigint> };
+  memory_compaction: TableHandle<MemoryCompactionRow> & {
+    id: PrimaryKeyIndex<MemoryCompactionRow, bigint>;
+    agent: BtreeIndex<MemoryCompactionRow, string>;
+  };
   reflection: TableHandle<ReflectionRow> & { id: PrimaryKeyIndex<ReflectionRow, bigint> };
   attention_request: TableHandle<AttentionRequestRow> & { id: PrimaryKeyIndex<AttentionRequestRow, bigint> };
   attention_expiry_schedule: TableHandle<AttentionExpiryScheduleRow>;

@@ -10,6 +10,15 @@ export {
 } from './reducer-catalog.ts';
 export { defineReducer, type ReducerDefinition, type ReducerKind } from './reducers/define-reducer.ts';
 export { LIMITS } from './reducers/guards.ts';
+export {
+  MEMORY_COMPACTION_STATES,
+  MEMORY_LINK_KINDS,
+  MEMORY_SCOPES,
+  MEMORY_TIERS,
+  type MemoryLinkKind,
+  type MemoryScope,
+  type MemoryTier,
+} from './reducers/memory.ts';
 export { TASK_STATES, type TaskState } from './reducers/task-states.ts';
 export {
   type AlgebraicType,

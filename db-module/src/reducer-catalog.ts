@@ -14,7 +14,17 @@ import {
   unregisterAgent,
 } from './reducers/agents.ts';
 import { expireAttentionRequest, requestAttention, resolveAttention, withdrawAttention } from './reducers/attention.ts';
-import { deleteMemory, recordReflection, updateMemory, writeMemory } from './reducers/memory.ts';
+import {
+  abandonMemoryCompaction,
+  beginMemoryCompaction,
+  completeMemoryCompaction,
+  deleteMemory,
+  importMemory,
+  recordReflection,
+  shareMemory,
+  updateMemory,
+  writeMemory,
+} from './reducers/memory.ts';
 import { sendMessage } from './reducers/messages.ts';
 import { createStimulus } from './reducers/stimuli.ts';
 import {
@@ -50,8 +60,13 @@ export interface ReducerCatalog {
   readonly send_message: typeof sendMessage;
   readonly write_memory: typeof writeMemory;
   readonly update_memory: typeof updateMemory;
+  readonly share_memory: typeof shareMemory;
   readonly delete_memory: typeof deleteMemory;
   readonly record_reflection: typeof recordReflection;
+  readonly begin_memory_compaction: typeof beginMemoryCompaction;
+  readonly complete_memory_compaction: typeof completeMemoryCompaction;
+  readonly abandon_memory_compaction: typeof abandonMemoryCompaction;
+  readonly import_memory: typeof importMemory;
   readonly request_attention: typeof requestAttention;
   readonly resolve_attention: typeof resolveAttention;
   readonly withdraw_attention: typeof withdrawAttention;
@@ -81,8 +96,13 @@ export const reducerCatalog: ReducerCatalog = {
   send_message: sendMessage,
   write_memory: writeMemory,
   update_memory: updateMemory,
+  share_memory: shareMemory,
   delete_memory: deleteMemory,
   record_reflection: recordReflection,
+  begin_memory_compaction: beginMemoryCompaction,
+  complete_memory_compaction: completeMemoryCompaction,
+  abandon_memory_compaction: abandonMemoryCompaction,
+  import_memory: importMemory,
   request_attention: requestAttention,
   resolve_attention: resolveAttention,
   withdraw_attention: withdrawAttention,
@@ -103,4 +123,6 @@ export const scheduleCatalog = {
 export const viewCatalog = {
   visible_message: 'message',
   visible_memory: 'memory_entry',
+  visible_memory_link: 'memory_link',
+  visible_memory_compaction: 'memory_compaction',
 } as const;

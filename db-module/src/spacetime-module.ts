@@ -6,8 +6,17 @@
 import type { Identity } from 'spacetimedb';
 import { type ModuleExport, schema, t } from 'spacetimedb/server';
 import { reducerCatalog as reducers } from './reducer-catalog.ts';
-import { attentionExpirySchedule, memoryEntry, message, type Tables, tables, taskLeaseSchedule } from './tables.ts';
-import { canSeeMemory, canSeeMessage, type Viewer } from './visibility.ts';
+import {
+  attentionExpirySchedule,
+  memoryCompaction,
+  memoryEntry,
+  memoryLink,
+  message,
+  type Tables,
+  tables,
+  taskLeaseSchedule,
+} from './tables.ts';
+import { canSeeMemory, canSeeMemoryCompaction, canSeeMessage, type Viewer } from './visibility.ts';
 
 const spacetimedb: ReturnType<typeof schema<Tables>> = schema(tables);
 export default spacetimedb;
@@ -64,6 +73,23 @@ export const update_memory: ModuleExport = spacetimedb.reducer(
 export const delete_memory: ModuleExport = spacetimedb.reducer(
   reducers.delete_memory.params,
   reducers.delete_memory.run,
+);
+export const share_memory: ModuleExport = spacetimedb.reducer(reducers.share_memory.params, reducers.share_memory.run);
+export const begin_memory_compaction: ModuleExport = spacetimedb.reducer(
+  reducers.begin_memory_compaction.params,
+  reducers.begin_memory_compaction.run,
+);
+export const complete_memory_compaction: ModuleExport = spacetimedb.reducer(
+  reducers.complete_memory_compaction.params,
+  reducers.complete_memory_compaction.run,
+);
+export const abandon_memory_compaction: ModuleExport = spacetimedb.reducer(
+  reducers.abandon_memory_compaction.params,
+  reducers.abandon_memory_compaction.run,
+);
+export const import_memory: ModuleExport = spacetimedb.reducer(
+  reducers.import_memory.params,
+  reducers.import_memory.run,
 );
 export const record_reflection: ModuleExport = spacetimedb.reducer(
   reducers.record_reflection.params,
@@ -124,5 +150,28 @@ export const visible_memory: ModuleExport = spacetimedb.view(
   (ctx) => {
     const viewer = viewerOf(ctx);
     return [...ctx.db.memory_entry.iter()].filter((row) => canSeeMemory(viewer, row));
+  },
+);
+
+/** Provenance links of the memory entries the caller may read: a link is as visible as its memory. */
+export const visible_memory_link: ModuleExport = spacetimedb.view(
+  { name: 'visible_memory_link', public: true },
+  t.array(memoryLink.rowType),
+  (ctx) => {
+    const viewer = viewerOf(ctx);
+    return [...ctx.db.memory_link.iter()].filter((row) => {
+      const memory = ctx.db.memory_entry.id.find(row.memory_id);
+      return memory !== null && canSeeMemory(viewer, memory);
+    });
+  },
+);
+
+/** The caller's own compaction runs (private table `memory_compaction` behind it). */
+export const visible_memory_compaction: ModuleExport = spacetimedb.view(
+  { name: 'visible_memory_compaction', public: true },
+  t.array(memoryCompaction.rowType),
+  (ctx) => {
+    const viewer = viewerOf(ctx);
+    return [...ctx.db.memory_compaction.iter()].filter((row) => canSeeMemoryCompaction(viewer, row));
   },
 );

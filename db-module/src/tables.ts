@@ -132,17 +132,31 @@ export const message: ReturnType<typeof table<typeof messageColumns, typeof mess
 );
 export type MessageRow = Infer<typeof messageColumns>;
 
-/** Private memory is readable by its agent only; clients read through the `visible_memory` view. */
+/**
+ * One memory of one agent. Private memory is readable by its agent only; shared memory by every agent.
+ * Clients read through the `visible_memory` view. Nothing is deleted by compaction: merged sources
+ * stay, `archived`, with `memory_link` rows from the long-term entry that replaced them.
+ */
 export const memoryEntryColumns = {
   id: t.u64().primaryKey().autoInc(),
   agent: t.string().index('btree'),
-  /** short | daily | long */
+  /** short (recent cycles) | daily (the day's reflections and notes) | long (compacted, lasting). */
   tier: t.string(),
   /** private | shared */
   scope: t.string(),
-  /** 0 to 10. */
-  importance: t.u8(),
+  /** 0 to 1. */
+  importance: t.f64(),
   text: t.string(),
+  /** Lowercase labels, at most `LIMITS.maxTags`. */
+  tags: t.array(t.string()),
+  /** Archived entries were merged into a long-term entry; retrieval skips them unless asked. */
+  archived: t.bool(),
+  /**
+   * The compaction run that holds this entry (while `open`) or archived it (once `done`); none when
+   * no run touched it. While a run holds an entry, the entry cannot be changed or deleted.
+   */
+  compaction_id: t.option(t.u64()),
+  /** Set by the database; only an admin importing memories may give an earlier time. */
   created_at: t.timestamp(),
   updated_at: t.timestamp(),
 };
@@ -153,11 +167,15 @@ export const memoryEntry: ReturnType<typeof table<typeof memoryEntryColumns, typ
 );
 export type MemoryEntryRow = Infer<typeof memoryEntryColumns>;
 
-/** Provenance: where a memory came from (task, message, stimulus, reflection, or older memories). */
+/**
+ * Provenance: where a memory came from (a task, message, stimulus, reflection, cycle, tool call,
+ * inference usage row, or the older memories a long-term entry summarises). As visible as its memory;
+ * clients read through the `visible_memory_link` view.
+ */
 export const memoryLinkColumns = {
   id: t.u64().primaryKey().autoInc(),
   memory_id: t.u64().index('btree'),
-  /** task | message | stimulus | reflection | memory */
+  /** One of MEMORY_LINK_KINDS (reducers/memory.ts). */
   target_kind: t.string(),
   target_id: t.u64(),
 };
@@ -168,13 +186,38 @@ export const memoryLink: ReturnType<typeof table<typeof memoryLinkColumns, typeo
 );
 export type MemoryLinkRow = Infer<typeof memoryLinkColumns>;
 
+/**
+ * A compaction run: an agent claims some of its short/daily entries (`begin_memory_compaction`),
+ * summarises them with a low-priority inference call, and completes the run with the long-term entries
+ * (`complete_memory_compaction`), which archives the sources in the same transaction. A run left `open`
+ * by a crash keeps its sources claimed, so a restarted agent finishes it: nothing lost, nothing twice.
+ * As private as the agent's memory; clients read through `visible_memory_compaction`.
+ */
+export const memoryCompactionColumns = {
+  id: t.u64().primaryKey().autoInc(),
+  agent: t.string().index('btree'),
+  /** open | done | abandoned */
+  state: t.string(),
+  source_ids: t.array(t.u64()),
+  /** The long-term entries written when the run completed. */
+  result_ids: t.array(t.u64()),
+  created_at: t.timestamp(),
+  finished_at: t.option(t.timestamp()),
+};
+const memoryCompactionOptions = { name: 'memory_compaction', public: false } as const;
+export const memoryCompaction: ReturnType<
+  typeof table<typeof memoryCompactionColumns, typeof memoryCompactionOptions>
+> = table(memoryCompactionOptions, memoryCompactionColumns);
+export type MemoryCompactionRow = Infer<typeof memoryCompactionColumns>;
+
 export const reflectionColumns = {
   id: t.u64().primaryKey().autoInc(),
   agent: t.string().index('btree'),
   task_id: t.option(t.u64()),
   text: t.string(),
-  importance: t.u8(),
-  /** The daily memory entry written with this reflection. */
+  /** 0 to 1. */
+  importance: t.f64(),
+  /** The memory entry written with this reflection. */
   memory_id: t.u64(),
   created_at: t.timestamp(),
 };
@@ -266,6 +309,7 @@ export type Tables = {
   message: typeof message;
   memory_entry: typeof memoryEntry;
   memory_link: typeof memoryLink;
+  memory_compaction: typeof memoryCompaction;
   reflection: typeof reflection;
   attention_request: typeof attentionRequest;
   attention_expiry_schedule: typeof attentionExpirySchedule;
@@ -283,6 +327,7 @@ export const tables: Tables = {
   message,
   memory_entry: memoryEntry,
   memory_link: memoryLink,
+  memory_compaction: memoryCompaction,
   reflection,
   attention_request: attentionRequest,
   attention_expiry_schedule: attentionExpirySchedule,

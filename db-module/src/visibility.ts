@@ -2,7 +2,7 @@
  * Who may read which private rows. One rule for both hosts: SpacetimeDB's views (src/index.ts) call
  * these, and the embedded host applies them to queries and to pushed row changes.
  */
-import type { MemoryEntryRow, MessageRow } from './tables.ts';
+import type { MemoryCompactionRow, MemoryEntryRow, MessageRow } from './tables.ts';
 
 /** A viewer is an agent (by name), an admin, or neither (an unregistered identity). */
 export interface Viewer {
@@ -23,4 +23,9 @@ export function canSeeMemory(viewer: Viewer, row: Pick<MemoryEntryRow, 'agent' |
   if (viewer.isAdmin) return true;
   if (viewer.agentName === undefined) return false;
   return row.scope === 'shared' || row.agent === viewer.agentName;
+}
+
+/** A compaction run is as private as the agent's private memory: its agent and admins only. */
+export function canSeeMemoryCompaction(viewer: Viewer, row: Pick<MemoryCompactionRow, 'agent'>): boolean {
+  return viewer.isAdmin || (viewer.agentName !== undefined && row.agent === viewer.agentName);
 }

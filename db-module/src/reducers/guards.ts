@@ -12,9 +12,15 @@ export const LIMITS = {
   shortTextLength: 200,
   textLength: 8_000,
   maxPriority: 9,
-  maxImportance: 10,
   maxDependencies: 32,
-  maxDerivedFrom: 64,
+  /** Tags on one memory entry, and characters in one tag. */
+  maxTags: 16,
+  tagLength: 40,
+  /** Provenance links given with one memory entry. */
+  maxMemoryLinks: 64,
+  /** Sources one compaction run may claim, and long-term entries it may write. */
+  maxCompactionSources: 64,
+  maxCompactionResults: 16,
   maxLeaseSeconds: 3_600,
   maxAttentionSeconds: 7 * 24 * 3_600,
   maxTokens: 10_000_000,
@@ -60,6 +66,14 @@ export function requireName(field: string, value: string): string {
 export function requireRange(field: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
     reject(`Expected \`${field}\` to be an integer ${min}-${max}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** A finite number in [min, max] (fractions allowed), e.g. importance 0-1. */
+export function requireNumberInRange(field: string, value: number, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    reject(`Expected \`${field}\` to be a number ${min}-${max}, got ${describe(value)}`);
   }
   return value;
 }

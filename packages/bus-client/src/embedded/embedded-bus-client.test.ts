@@ -89,9 +89,10 @@ describe('EmbeddedBusClient', () => {
     await alice.callReducer('write_memory', {
       tier: 'short',
       scope: 'private',
-      importance: 3,
+      importance: 0.3,
       text: 'alice secret',
-      derived_from: [],
+      tags: [],
+      links: [],
     });
     expect(alice.rows('visible_memory').map((row) => row.text)).toContain('alice secret');
     expect(bob.rows('visible_memory').map((row) => row.text)).not.toContain('alice secret');

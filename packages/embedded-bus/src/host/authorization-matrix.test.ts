@@ -1,7 +1,7 @@
 import { isClawError } from '@clawfleet/protocol';
 import { describe, expect, it } from 'vitest';
 import { identityForName } from './identity.ts';
-import { CALLERS, type CallerRole, createFixture, type Fixture, snapshot } from './test-fixture.ts';
+import { CALLERS, type CallerRole, createFixture, type Fixture, START_MS, snapshot } from './test-fixture.ts';
 
 type Case = {
   reducer: string;
@@ -64,16 +64,51 @@ const CASES: Case[] = [
   { reducer: 'send_message', args: () => ({ text: 'hello @UXClaw' }), allowed: AGENTS },
   {
     reducer: 'write_memory',
-    args: () => ({ tier: 'short', scope: 'private', importance: 1, text: 'note', derived_from: [] }),
+    args: () => ({ tier: 'short', scope: 'private', importance: 0.1, text: 'note', tags: [], links: [] }),
     allowed: AGENTS,
   },
   {
     reducer: 'update_memory',
-    args: (f) => ({ memory_id: f.memoryId, tier: 'long', importance: 9, text: 'rewritten' }),
+    args: (f) => ({ memory_id: f.memoryId, tier: 'long', importance: 0.9, text: 'rewritten', tags: [] }),
     allowed: ['owner'],
   },
+  { reducer: 'share_memory', args: (f) => ({ memory_id: f.memoryId, scope: 'shared' }), allowed: ['owner'] },
   { reducer: 'delete_memory', args: (f) => ({ memory_id: f.memoryId }), allowed: ['owner'] },
-  { reducer: 'record_reflection', args: () => ({ text: 'I learned', importance: 4 }), allowed: AGENTS },
+  {
+    reducer: 'record_reflection',
+    args: (f) => ({
+      text: 'I learned',
+      importance: 0.4,
+      tags: ['lesson'],
+      links: [{ kind: 'task', id: f.queuedTaskId }],
+    }),
+    allowed: AGENTS,
+  },
+  { reducer: 'begin_memory_compaction', args: (f) => ({ source_ids: [f.memoryId] }), allowed: ['owner'] },
+  {
+    reducer: 'complete_memory_compaction',
+    args: (f) => ({
+      compaction_id: f.compactionId,
+      entries: [{ text: 'merged', importance: 0.5, tags: [], source_ids: [f.compactedMemoryId] }],
+    }),
+    allowed: ['owner'],
+  },
+  { reducer: 'abandon_memory_compaction', args: (f) => ({ compaction_id: f.compactionId }), allowed: ['owner'] },
+  {
+    reducer: 'import_memory',
+    args: (f) => ({
+      agent: 'DevClaw',
+      tier: 'long',
+      scope: 'private',
+      importance: 0.5,
+      text: 'from an earlier install',
+      tags: ['imported'],
+      archived: false,
+      created_at: START_MS * 1000 - 86_400_000_000,
+      links: [{ kind: 'memory', id: f.memoryId }],
+    }),
+    allowed: ['admin'],
+  },
   {
     reducer: 'request_attention',
     args: () => ({ text: 'help', priority: 2, default_action: 'wait', expires_in_seconds: 60 }),
@@ -142,16 +177,42 @@ describe('authorization matrix: every reducer x owner, another agent, admin, unr
 
 describe('reading private rows', () => {
   it('shows an agent its own private memory and hides it from another agent and from strangers', () => {
-    const { database, memoryId } = createFixture();
+    const { database, memoryId, compactedMemoryId } = createFixture();
     const ids = (caller: string, table: string) => database.query(caller, table).map((row) => row.id);
-    expect(ids(CALLERS.owner, 'memory_entry')).toEqual([memoryId]);
-    expect(ids(CALLERS.owner, 'visible_memory')).toEqual([memoryId]);
+    expect(ids(CALLERS.owner, 'memory_entry')).toEqual([memoryId, compactedMemoryId]);
+    expect(ids(CALLERS.owner, 'visible_memory')).toEqual([memoryId, compactedMemoryId]);
     expect(ids(CALLERS.other, 'memory_entry')).toEqual([]);
     expect(ids(CALLERS.unregistered, 'visible_memory')).toEqual([]);
-    expect(ids(CALLERS.admin, 'memory_entry')).toEqual([memoryId]);
+    expect(ids(CALLERS.admin, 'memory_entry')).toEqual([memoryId, compactedMemoryId]);
     const [row] = database.query(CALLERS.owner, 'memory_entry');
     expect(database.isVisible(CALLERS.other, 'memory_entry', row!)).toBe(false);
     expect(database.isVisible(CALLERS.other, 'memory_entry', { ...row!, scope: 'shared' })).toBe(true);
+    database.close();
+  });
+
+  it('shows provenance links and compaction runs only to whoever may see the memory behind them', () => {
+    const { database, memoryId, compactionId } = createFixture();
+    const [written] = database.callReducer(CALLERS.owner, 'write_memory', {
+      tier: 'short',
+      scope: 'private',
+      importance: 0.3,
+      text: 'follows from the note',
+      tags: [],
+      links: [{ kind: 'memory', id: memoryId }],
+    });
+    const targets = (caller: string) => database.query(caller, 'visible_memory_link').map((row) => row.target_id);
+    expect(targets(CALLERS.owner)).toEqual([memoryId]);
+    expect(targets(CALLERS.other)).toEqual([]);
+    expect(targets(CALLERS.unregistered)).toEqual([]);
+    const runs = (caller: string) => database.query(caller, 'visible_memory_compaction').map((row) => row.id);
+    expect(runs(CALLERS.owner)).toEqual([compactionId]);
+    expect(runs(CALLERS.other)).toEqual([]);
+    expect(runs(CALLERS.admin)).toEqual([compactionId]);
+    const linking = Number(written?.row.id);
+    database.callReducer(CALLERS.owner, 'share_memory', { memory_id: linking, scope: 'shared' });
+    // Shared now: its link is visible too, though the memory it points at stays private.
+    expect(targets(CALLERS.other)).toEqual([memoryId]);
+    expect(database.query(CALLERS.other, 'visible_memory').map((row) => row.id)).toEqual([linking]);
     database.close();
   });
 

@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import {
   type AlgebraicType,
   canSeeMemory,
+  canSeeMemoryCompaction,
   canSeeMessage,
   describeTables,
   identityFromHex,
@@ -669,6 +670,8 @@ export class EmbeddedDatabase {
           memory !== undefined && canSeeMemory(viewer, { agent: String(memory.agent), scope: String(memory.scope) })
         );
       }
+      case 'memory_compaction':
+        return canSeeMemoryCompaction(viewer, { agent: String(row.agent) });
       default:
         return false;
     }

@@ -1,12 +1,25 @@
 import { isClawError } from '@clawfleet/protocol';
 import { describe, expect, it } from 'vitest';
 import { identityForName } from './identity.ts';
-import { createFixture, type Fixture, snapshot } from './test-fixture.ts';
+import { createFixture, type Fixture, START_MS, snapshot } from './test-fixture.ts';
 
 type Bad = [caller: string, args: (fixture: Fixture) => Record<string, unknown>, code: string, message: string];
 
 const LONG = 'x'.repeat(8_001);
 const OWNER = 'DevClaw';
+const NOTE = { tier: 'short', scope: 'private', importance: 0.5, text: 'a note', tags: [], links: [] };
+const REFLECTION = { text: 'I learned', importance: 0.5, tags: [], links: [] };
+const IMPORTED = {
+  agent: 'DevClaw',
+  tier: 'long',
+  scope: 'private',
+  importance: 0.5,
+  text: 'from an earlier install',
+  tags: [],
+  archived: false,
+  created_at: (START_MS - 86_400_000) * 1000,
+  links: [],
+};
 const ADMIN = 'orchestrator';
 
 // Bad input for every client reducer: wrong types (INVALID_PARAMS, from the declared parameter types)
@@ -225,47 +238,160 @@ const BAD_INPUT: Record<string, Bad[]> = {
   write_memory: [
     [
       OWNER,
-      () => ({ tier: 'forever', scope: 'private', importance: 1, text: 't', derived_from: [] }),
+      () => ({ ...NOTE, tier: 'forever' }),
       'REDUCER_REJECTED',
       'Expected `tier` to be one of short, daily, long',
     ],
+    [OWNER, () => ({ ...NOTE, scope: 'public' }), 'REDUCER_REJECTED', 'Expected `scope` to be one of private, shared'],
+    [OWNER, () => ({ ...NOTE, importance: 1.5 }), 'REDUCER_REJECTED', 'Expected `importance` to be a number 0-1'],
+    [OWNER, () => ({ ...NOTE, importance: -0.1 }), 'REDUCER_REJECTED', 'Expected `importance` to be a number 0-1'],
+    [OWNER, () => ({ ...NOTE, importance: '0.5' }), 'INVALID_PARAMS', 'importance'],
+    [OWNER, () => ({ ...NOTE, text: '   ' }), 'REDUCER_REJECTED', 'Expected `text` to be non-empty text'],
+    [OWNER, () => ({ ...NOTE, text: LONG }), 'REDUCER_REJECTED', 'Expected `text` to be at most 8000 characters'],
+    [OWNER, () => ({ ...NOTE, tags: ['Has Space'] }), 'REDUCER_REJECTED', 'Expected each tag to be 1-40 lowercase'],
+    [OWNER, () => ({ ...NOTE, tags: ['a', 'a'] }), 'REDUCER_REJECTED', 'Expected `tags` to list each tag once'],
     [
       OWNER,
-      () => ({ tier: 'short', scope: 'private', importance: 11, text: 't', derived_from: [] }),
+      () => ({ ...NOTE, tags: Array.from({ length: 17 }, (_, index) => `t${index}`) }),
       'REDUCER_REJECTED',
-      'Expected `importance` to be an integer 0-10',
+      'Expected `tags` to list at most 16 tags',
     ],
+    [OWNER, () => ({ ...NOTE, tags: 'deploy' }), 'INVALID_PARAMS', 'tags'],
+    [OWNER, () => ({ ...NOTE, links: [{ kind: 'memory', id: 999 }] }), 'REDUCER_REJECTED', 'Memory 999 does not exist'],
+    [OWNER, () => ({ ...NOTE, links: [{ kind: 'message', id: 5 }] }), 'REDUCER_REJECTED', 'Message 5 does not exist'],
+    [OWNER, () => ({ ...NOTE, links: [{ kind: 'task', id: 999 }] }), 'REDUCER_REJECTED', 'Task 999 does not exist'],
+    [OWNER, () => ({ ...NOTE, links: [{ kind: 'stimulus', id: 9 }] }), 'REDUCER_REJECTED', 'Stimulus 9 does not exist'],
+    [OWNER, () => ({ ...NOTE, links: [{ kind: 'website', id: 1 }] }), 'REDUCER_REJECTED', 'Expected `links[].kind`'],
     [
       OWNER,
-      () => ({ tier: 'short', scope: 'private', importance: 1, text: 't', derived_from: [999] }),
+      (f) => ({
+        ...NOTE,
+        links: [
+          { kind: 'task', id: f.queuedTaskId },
+          { kind: 'task', id: f.queuedTaskId },
+        ],
+      }),
       'REDUCER_REJECTED',
-      'Memory 999 does not exist',
+      'Expected `links` to list each link once',
     ],
+    [OWNER, () => ({ ...NOTE, links: [{ kind: 'task' }] }), 'INVALID_PARAMS', 'links'],
+    [OWNER, () => ({ ...NOTE, created_at: 1 }), 'INVALID_PARAMS', 'created_at'],
     [
-      OWNER,
-      () => ({ tier: 'short', scope: 'private', importance: 1, text: 't', derived_from: [], source_message_id: 5 }),
+      'UXClaw',
+      (f) => ({ ...NOTE, links: [{ kind: 'memory', id: f.memoryId }] }),
       'REDUCER_REJECTED',
-      'Message 5 does not exist',
+      // Another agent's private memory is reported as missing, not as forbidden.
+      'does not exist',
     ],
   ],
   update_memory: [
     [
       OWNER,
-      () => ({ memory_id: 999, tier: 'long', importance: 1, text: 't' }),
+      () => ({ memory_id: 999, tier: 'long', importance: 1, text: 't', tags: [] }),
       'REDUCER_REJECTED',
       'Memory 999 does not exist',
     ],
     [
       OWNER,
-      (f) => ({ memory_id: f.memoryId, tier: 'long', importance: 1, text: LONG }),
+      (f) => ({ memory_id: f.memoryId, tier: 'long', importance: 1, text: LONG, tags: [] }),
       'REDUCER_REJECTED',
       'Expected `text` to be at most 8000 characters',
     ],
+    [
+      OWNER,
+      (f) => ({ memory_id: f.compactedMemoryId, tier: 'long', importance: 1, text: 'changed', tags: [] }),
+      'REDUCER_REJECTED',
+      'is being compacted',
+    ],
+    [
+      'UXClaw',
+      (f) => ({ memory_id: f.memoryId, tier: 'long', importance: 1, text: 'mine now', tags: [] }),
+      'REDUCER_REJECTED',
+      'does not exist',
+    ],
   ],
-  delete_memory: [[OWNER, () => ({ memory_id: 999 }), 'REDUCER_REJECTED', 'Memory 999 does not exist']],
+  share_memory: [
+    [OWNER, () => ({ memory_id: 999, scope: 'shared' }), 'REDUCER_REJECTED', 'Memory 999 does not exist'],
+    [OWNER, (f) => ({ memory_id: f.memoryId, scope: 'private' }), 'REDUCER_REJECTED', 'is already private'],
+    [OWNER, (f) => ({ memory_id: f.memoryId, scope: 'world' }), 'REDUCER_REJECTED', 'Expected `scope` to be one of'],
+  ],
+  delete_memory: [
+    [OWNER, () => ({ memory_id: 999 }), 'REDUCER_REJECTED', 'Memory 999 does not exist'],
+    [OWNER, (f) => ({ memory_id: f.compactedMemoryId }), 'REDUCER_REJECTED', 'is being compacted'],
+  ],
   record_reflection: [
-    [OWNER, () => ({ text: '', importance: 1 }), 'REDUCER_REJECTED', 'Expected `text` to be non-empty text'],
-    [OWNER, () => ({ text: 't', importance: 1, task_id: 999 }), 'REDUCER_REJECTED', 'Task 999 does not exist'],
+    [OWNER, () => ({ ...REFLECTION, text: '' }), 'REDUCER_REJECTED', 'Expected `text` to be non-empty text'],
+    [OWNER, () => ({ ...REFLECTION, task_id: 999 }), 'REDUCER_REJECTED', 'Task 999 does not exist'],
+    [OWNER, () => ({ ...REFLECTION, importance: 7 }), 'REDUCER_REJECTED', 'Expected `importance` to be a number 0-1'],
+    [OWNER, () => ({ ...REFLECTION, created_at: 1 }), 'INVALID_PARAMS', 'created_at'],
+    [
+      OWNER,
+      (f) => ({ ...REFLECTION, task_id: f.queuedTaskId, links: [{ kind: 'task', id: f.queuedTaskId }] }),
+      'REDUCER_REJECTED',
+      'Expected `links` not to repeat',
+    ],
+  ],
+  begin_memory_compaction: [
+    [OWNER, () => ({ source_ids: [] }), 'REDUCER_REJECTED', 'Expected `source_ids` to list 1-64 memories'],
+    [OWNER, (f) => ({ source_ids: [f.memoryId, f.memoryId] }), 'REDUCER_REJECTED', 'list each memory once'],
+    [OWNER, (f) => ({ source_ids: [f.compactedMemoryId] }), 'REDUCER_REJECTED', 'is being compacted'],
+    [OWNER, () => ({ source_ids: [999] }), 'REDUCER_REJECTED', 'Memory 999 does not exist'],
+  ],
+  complete_memory_compaction: [
+    [OWNER, () => ({ compaction_id: 999, entries: [] }), 'REDUCER_REJECTED', 'Compaction run 999 does not exist'],
+    [
+      OWNER,
+      (f) => ({ compaction_id: f.compactionId, entries: [] }),
+      'REDUCER_REJECTED',
+      'Expected `entries` to list 1-16 long-term entries',
+    ],
+    [
+      OWNER,
+      (f) => ({
+        compaction_id: f.compactionId,
+        entries: [{ text: 'merged', importance: 0.5, tags: [], source_ids: [f.memoryId] }],
+      }),
+      'REDUCER_REJECTED',
+      'is not a source of compaction run',
+    ],
+    [
+      OWNER,
+      (f) => ({
+        compaction_id: f.compactionId,
+        entries: [{ text: 'merged', importance: 0.5, tags: [], source_ids: [] }],
+      }),
+      'REDUCER_REJECTED',
+      'to name at least one source',
+    ],
+    [
+      OWNER,
+      (f) => ({
+        compaction_id: f.compactionId,
+        entries: [{ text: '', importance: 0.5, tags: [], source_ids: [f.compactedMemoryId] }],
+      }),
+      'REDUCER_REJECTED',
+      'Expected `entries[0].text` to be non-empty text',
+    ],
+  ],
+  abandon_memory_compaction: [
+    [OWNER, () => ({ compaction_id: 999 }), 'REDUCER_REJECTED', 'Compaction run 999 does not exist'],
+  ],
+  import_memory: [
+    [ADMIN, () => ({ ...IMPORTED, agent: 'Ghost' }), 'REDUCER_REJECTED', 'Expected `agent` to name a registered agent'],
+    [
+      ADMIN,
+      () => ({ ...IMPORTED, created_at: (START_MS + 60_000) * 1000 }),
+      'REDUCER_REJECTED',
+      'Expected `created_at` not to be in the future',
+    ],
+    [ADMIN, () => ({ ...IMPORTED, created_at: 'yesterday' }), 'INVALID_PARAMS', 'created_at'],
+    [
+      ADMIN,
+      () => ({ ...IMPORTED, links: [{ kind: 'memory', id: 999 }] }),
+      'REDUCER_REJECTED',
+      'Memory 999 does not exist',
+    ],
+    [ADMIN, () => ({ ...IMPORTED, tier: 'weekly' }), 'REDUCER_REJECTED', 'Expected `tier` to be one of'],
   ],
   request_attention: [
     [

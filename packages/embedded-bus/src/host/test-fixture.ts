@@ -21,6 +21,9 @@ export interface Fixture {
   queuedTaskId: number;
   /** DevClaw's private memory entry. */
   memoryId: number;
+  /** DevClaw's open compaction run, holding `compactedMemoryId` (another private daily entry). */
+  compactionId: number;
+  compactedMemoryId: number;
   /** DevClaw's open attention request. */
   attentionRequestId: number;
   leaseScheduleRow: Row;
@@ -53,11 +56,27 @@ export function createFixture(): Fixture {
     database.callReducer(OWNER, 'write_memory', {
       tier: 'daily',
       scope: 'private',
-      importance: 5,
+      importance: 0.5,
       text: 'DevClaw private note',
-      derived_from: [],
+      tags: ['note'],
+      links: [],
     }),
     'memory_entry',
+  );
+  const compacted = lastInsert(
+    database.callReducer(OWNER, 'write_memory', {
+      tier: 'daily',
+      scope: 'private',
+      importance: 0.2,
+      text: 'DevClaw note being compacted',
+      tags: [],
+      links: [],
+    }),
+    'memory_entry',
+  );
+  const compaction = lastInsert(
+    database.callReducer(OWNER, 'begin_memory_compaction', { source_ids: [compacted.id] }),
+    'memory_compaction',
   );
   const request = lastInsert(
     database.callReducer(OWNER, 'request_attention', {
@@ -76,6 +95,8 @@ export function createFixture(): Fixture {
     claimedTaskId,
     queuedTaskId,
     memoryId: Number(memory.id),
+    compactionId: Number(compaction.id),
+    compactedMemoryId: Number(compacted.id),
     attentionRequestId: Number(request.id),
     leaseScheduleRow: leaseScheduleRow!,
     attentionScheduleRow: attentionScheduleRow!,

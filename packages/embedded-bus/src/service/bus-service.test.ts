@@ -145,7 +145,7 @@ describe('BusService', () => {
     ]);
     await alice.request(BUS_METHODS.subscribe, { subscriptionId: 1, queries: ['SELECT * FROM visible_memory'] });
 
-    const memory = { tier: 'short', importance: 1, derived_from: [], source_task_id: null, source_message_id: null };
+    const memory = { tier: 'short', importance: 0.1, tags: [], links: [] };
     await call(alice, 'write_memory', { ...memory, scope: 'private', text: 'alice only' });
     await call(alice, 'write_memory', { ...memory, scope: 'shared', text: 'for everyone' });
     await call(alice, 'create_task', task('unwanted'));
