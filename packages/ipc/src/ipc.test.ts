@@ -113,8 +113,8 @@ describe('handshake and identity', () => {
 
   it('rejects invalid options with the option named', () => {
     expect(() => new IpcServer({ socketPath: '', authenticate: () => true })).toThrow(/socketPath/);
-    expect(() => new IpcServer({ socketPath: 'x', authenticate: () => true, maxInFlightPerConnection: -1 })).toThrow(
-      /maxInFlightPerConnection/,
+    expect(() => new IpcServer({ socketPath: 'x', authenticate: () => true, maxInFlightPerIdentity: -1 })).toThrow(
+      /maxInFlightPerIdentity/,
     );
   });
 });
@@ -249,6 +249,48 @@ describe('connection loss and shutdown', () => {
     await expect(pending).resolves.toBe('finished');
   });
 
+  it('answers requests still running when the drain time ends with SHUTTING_DOWN, as documented', async () => {
+    const server = startServer();
+    await server.listen();
+    const client = await connectClient('LeadClaw', { reconnect: false });
+    const pending = client.request('echo.wait', {});
+    await vi.waitFor(() => expect(server.stats().inFlight).toBe(1));
+    const outcome = expect(pending).rejects.toMatchObject({ code: 'SHUTTING_DOWN', retryable: true });
+    await server.close({ timeoutMs: 20 });
+    await outcome;
+  });
+
+  it('refuses one connection more than an identity may hold, and keeps the others', async () => {
+    const server = startServer({ maxConnectionsPerIdentity: 2 });
+    await server.listen();
+    const first = await connectClient('LeadClaw');
+    await connectClient('LeadClaw');
+    const third = await rawExchange(socket.socketPath, [
+      encodeFrame({ type: 'hello', agent: 'LeadClaw', token: tokens.LeadClaw, protocolVersion: 1, capabilities: [] }),
+    ]);
+    expect(third.frames).toEqual([{ type: 'error', error: expect.objectContaining({ code: 'TOO_MANY_REQUESTS' }) }]);
+    expect(third.closed).toBe(true);
+    await expect(first.request('echo.say', { text: 'still here' })).resolves.toMatchObject({ text: 'still here' });
+    await expect(connectClient('DevClaw')).resolves.toBeDefined();
+  });
+
+  it('gives handlers the connection to push to, not to close or fail', async () => {
+    const server = startServer();
+    server.handle('peek.connection', {
+      params: z.unknown(),
+      handler: (_params, context) => {
+        // @ts-expect-error a handler cannot close its caller's connection
+        void context.connection.goodbye;
+        // @ts-expect-error nor fail it
+        void context.connection.fail;
+        return { id: context.connection.id, identity: context.connection.identity };
+      },
+    });
+    await server.listen();
+    const client = await connectClient('DevClaw');
+    await expect(client.request('peek.connection', null)).resolves.toMatchObject({ identity: 'DevClaw' });
+  });
+
   it('drops a peer that stops answering heartbeats', async () => {
     const server = startServer({ heartbeatIntervalMs: 20, heartbeatTimeoutMs: 100 });
     await server.listen();
@@ -266,7 +308,7 @@ describe('connection loss and shutdown', () => {
   });
 
   it('stops reading from a peer that never reads its replies, so server memory stays bounded', async () => {
-    const server = startServer({ maxQueuedBytesPerConnection: 256 * 1024, maxInFlightPerConnection: 64 });
+    const server = startServer({ maxQueuedBytesPerIdentity: 256 * 1024, maxInFlightPerIdentity: 64 });
     const big = 'x'.repeat(64 * 1024);
     let served = 0;
     server.handle('big.reply', {

@@ -1,5 +1,5 @@
 import { viewCatalog } from '@clawfleet/db-module';
-import type { IpcServer, RequestContext, ServerConnection } from '@clawfleet/ipc';
+import type { IpcServer, PeerConnection, RequestContext } from '@clawfleet/ipc';
 import {
   BUS_METHODS,
   BUS_ROWS_TOPIC,
@@ -106,7 +106,7 @@ export class BusService {
   readonly #registry: SubscriptionRegistry;
   readonly #maxSubscriptions: number;
   readonly #unsubscribeCommit: () => void;
-  readonly #onConnection = (connection: ServerConnection): void => this.#connected(connection);
+  readonly #onConnection = (connection: PeerConnection): void => this.#connected(connection);
   #queue: QueuedCall[] = [];
   #flushScheduled = false;
   readonly #flush = (): void => this.#runQueuedCalls();
@@ -273,7 +273,7 @@ export class BusService {
   }
 
   // Lifecycle reducers run once per connection, as SpacetimeDB runs them; the module counts connections.
-  #connected(connection: ServerConnection): void {
+  #connected(connection: PeerConnection): void {
     // The connection's signal aborts however it closes (goodbye, drop, shutdown); the server's
     // `disconnect` event is not emitted after a goodbye, so it is not relied on.
     connection.signal.addEventListener('abort', () => this.#disconnected(connection), { once: true });
@@ -284,7 +284,7 @@ export class BusService {
     }
   }
 
-  #disconnected(connection: ServerConnection): void {
+  #disconnected(connection: PeerConnection): void {
     this.#registry.removeConnection(connection);
     if (this.#disposed) return;
     try {

@@ -1,6 +1,6 @@
 import { ClawError } from '@clawfleet/protocol';
 import type { TimeoutEntry } from '../shared/timeout-queue.ts';
-import type { RequestContext, ServerConnection } from './server-connection.ts';
+import type { PeerConnection, RequestContext } from './request-context.ts';
 
 /** How a request sends its stream deltas; implemented by the connection. */
 export interface DeltaSink {
@@ -14,10 +14,12 @@ export interface DeltaSink {
  */
 export class InFlightRequest implements RequestContext {
   readonly identity: string;
-  readonly connection: ServerConnection;
+  readonly connection: PeerConnection;
   readonly requestId: number;
   /** Whether a delta was sent, so the reply ends with `stream-end` rather than `response`. */
   streamed = false;
+  /** Answered (or dropped with its connection): a later settle of its handler is ignored. */
+  settled = false;
   done: Promise<void> = Promise.resolve();
   timeout: TimeoutEntry | undefined;
   readonly #sink: DeltaSink;
@@ -25,7 +27,7 @@ export class InFlightRequest implements RequestContext {
   #aborted = false;
   #reason: unknown;
 
-  constructor(identity: string, connection: ServerConnection, requestId: number, sink: DeltaSink) {
+  constructor(identity: string, connection: PeerConnection, requestId: number, sink: DeltaSink) {
     this.identity = identity;
     this.connection = connection;
     this.requestId = requestId;

@@ -6,8 +6,14 @@ import { z } from 'zod';
 import { RateLimitedLog } from '../shared/rate-limited-log.ts';
 import { TimeoutQueue } from '../shared/timeout-queue.ts';
 import type { Authenticator } from '../shared/token-authenticator.ts';
-import { ServerConnection } from './server-connection.ts';
-import type { MethodHandler, ResolvedServerOptions, ServerInternals } from './server-internals.ts';
+import { IdentityLoad } from './identity-load.ts';
+import type { MethodHandler, PeerConnection } from './request-context.ts';
+import {
+  type ResolvedServerOptions,
+  ServerConnection,
+  type ServerCounters,
+  type ServerInternals,
+} from './server-connection.ts';
 import { prepareSocketPath } from './socket-path.ts';
 
 export interface IpcServerOptions {
@@ -23,10 +29,19 @@ export interface IpcServerOptions {
   heartbeatTimeoutMs?: number;
   /** A connection that has not said hello by then is closed. @default 5000 */
   handshakeTimeoutMs?: number;
-  /** Above this many running requests the server stops reading from that peer. @default 256 */
-  maxInFlightPerConnection?: number;
-  /** Unread reply bytes above which the server stops reading from that peer (events: twice this drops it). @default 8 MiB */
-  maxQueuedBytesPerConnection?: number;
+  /**
+   * Requests one identity may have running, over all its connections; at this many the server
+   * stops reading that identity's connections until one finishes. @default 256
+   */
+  maxInFlightPerIdentity?: number;
+  /**
+   * Reply bytes one identity may leave unread, over all its connections; above this the server
+   * stops reading them until the peer reads. Events or pings left unread beyond twice this on one
+   * connection drop it with SLOW_CONSUMER. @default 8 MiB
+   */
+  maxQueuedBytesPerIdentity?: number;
+  /** Connections one identity may hold open; one more is refused with TOO_MANY_REQUESTS. @default 32 */
+  maxConnectionsPerIdentity?: number;
   /** Socket file mode. @default 0o600 */
   socketMode?: number;
   /** Advertised in `welcome`. @default [] */
@@ -44,15 +59,30 @@ const optionsSchema = z.object({
   heartbeatIntervalMs: positiveInteger.optional(),
   heartbeatTimeoutMs: positiveInteger.optional(),
   handshakeTimeoutMs: positiveInteger.optional(),
-  maxInFlightPerConnection: positiveInteger.optional(),
-  maxQueuedBytesPerConnection: positiveInteger.optional(),
+  maxInFlightPerIdentity: positiveInteger.optional(),
+  maxQueuedBytesPerIdentity: positiveInteger.optional(),
+  maxConnectionsPerIdentity: positiveInteger.optional(),
   socketMode: z.number().int().min(0).max(0o777).optional(),
   capabilities: z.array(z.string()).optional(),
 });
 
 interface IpcServerEvents {
-  connection: [connection: ServerConnection];
-  disconnect: [connection: ServerConnection];
+  connection: [connection: PeerConnection];
+  disconnect: [connection: PeerConnection];
+}
+
+/** What the server holds and has done, for tests, fuzzing and metrics. */
+export interface IpcServerStats extends ServerCounters {
+  /** Open connections, authenticated or not. */
+  connections: number;
+  /** Requests running, over every connection. */
+  inFlight: number;
+  /** Reply bytes written but not yet taken by the kernel, over every connection. */
+  queuedReplyBytes: number;
+  /** Frames decoded and waiting to be dispatched, over every connection. */
+  heldFrames: number;
+  /** Connections the server stopped reading because their identity is over a limit. */
+  pausedConnections: number;
 }
 
 /**
@@ -67,7 +97,8 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   readonly #logger: Logger;
   readonly #methods = new Map<string, MethodHandler>();
   readonly #connections = new Set<ServerConnection>();
-  readonly #byIdentity = new Map<string, Set<ServerConnection>>();
+  readonly #byIdentity = new Map<string, IdentityLoad<ServerConnection>>();
+  readonly #counters: ServerCounters = { framesDecoded: 0, framesAnswered: 0 };
   readonly #internals: ServerInternals;
   readonly #timeouts = new TimeoutQueue();
   #server: Server | undefined;
@@ -92,8 +123,9 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
       heartbeatIntervalMs,
       heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? heartbeatIntervalMs * 3,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
-      maxInFlightPerConnection: options.maxInFlightPerConnection ?? 256,
-      maxQueuedBytesPerConnection: options.maxQueuedBytesPerConnection ?? 8 * 1024 * 1024,
+      maxInFlightPerIdentity: options.maxInFlightPerIdentity ?? 256,
+      maxQueuedBytesPerIdentity: options.maxQueuedBytesPerIdentity ?? 8 * 1024 * 1024,
+      maxConnectionsPerIdentity: options.maxConnectionsPerIdentity ?? 32,
       capabilities: options.capabilities ?? [],
     };
     const server = this;
@@ -103,6 +135,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
       logger: this.#logger,
       badPeerLog: new RateLimitedLog(this.#logger),
       timeouts: this.#timeouts,
+      counters: this.#counters,
       get closing() {
         return server.#closing;
       },
@@ -114,22 +147,25 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
           return false;
         }
       },
-      connectionOpened: (connection) => {
-        let set = this.#byIdentity.get(connection.identity);
-        if (!set) {
-          set = new Set();
-          this.#byIdentity.set(connection.identity, set);
+      loadOf: (identity) => {
+        let load = this.#byIdentity.get(identity);
+        if (!load) {
+          load = new IdentityLoad<ServerConnection>();
+          this.#byIdentity.set(identity, load);
         }
-        set.add(connection);
+        return load;
+      },
+      connectionOpened: (connection) => {
         this.#logger.debug({ connectionId: connection.id, agent: connection.identity }, 'peer authenticated');
         this.emit('connection', connection);
       },
       connectionClosed: (connection, wasOpen) => {
         this.#connections.delete(connection);
-        const set = this.#byIdentity.get(connection.identity);
-        if (set) {
-          set.delete(connection);
-          if (set.size === 0) this.#byIdentity.delete(connection.identity);
+        const load = this.#byIdentity.get(connection.identity);
+        if (load?.connections.delete(connection)) {
+          if (load.connections.size === 0 && load.inFlight === 0) this.#byIdentity.delete(connection.identity);
+          // Its unread bytes no longer count against the identity.
+          else load.wake();
         }
         if (wasOpen) this.emit('disconnect', connection);
       },
@@ -171,14 +207,36 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   }
 
   /** Open, authenticated connections; of one identity when given. */
-  connections(identity?: string): ServerConnection[] {
-    if (identity !== undefined) return [...(this.#byIdentity.get(identity) ?? [])];
+  connections(identity?: string): PeerConnection[] {
+    if (identity !== undefined) return [...(this.#byIdentity.get(identity)?.connections ?? [])];
     return [...this.#connections].filter((connection) => connection.authenticated);
+  }
+
+  /** Counters and what is held now; cheap enough to poll. */
+  stats(): IpcServerStats {
+    let inFlight = 0;
+    let queuedReplyBytes = 0;
+    let heldFrames = 0;
+    let pausedConnections = 0;
+    for (const connection of this.#connections) {
+      inFlight += connection.inFlightCount;
+      queuedReplyBytes += connection.queuedReplyBytes;
+      heldFrames += connection.heldFrames;
+      if (connection.paused) pausedConnections += 1;
+    }
+    return {
+      ...this.#counters,
+      connections: this.#connections.size,
+      inFlight,
+      queuedReplyBytes,
+      heldFrames,
+      pausedConnections,
+    };
   }
 
   /** Sends an event to every connection of `identity`; returns how many got it. */
   pushTo(identity: string, topic: string, data: unknown, subscriptionId?: number): number {
-    const targets = this.#byIdentity.get(identity);
+    const targets = this.#byIdentity.get(identity)?.connections;
     if (!targets) return 0;
     for (const connection of targets) connection.push(topic, data, subscriptionId);
     return targets.size;
@@ -186,7 +244,8 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
 
   /**
    * Graceful shutdown: stops accepting, refuses new requests with SHUTTING_DOWN, waits up to
-   * `timeoutMs` for in-flight requests, aborts the rest, says goodbye and removes the socket file.
+   * `timeoutMs` for in-flight requests, aborts the rest and answers each with SHUTTING_DOWN, says
+   * goodbye and removes the socket file.
    */
   async close(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.#closing) return;
@@ -206,7 +265,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     clearTimeout(timer);
     const reason = new ClawError('SHUTTING_DOWN', 'Server is shutting down');
     for (const connection of this.#connections) {
-      connection.abortAll(reason);
+      connection.cutInFlight(reason);
       connection.goodbye('Server is shutting down', true);
     }
     await stopped;

@@ -5,29 +5,51 @@ import {
   FrameDecoder,
   type HelloFrame,
   isClawError,
+  type Logger,
   PROTOCOL_VERSION,
   parseOrThrow,
   type RequestFrame,
 } from '@clawfleet/protocol';
 import { FrameWriter } from '../shared/frame-writer.ts';
+import type { RateLimitedLog } from '../shared/rate-limited-log.ts';
+import type { TimeoutQueue } from '../shared/timeout-queue.ts';
+import type { IdentityLoad, LoadedConnection } from './identity-load.ts';
 import { type DeltaSink, InFlightRequest } from './in-flight-request.ts';
-import type { MethodHandler, ServerInternals } from './server-internals.ts';
+import type { MethodHandler, PeerConnection } from './request-context.ts';
 
-/** What a handler learns about the request it serves. */
-export interface RequestContext {
-  /** The authenticated identity of the caller; fixed for the connection's life. */
-  readonly identity: string;
-  readonly connection: ServerConnection;
-  readonly requestId: number;
-  /** Aborted on a cancel frame, the request's timeout, the connection closing, or shutdown. */
-  readonly signal: AbortSignal;
-  /** Whether `signal` has aborted; cheaper to poll than `signal.aborted`, which creates the signal. */
-  readonly aborted: boolean;
-  /**
-   * Sends a `stream-delta`. Once used, the reply ends with `stream-end` carrying the handler's
-   * return value. Resolves when the socket can take more: await it to respect backpressure.
-   */
-  sendDelta(data: unknown): Promise<void>;
+export interface ResolvedServerOptions {
+  maxFrameBytes: number;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  handshakeTimeoutMs: number;
+  maxInFlightPerIdentity: number;
+  maxQueuedBytesPerIdentity: number;
+  maxConnectionsPerIdentity: number;
+  capabilities: string[];
+}
+
+/** Frames the server decoded and answered since it started: what the fuzz tests count. */
+export interface ServerCounters {
+  framesDecoded: number;
+  /** Replies to a peer's frames: responses, stream ends, errors with a request id, pongs. */
+  framesAnswered: number;
+}
+
+/** What a connection needs from its server; keeps ServerConnection independent of IpcServer. */
+export interface ServerInternals {
+  readonly options: ResolvedServerOptions;
+  readonly methods: ReadonlyMap<string, MethodHandler>;
+  readonly logger: Logger;
+  readonly badPeerLog: RateLimitedLog;
+  readonly closing: boolean;
+  /** Request deadlines of every connection. */
+  readonly timeouts: TimeoutQueue;
+  readonly counters: ServerCounters;
+  authenticate(agent: string, token: string): boolean;
+  /** The load of `identity` over all its connections. */
+  loadOf(identity: string): IdentityLoad<ServerConnection>;
+  connectionOpened(connection: ServerConnection): void;
+  connectionClosed(connection: ServerConnection, wasOpen: boolean): void;
 }
 
 type State = 'handshake' | 'open' | 'closed';
@@ -37,8 +59,14 @@ const RESOLVED = Promise.resolve();
 /**
  * One peer connection on the server side. Before the handshake it accepts only `hello`; after it,
  * its identity is fixed and every request is dispatched with that identity.
+ *
+ * Memory bound: before each frame is dispatched the connection checks its identity's load (requests
+ * running, reply bytes left unread on all its connections). Over a limit it stops dispatching, keeps
+ * the frames already decoded from the last read, and pauses the socket, so the peer's writes block
+ * in the kernel; on `drain` or when a request finishes it dispatches the kept frames and reads
+ * again. Every reply, error answer and pong is written through the same path, so none escapes it.
  */
-export class ServerConnection {
+export class ServerConnection implements PeerConnection, LoadedConnection {
   readonly id: string;
   #identity = '';
   #state: State = 'handshake';
@@ -49,10 +77,17 @@ export class ServerConnection {
   readonly #closed = new AbortController();
   readonly #inFlight = new Map<number, InFlightRequest>();
   readonly #handshakeTimer: NodeJS.Timeout;
+  #load: IdentityLoad<ServerConnection> | undefined;
   #lastSeen = Date.now();
   /** Whether the handshake completed at some point; `disconnect` is emitted for these only. */
   #wasOpen = false;
-  #pausedForLoad = false;
+  /** The socket is paused because the identity is over a limit. */
+  #paused = false;
+  /** Frames decoded from the last reads and not yet dispatched (only while paused). */
+  #held: Frame[] | undefined;
+  #heldIndex = 0;
+  /** A decode error that follows the held frames; reported once they are dispatched. */
+  #heldError: ClawError | undefined;
   #pingNonce = 0;
 
   constructor(id: string, socket: Socket, server: ServerInternals) {
@@ -67,7 +102,8 @@ export class ServerConnection {
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (error) => this.#server.badPeerLog.warn({ connectionId: id, err: error }, 'socket error'));
     socket.on('close', () => this.#onClosed());
-    socket.on('drain', () => this.#maybeResume());
+    // Room on this socket may be what another connection of the identity waits for.
+    socket.on('drain', () => (this.#load ? this.#load.wake() : this.maybeResume()));
   }
 
   /** The authenticated agent name; empty until the handshake completes. */
@@ -92,14 +128,29 @@ export class ServerConnection {
     return this.#inFlight.size;
   }
 
-  get lastSeen(): number {
-    return this.#lastSeen;
+  /** Whether the server stopped reading this peer because its identity is over a limit. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  get queuedReplyBytes(): number {
+    return this.#writer.queuedBytes;
+  }
+
+  /** Frames decoded and not dispatched yet: at most one read's worth, and only while paused. */
+  get heldFrames(): number {
+    return this.#held ? this.#held.length - this.#heldIndex : 0;
   }
 
   /**
-   * Sends an `event` frame to this peer. A peer that lets more than `maxQueuedBytesPerConnection`
-   * pile up unread is disconnected with SLOW_CONSUMER rather than allowed to grow our memory.
+   * When the peer last sent a frame. While the server itself holds the peer back for its running
+   * requests (not for unread replies), the peer's silence is the server's doing and does not count.
    */
+  get lastSeen(): number {
+    if (this.#paused && !this.#overByteBudget()) return Date.now();
+    return this.#lastSeen;
+  }
+
   push(topic: string, data: unknown, subscriptionId?: number): void {
     if (this.#state !== 'open') return;
     const frame: Frame =
@@ -113,6 +164,7 @@ export class ServerConnection {
     if (this.#state !== 'open') return;
     this.#pingNonce = (this.#pingNonce + 1) >>> 0;
     this.#writer.write({ type: 'heartbeat', kind: 'ping', nonce: this.#pingNonce });
+    this.#checkSlowConsumer();
   }
 
   /** Promises of the requests still running, for a draining shutdown. */
@@ -120,9 +172,12 @@ export class ServerConnection {
     return [...this.#inFlight.values()].map((entry) => entry.done);
   }
 
-  /** Aborts every running request with `reason`. */
-  abortAll(reason: ClawError): void {
-    for (const request of this.#inFlight.values()) request.abort(reason);
+  /** Aborts every running request with `reason` and answers each with it now, before the connection closes. */
+  cutInFlight(reason: ClawError): void {
+    for (const request of [...this.#inFlight.values()]) {
+      request.abort(reason);
+      this.#settle(request, false, reason, '');
+    }
   }
 
   /** Says goodbye and closes once written. */
@@ -147,11 +202,26 @@ export class ServerConnection {
     this.#end(error);
   }
 
+  /** Dispatches the held frames and reads again, if the identity is back under its limits. */
+  maybeResume(): void {
+    if (!this.#paused || this.#state === 'closed' || this.#mustWait()) return;
+    this.#paused = false;
+    this.#lastSeen = Date.now();
+    this.#dispatchHeld();
+    if (!this.#paused && !this.closed) this.#socket.resume();
+  }
+
   #end(reason: ClawError): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     clearTimeout(this.#handshakeTimer);
-    this.abortAll(reason);
+    this.#held = undefined;
+    // Requests are aborted and stop counting against the identity now, whether or not their
+    // handlers ever settle; nothing more is written to this peer.
+    for (const request of [...this.#inFlight.values()]) {
+      request.abort(reason);
+      this.#settle(request, false, reason, '');
+    }
     this.#closed.abort(reason);
     // The peer may have hung up first: then the socket is already gone and there is nothing to wait for.
     if (this.#socket.destroyed) return;
@@ -171,12 +241,35 @@ export class ServerConnection {
     if (this.#state === 'closed') return;
     this.#lastSeen = Date.now();
     const { frames, error } = this.#decoder.push(chunk);
-    for (const frame of frames) {
-      // A frame earlier in this batch may have closed the connection.
-      if (this.closed) return;
-      this.#onFrame(frame);
+    this.#server.counters.framesDecoded += frames.length;
+    if (this.#held === undefined) {
+      this.#held = frames;
+      this.#heldIndex = 0;
+    } else {
+      // Only a read already under way when the socket paused lands here.
+      for (const frame of frames) this.#held.push(frame);
     }
-    if (error && !this.closed) {
+    if (error) this.#heldError = error;
+    this.#dispatchHeld();
+  }
+
+  #dispatchHeld(): void {
+    const frames = this.#held;
+    if (frames === undefined) return;
+    while (this.#heldIndex < frames.length) {
+      // A frame dispatched before may have closed the connection.
+      if (this.#state === 'closed') return;
+      if (this.#mustWait()) {
+        this.#pause();
+        return;
+      }
+      this.#onFrame(frames[this.#heldIndex++]!);
+    }
+    this.#held = undefined;
+    this.#heldIndex = 0;
+    const error = this.#heldError;
+    if (error && this.#state !== 'closed') {
+      this.#heldError = undefined;
       this.#server.badPeerLog.warn(
         { connectionId: this.id, agent: this.#identity || undefined, code: error.code },
         `bad frame from peer: ${error.message}`,
@@ -184,6 +277,25 @@ export class ServerConnection {
       const requestId = error.details.requestId;
       this.fail(error, typeof requestId === 'number' ? requestId : undefined);
     }
+  }
+
+  /** Whether the next frame must wait: the identity has its maximum running or too many bytes unread. */
+  #mustWait(): boolean {
+    const load = this.#load;
+    if (load !== undefined && load.inFlight >= this.#server.options.maxInFlightPerIdentity) return true;
+    return this.#overByteBudget();
+  }
+
+  #overByteBudget(): boolean {
+    const load = this.#load;
+    const queued = load === undefined || load.connections.size === 1 ? this.#writer.queuedBytes : load.queuedReplyBytes;
+    return queued > this.#server.options.maxQueuedBytesPerIdentity;
+  }
+
+  #pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.#socket.pause();
   }
 
   #onFrame(frame: Frame): void {
@@ -203,7 +315,7 @@ export class ServerConnection {
         this.#inFlight.get(frame.id)?.abort(new ClawError('CANCELLED', frame.reason ?? 'Cancelled by the caller'));
         return;
       case 'heartbeat':
-        if (frame.kind === 'ping') this.#writer.write({ type: 'heartbeat', kind: 'pong', nonce: frame.nonce });
+        if (frame.kind === 'ping') this.#answer({ type: 'heartbeat', kind: 'pong', nonce: frame.nonce });
         return;
       case 'goodbye':
         this.#end(new ClawError('CONNECTION_CLOSED', `Peer said goodbye: ${frame.reason}`));
@@ -250,9 +362,21 @@ export class ServerConnection {
       this.goodbye('Server is shutting down', true);
       return;
     }
+    const load = this.#server.loadOf(frame.agent);
+    const maxConnections = this.#server.options.maxConnectionsPerIdentity;
+    if (load.connections.size >= maxConnections) {
+      this.#rejectPeer(
+        new ClawError('TOO_MANY_REQUESTS', `\`${frame.agent}\` already has ${maxConnections} connections open`, {
+          details: { maxConnectionsPerIdentity: maxConnections },
+        }),
+      );
+      return;
+    }
     this.#identity = frame.agent;
     this.#state = 'open';
     this.#wasOpen = true;
+    this.#load = load;
+    load.connections.add(this);
     this.#writer.write({
       type: 'welcome',
       protocolVersion: PROTOCOL_VERSION,
@@ -273,14 +397,6 @@ export class ServerConnection {
       this.#sendError(id, new ClawError('DUPLICATE_REQUEST_ID', `Request id ${id} is already in flight`));
       return;
     }
-    const limit = this.#server.options.maxInFlightPerConnection;
-    if (this.#inFlight.size >= limit * 2) {
-      this.#sendError(
-        id,
-        new ClawError('TOO_MANY_REQUESTS', `More than ${limit * 2} requests in flight on this connection`),
-      );
-      return;
-    }
     const method = this.#server.methods.get(frame.method);
     if (!method) {
       this.#sendError(
@@ -297,33 +413,51 @@ export class ServerConnection {
       return;
     }
 
-    // No listener on the connection's signal: closing the connection aborts every in-flight
-    // request through abortAll().
     const request = new InFlightRequest(this.#identity, this, id, this.#deltaSink);
     if (frame.timeoutMs !== undefined) request.timeout = this.#server.timeouts.add(frame.timeoutMs, request);
     this.#inFlight.set(id, request);
-    this.#maybePause();
-    request.done = this.#run(request, method, params, frame.method);
+    this.#load!.inFlight += 1;
+    let result: unknown;
+    try {
+      result = method.handler(params, request);
+    } catch (error) {
+      this.#settle(request, false, error, frame.method);
+      return;
+    }
+    if (isPromiseLike(result)) {
+      const methodName = frame.method;
+      request.done = Promise.resolve(result).then(
+        (value) => this.#settle(request, true, value, methodName),
+        (error: unknown) => this.#settle(request, false, error, methodName),
+      );
+    } else {
+      // A synchronous result is written now, so the next frame's budget check sees its bytes.
+      this.#settle(request, true, result, frame.method);
+    }
   }
 
-  async #run(request: InFlightRequest, method: MethodHandler, params: unknown, methodName: string): Promise<void> {
+  /** Ends a request once: answers it (unless the connection closed), and frees its place in the identity's load. */
+  #settle(request: InFlightRequest, ok: boolean, value: unknown, methodName: string): void {
+    if (request.settled) return;
+    request.settled = true;
     const id = request.requestId;
-    try {
-      const result = await method.handler(params, request);
-      if (request.aborted) throw request.abortReason;
-      this.#send(request.streamed ? { type: 'stream-end', id, result } : { type: 'response', id, result });
-    } catch (error) {
-      const reason = request.aborted && !isClawError(error) ? request.abortReason : error;
+    if (request.timeout) this.#server.timeouts.cancel(request.timeout);
+    this.#inFlight.delete(id);
+    const load = this.#load!;
+    load.inFlight -= 1;
+    if (ok && !request.aborted) {
+      this.#answer(
+        request.streamed ? { type: 'stream-end', id, result: value } : { type: 'response', id, result: value },
+      );
+    } else {
+      const reason = ok || (request.aborted && !isClawError(value)) ? request.abortReason : value;
       const clawError = ClawError.from(reason);
       if (clawError.code === 'INTERNAL') {
-        this.#server.logger.error({ err: error, method: methodName, agent: this.#identity }, 'handler failed');
+        this.#server.logger.error({ err: reason, method: methodName, agent: this.#identity }, 'handler failed');
       }
       this.#sendError(id, clawError);
-    } finally {
-      if (request.timeout) this.#server.timeouts.cancel(request.timeout);
-      this.#inFlight.delete(id);
-      this.#maybeResume();
     }
+    if (load.inFlight + 1 >= this.#server.options.maxInFlightPerIdentity) load.wake();
   }
 
   readonly #deltaSink: DeltaSink = {
@@ -337,7 +471,8 @@ export class ServerConnection {
     },
   };
 
-  #send(frame: Frame): void {
+  /** Writes a reply to one of the peer's frames. */
+  #answer(frame: Frame): void {
     if (this.#state === 'closed') return;
     try {
       this.#writer.write(frame);
@@ -346,44 +481,21 @@ export class ServerConnection {
       if ('id' in frame && typeof frame.id === 'number') this.#sendError(frame.id, ClawError.from(error));
       return;
     }
-    this.#maybePause();
+    this.#server.counters.framesAnswered += 1;
   }
 
   #sendError(id: number, error: ClawError): void {
     if (this.#state === 'closed') return;
     this.#writer.write({ type: 'error', id, error: error.toJSON() });
+    this.#server.counters.framesAnswered += 1;
   }
 
   /**
-   * Stop reading while this peer has many requests in flight or leaves our replies unread: its own
-   * writes then block in the kernel, and our memory for it stays bounded.
+   * Events and pings are not flow-controlled by the peer's requests: a peer that leaves more than
+   * twice the byte budget unread on one connection is dropped rather than allowed to grow our memory.
    */
-  #maybePause(): void {
-    if (this.#pausedForLoad || this.#state === 'closed') return;
-    const options = this.#server.options;
-    if (
-      this.#inFlight.size >= options.maxInFlightPerConnection ||
-      this.#writer.queuedBytes > options.maxQueuedBytesPerConnection
-    ) {
-      this.#pausedForLoad = true;
-      this.#socket.pause();
-    }
-  }
-
-  #maybeResume(): void {
-    if (!this.#pausedForLoad || this.#state === 'closed') return;
-    const options = this.#server.options;
-    if (
-      this.#inFlight.size < options.maxInFlightPerConnection &&
-      this.#writer.queuedBytes <= options.maxQueuedBytesPerConnection
-    ) {
-      this.#pausedForLoad = false;
-      this.#socket.resume();
-    }
-  }
-
   #checkSlowConsumer(): void {
-    const max = this.#server.options.maxQueuedBytesPerConnection;
+    const max = this.#server.options.maxQueuedBytesPerIdentity;
     if (this.#writer.queuedBytes > max * 2) {
       this.#server.badPeerLog.warn(
         { connectionId: this.id, agent: this.#identity, queuedBytes: this.#writer.queuedBytes },
@@ -393,4 +505,11 @@ export class ServerConnection {
       this.#socket.destroy();
     }
   }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value instanceof Promise ||
+    (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function')
+  );
 }

@@ -1,0 +1,168 @@
+import type { Socket } from 'node:net';
+import { encodeFrame, type Frame } from '@clawfleet/protocol';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { IpcClient } from '../client/ipc-client.ts';
+import { tokenAuthenticator } from '../shared/token-authenticator.ts';
+import { openRaw } from '../testing/raw-peer.ts';
+import { tempSocketPath } from '../testing/temp-socket.ts';
+import { IpcServer, type IpcServerOptions } from './ipc-server.ts';
+
+/**
+ * Peers that never read their replies, one test per kind of frame they send. The server must stop
+ * taking their frames once their unread replies pass the byte budget, so the bytes it holds for
+ * them stay under the documented bound (docs/protocol.md, "Memory bound"), and must give all of it
+ * back when they leave.
+ */
+
+const tokens = { LeadClaw: 'lead-secret', DevClaw: 'dev-secret' };
+const BUDGET = 64 * 1024;
+const BIG_REPLY = 'x'.repeat(64 * 1024);
+let socket: ReturnType<typeof tempSocketPath>;
+let server: IpcServer;
+let peers: Socket[] = [];
+let served = 0;
+
+function startServer(options: Partial<IpcServerOptions> = {}): Promise<void> {
+  server = new IpcServer({
+    socketPath: socket.socketPath,
+    authenticate: tokenAuthenticator(tokens),
+    maxQueuedBytesPerIdentity: BUDGET,
+    // Nobody is dropped for silence while a test runs.
+    heartbeatIntervalMs: 60_000,
+    ...options,
+  });
+  server.handle('echo.say', { params: z.object({ text: z.string() }), handler: (params) => params });
+  server.handle('bus.query', {
+    params: z.unknown(),
+    handler: () => {
+      served += 1;
+      return BIG_REPLY;
+    },
+  });
+  server.handle('echo.wait', {
+    params: z.unknown(),
+    handler: (_params, context) =>
+      new Promise((_resolve, reject) => {
+        context.signal.addEventListener('abort', () => reject(context.signal.reason), { once: true });
+      }),
+  });
+  return server.listen();
+}
+
+/** A peer that says hello and then never reads. */
+async function hostilePeer(agent: keyof typeof tokens = 'LeadClaw'): Promise<Socket> {
+  const peer = await openRaw(socket.socketPath);
+  peer.pause();
+  peer.on('error', () => {});
+  peer.write(encodeFrame({ type: 'hello', agent, token: tokens[agent], protocolVersion: 1, capabilities: [] }));
+  peers.push(peer);
+  return peer;
+}
+
+/** Writes `count` copies of `frame` in one write, as a hostile peer would. */
+function flood(peer: Socket, frame: (index: number) => Frame, count: number): void {
+  const frames: Buffer[] = [];
+  for (let index = 0; index < count; index++) frames.push(encodeFrame(frame(index)));
+  peer.write(Buffer.concat(frames));
+}
+
+/** The bound for one peer: the budget, one reply over it, and the frames of one socket read. */
+const boundFor = (largestReply: number) => BUDGET + largestReply;
+
+async function expectBoundedThenFreed(largestReply: number): Promise<void> {
+  // The server either pauses the peer (fixed) or lets its replies pile up (the defect).
+  await vi.waitFor(() => {
+    const stats = server.stats();
+    expect(stats.pausedConnections > 0 || stats.queuedReplyBytes > boundFor(largestReply)).toBe(true);
+  });
+  expect(server.stats().queuedReplyBytes).toBeLessThanOrEqual(boundFor(largestReply));
+  for (const peer of peers) peer.destroy();
+  await vi.waitFor(() => expect(server.stats()).toMatchObject({ connections: 0, queuedReplyBytes: 0, inFlight: 0 }));
+}
+
+beforeEach(() => {
+  socket = tempSocketPath();
+  peers = [];
+  served = 0;
+});
+
+afterEach(async () => {
+  for (const peer of peers) peer.destroy();
+  await server?.close({ timeoutMs: 100 });
+  socket.cleanup();
+});
+
+describe('memory held for peers that never read', () => {
+  it('pauses a peer whose unknown-method errors go unread', async () => {
+    await startServer();
+    const peer = await hostilePeer();
+    flood(peer, (index) => ({ type: 'request', id: index + 1, method: 'no.such', params: null }), 30_000);
+    await expectBoundedThenFreed(200);
+  });
+
+  it('pauses a peer whose invalid-params errors go unread', async () => {
+    await startServer();
+    const peer = await hostilePeer();
+    flood(peer, (index) => ({ type: 'request', id: index + 1, method: 'echo.say', params: { text: 5 } }), 20_000);
+    await expectBoundedThenFreed(400);
+  });
+
+  it('pauses a peer whose pongs go unread', async () => {
+    await startServer();
+    const peer = await hostilePeer();
+    flood(peer, (index) => ({ type: 'heartbeat', kind: 'ping', nonce: index }), 150_000);
+    await expectBoundedThenFreed(64);
+  });
+
+  it('pauses a peer whose duplicate-id errors go unread', async () => {
+    await startServer();
+    const peer = await hostilePeer();
+    flood(peer, () => ({ type: 'request', id: 7, method: 'echo.wait', params: null }), 30_000);
+    await expectBoundedThenFreed(200);
+  });
+
+  it('runs no more large synchronous handlers than the budget holds (bus.query with 64 KiB answers)', async () => {
+    await startServer();
+    const peer = await hostilePeer();
+    flood(peer, (index) => ({ type: 'request', id: index + 1, method: 'bus.query', params: null }), 400);
+    await expectBoundedThenFreed(BIG_REPLY.length + 64);
+    // What the kernel's socket buffers took, plus the budget: far from 400.
+    expect(served).toBeLessThan(40);
+  });
+
+  it('counts every connection of an identity against one in-flight cap; other identities are served', async () => {
+    await startServer({ maxInFlightPerIdentity: 100 });
+    const connections = await Promise.all([1, 2, 3, 4].map(() => hostilePeer()));
+    for (const peer of connections) {
+      flood(peer, (index) => ({ type: 'request', id: index + 1, method: 'echo.wait', params: null }), 300);
+    }
+    await vi.waitFor(() => expect(server.stats().pausedConnections).toBe(4));
+    expect(server.stats().inFlight).toBe(100);
+
+    const other = await IpcClient.connect({ socketPath: socket.socketPath, agent: 'DevClaw', token: tokens.DevClaw });
+    try {
+      await expect(other.request('echo.say', { text: 'unaffected' })).resolves.toEqual({ text: 'unaffected' });
+    } finally {
+      await other.close();
+    }
+    for (const peer of connections) peer.destroy();
+    await vi.waitFor(() => expect(server.stats()).toMatchObject({ connections: 0, inFlight: 0 }));
+  });
+
+  it('resumes a paused peer from the frames it had already sent once it reads again', async () => {
+    await startServer();
+    const peer = await hostilePeer();
+    const answered = new Set<number>();
+    flood(peer, (index) => ({ type: 'request', id: index + 1, method: 'bus.query', params: null }), 200);
+    await vi.waitFor(() => expect(server.stats().pausedConnections).toBe(1));
+    const { FrameDecoder } = await import('@clawfleet/protocol');
+    const decoder = new FrameDecoder();
+    peer.on('data', (chunk: Buffer) => {
+      for (const frame of decoder.push(chunk).frames) if (frame.type === 'response') answered.add(frame.id);
+    });
+    peer.resume();
+    await vi.waitFor(() => expect(answered.size).toBe(200), { timeout: 10_000 });
+    expect(served).toBe(200);
+  });
+});
