@@ -5,6 +5,18 @@
  */
 import type { Identity, Timestamp } from 'spacetimedb';
 import type {
+  AgentStatusRow,
+  AgentWakeScheduleRow,
+  CycleInferenceRow,
+  CycleRow,
+  HookRunRow,
+  PlanApproverRow,
+  PlanRow,
+  ReactionFiringRow,
+  ReactionRuleRow,
+  ToolCallRow,
+} from './loop-tables.ts';
+import type {
   ActionLogRow,
   AdminRow,
   AgentRow,
@@ -76,6 +88,30 @@ export interface ModuleDb {
   attention_expiry_schedule: TableHandle<AttentionExpiryScheduleRow>;
   action_log: TableHandle<ActionLogRow>;
   inference_usage: TableHandle<InferenceUsageRow>;
+  cycle: TableHandle<CycleRow> & { id: PrimaryKeyIndex<CycleRow, bigint>; agent: BtreeIndex<CycleRow, string> };
+  cycle_inference: TableHandle<CycleInferenceRow> & {
+    cycle_id: BtreeIndex<CycleInferenceRow, bigint>;
+    agent: BtreeIndex<CycleInferenceRow, string>;
+  };
+  tool_call: TableHandle<ToolCallRow> & {
+    id: PrimaryKeyIndex<ToolCallRow, bigint>;
+    cycle_id: BtreeIndex<ToolCallRow, bigint>;
+    idempotency_key: UniqueIndex<ToolCallRow, string>;
+  };
+  plan: TableHandle<PlanRow> & {
+    id: PrimaryKeyIndex<PlanRow, bigint>;
+    agent: BtreeIndex<PlanRow, string>;
+    state: BtreeIndex<PlanRow, string>;
+  };
+  plan_approver: TableHandle<PlanApproverRow> & { agent: PrimaryKeyIndex<PlanApproverRow, string> };
+  hook_run: TableHandle<HookRunRow>;
+  reaction_rule: TableHandle<ReactionRuleRow> & {
+    id: PrimaryKeyIndex<ReactionRuleRow, bigint>;
+    agent: BtreeIndex<ReactionRuleRow, string>;
+  };
+  reaction_firing: TableHandle<ReactionFiringRow>;
+  agent_status: TableHandle<AgentStatusRow> & { agent: PrimaryKeyIndex<AgentStatusRow, string> };
+  agent_wake_schedule: TableHandle<AgentWakeScheduleRow>;
 }
 
 /** Read-only view of the database as views see it. */

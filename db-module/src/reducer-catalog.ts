@@ -15,6 +15,19 @@ import {
 } from './reducers/agents.ts';
 import { expireAttentionRequest, requestAttention, resolveAttention, withdrawAttention } from './reducers/attention.ts';
 import {
+  beginCycle,
+  beginToolCall,
+  finishCycle,
+  finishToolCall,
+  recordCycleInference,
+  recordTriage,
+  reportAgentStatus,
+  setAgentSchedule,
+  setCyclePhase,
+  wakeAgent,
+} from './reducers/cycles.ts';
+import { recordHookRun, setReaction } from './reducers/hooks.ts';
+import {
   abandonMemoryCompaction,
   beginMemoryCompaction,
   completeMemoryCompaction,
@@ -26,6 +39,7 @@ import {
   writeMemory,
 } from './reducers/memory.ts';
 import { sendMessage } from './reducers/messages.ts';
+import { decidePlan, setPlanApprover, submitPlan, withdrawPlan } from './reducers/plans.ts';
 import { createStimulus } from './reducers/stimuli.ts';
 import {
   cancelTask,
@@ -73,6 +87,22 @@ export interface ReducerCatalog {
   readonly expire_attention_request: typeof expireAttentionRequest;
   readonly log_action: typeof logAction;
   readonly record_inference: typeof recordInference;
+  readonly begin_cycle: typeof beginCycle;
+  readonly record_triage: typeof recordTriage;
+  readonly set_cycle_phase: typeof setCyclePhase;
+  readonly record_cycle_inference: typeof recordCycleInference;
+  readonly begin_tool_call: typeof beginToolCall;
+  readonly finish_tool_call: typeof finishToolCall;
+  readonly finish_cycle: typeof finishCycle;
+  readonly report_agent_status: typeof reportAgentStatus;
+  readonly set_agent_schedule: typeof setAgentSchedule;
+  readonly wake_agent: typeof wakeAgent;
+  readonly submit_plan: typeof submitPlan;
+  readonly decide_plan: typeof decidePlan;
+  readonly withdraw_plan: typeof withdrawPlan;
+  readonly set_plan_approver: typeof setPlanApprover;
+  readonly record_hook_run: typeof recordHookRun;
+  readonly set_reaction: typeof setReaction;
 }
 
 export const reducerCatalog: ReducerCatalog = {
@@ -109,6 +139,22 @@ export const reducerCatalog: ReducerCatalog = {
   expire_attention_request: expireAttentionRequest,
   log_action: logAction,
   record_inference: recordInference,
+  begin_cycle: beginCycle,
+  record_triage: recordTriage,
+  set_cycle_phase: setCyclePhase,
+  record_cycle_inference: recordCycleInference,
+  begin_tool_call: beginToolCall,
+  finish_tool_call: finishToolCall,
+  finish_cycle: finishCycle,
+  report_agent_status: reportAgentStatus,
+  set_agent_schedule: setAgentSchedule,
+  wake_agent: wakeAgent,
+  submit_plan: submitPlan,
+  decide_plan: decidePlan,
+  withdraw_plan: withdrawPlan,
+  set_plan_approver: setPlanApprover,
+  record_hook_run: recordHookRun,
+  set_reaction: setReaction,
 };
 
 export type ReducerName = keyof typeof reducerCatalog;
@@ -117,6 +163,7 @@ export type ReducerName = keyof typeof reducerCatalog;
 export const scheduleCatalog = {
   task_lease_schedule: 'expire_task_lease',
   attention_expiry_schedule: 'expire_attention_request',
+  agent_wake_schedule: 'wake_agent',
 } as const satisfies Record<string, ReducerName>;
 
 /** Views clients subscribe to instead of the private tables behind them. */

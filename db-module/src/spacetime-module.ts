@@ -7,6 +7,7 @@ import type { Identity } from 'spacetimedb';
 import { type ModuleExport, schema, t } from 'spacetimedb/server';
 import { reducerCatalog as reducers } from './reducer-catalog.ts';
 import {
+  agentWakeSchedule,
   attentionExpirySchedule,
   memoryCompaction,
   memoryEntry,
@@ -116,6 +117,58 @@ export const log_action: ModuleExport = spacetimedb.reducer(reducers.log_action.
 export const record_inference: ModuleExport = spacetimedb.reducer(
   reducers.record_inference.params,
   reducers.record_inference.run,
+);
+
+// The agent loop (reducers/cycles.ts, plans.ts, hooks.ts).
+export const begin_cycle: ModuleExport = spacetimedb.reducer(reducers.begin_cycle.params, reducers.begin_cycle.run);
+export const record_triage: ModuleExport = spacetimedb.reducer(
+  reducers.record_triage.params,
+  reducers.record_triage.run,
+);
+export const set_cycle_phase: ModuleExport = spacetimedb.reducer(
+  reducers.set_cycle_phase.params,
+  reducers.set_cycle_phase.run,
+);
+export const record_cycle_inference: ModuleExport = spacetimedb.reducer(
+  reducers.record_cycle_inference.params,
+  reducers.record_cycle_inference.run,
+);
+export const begin_tool_call: ModuleExport = spacetimedb.reducer(
+  reducers.begin_tool_call.params,
+  reducers.begin_tool_call.run,
+);
+export const finish_tool_call: ModuleExport = spacetimedb.reducer(
+  reducers.finish_tool_call.params,
+  reducers.finish_tool_call.run,
+);
+export const finish_cycle: ModuleExport = spacetimedb.reducer(reducers.finish_cycle.params, reducers.finish_cycle.run);
+export const report_agent_status: ModuleExport = spacetimedb.reducer(
+  reducers.report_agent_status.params,
+  reducers.report_agent_status.run,
+);
+export const set_agent_schedule: ModuleExport = spacetimedb.reducer(
+  reducers.set_agent_schedule.params,
+  reducers.set_agent_schedule.run,
+);
+export const submit_plan: ModuleExport = spacetimedb.reducer(reducers.submit_plan.params, reducers.submit_plan.run);
+export const decide_plan: ModuleExport = spacetimedb.reducer(reducers.decide_plan.params, reducers.decide_plan.run);
+export const withdraw_plan: ModuleExport = spacetimedb.reducer(
+  reducers.withdraw_plan.params,
+  reducers.withdraw_plan.run,
+);
+export const set_plan_approver: ModuleExport = spacetimedb.reducer(
+  reducers.set_plan_approver.params,
+  reducers.set_plan_approver.run,
+);
+export const record_hook_run: ModuleExport = spacetimedb.reducer(
+  reducers.record_hook_run.params,
+  reducers.record_hook_run.run,
+);
+export const set_reaction: ModuleExport = spacetimedb.reducer(reducers.set_reaction.params, reducers.set_reaction.run);
+export const wake_agent: ModuleExport = spacetimedb.reducer(
+  { onSchedule: agentWakeSchedule },
+  reducers.wake_agent.params,
+  reducers.wake_agent.run,
 );
 
 interface ViewerContext {

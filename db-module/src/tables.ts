@@ -11,6 +11,9 @@
  *   this file; the bundler maps `spacetimedb` onto the server entry so the module has one copy.
  */
 import { type Infer, t, table } from 'spacetimedb';
+import { type LoopTables, loopTables } from './loop-tables.ts';
+
+export * from './loop-tables.ts';
 
 /** Identities allowed to administer the database: the module owner (`init`'s caller) and whom it adds. */
 export const adminColumns = {
@@ -315,7 +318,7 @@ export type Tables = {
   attention_expiry_schedule: typeof attentionExpirySchedule;
   action_log: typeof actionLog;
   inference_usage: typeof inferenceUsage;
-};
+} & LoopTables;
 
 export const tables: Tables = {
   admin,
@@ -333,4 +336,5 @@ export const tables: Tables = {
   attention_expiry_schedule: attentionExpirySchedule,
   action_log: actionLog,
   inference_usage: inferenceUsage,
+  ...loopTables,
 };

@@ -12,6 +12,7 @@ import {
   requireRange,
   requireText,
 } from './guards.ts';
+import { fireReactions } from './hooks.ts';
 
 function requireOpenRequest(ctx: ReducerContext, id: bigint): AttentionRequestRow {
   const request = ctx.db.attention_request.id.find(id);
@@ -96,6 +97,12 @@ export const expireAttentionRequest: ReducerDefinition<{ schedule: typeof attent
         resolution: request.default_action,
         resolved_by: ctx.sender,
         resolved_at: ctx.timestamp,
+      });
+      fireReactions(ctx, 'attention_expired', {
+        kind: 'attention_request',
+        id: request.id,
+        causedBy: undefined,
+        text: `Attention request ${request.id} of ${request.agent} expired unanswered; default action taken: ${request.default_action}`,
       });
     },
     'scheduled',

@@ -15,6 +15,7 @@ import {
   requireTask,
   requireText,
 } from './guards.ts';
+import { fireReactions } from './hooks.ts';
 import { FINAL_TASK_STATES } from './task-states.ts';
 
 /** Unfinished dependencies of a task, in id order. */
@@ -171,6 +172,12 @@ export const completeTask = defineReducer({ task_id: t.u64(), result: t.string()
       ctx.db.task.id.update({ ...blockedTask, state: 'queued', updated_at: ctx.timestamp });
     }
   }
+  fireReactions(ctx, 'task_completed', {
+    kind: 'task',
+    id: task_id,
+    causedBy: task.owner,
+    text: `Task ${task_id} "${task.title}" completed by ${task.owner}: ${result}`,
+  });
 });
 
 /** Dependents of a failed task stay blocked until an admin or their creator cancels them. */
@@ -183,6 +190,12 @@ export const failTask = defineReducer({ task_id: t.u64(), reason: t.string() }, 
     result: reason,
     lease_expires_at: undefined,
     updated_at: ctx.timestamp,
+  });
+  fireReactions(ctx, 'task_failed', {
+    kind: 'task',
+    id: task_id,
+    causedBy: task.owner,
+    text: `Task ${task_id} "${task.title}" failed (owner ${task.owner}): ${reason}`,
   });
 });
 

@@ -139,6 +139,75 @@ const CASES: Case[] = [
     }),
     allowed: ['admin'],
   },
+  // The agent loop: each agent for its own cycles; plans decided by an admin or a plan approver.
+  {
+    reducer: 'begin_cycle',
+    args: () => ({ trigger_kind: 'stimulus', trigger_key: 'stimulus:7', trigger_text: 'hi', priority: 3 }),
+    allowed: AGENTS,
+  },
+  {
+    reducer: 'record_triage',
+    args: (f) => ({ cycle_id: f.triagingCycleId, decision: 'act', priority: 4, reason: 'mine', defer_seconds: 0 }),
+    allowed: ['owner'],
+  },
+  { reducer: 'set_cycle_phase', args: (f) => ({ cycle_id: f.actingCycleId, phase: 'reflecting' }), allowed: ['owner'] },
+  {
+    reducer: 'record_cycle_inference',
+    args: (f) => ({
+      cycle_id: f.actingCycleId,
+      phase: 'act',
+      model: 'tiny',
+      request_id: 'r-1',
+      prompt_hash: 'a'.repeat(64),
+      max_tokens: 64,
+      tokens_in: 10,
+      tokens_out: 5,
+    }),
+    allowed: ['owner'],
+  },
+  {
+    reducer: 'begin_tool_call',
+    args: (f) => ({ cycle_id: f.actingCycleId, step: 1, tool: 'files.list', args: '{}', side_effect: false }),
+    allowed: ['owner'],
+  },
+  {
+    reducer: 'finish_tool_call',
+    args: (f) => ({
+      idempotency_key: f.toolCallKey,
+      state: 'succeeded',
+      result_digest: 'b'.repeat(64),
+      result: 'ok',
+      error_code: '',
+      duration_ms: 3,
+    }),
+    allowed: ['owner'],
+  },
+  {
+    reducer: 'finish_cycle',
+    args: (f) => ({ cycle_id: f.actingCycleId, outcome: 'success', detail: 'done' }),
+    allowed: ['owner'],
+  },
+  {
+    reducer: 'report_agent_status',
+    args: () => ({ phase: 'idle', progress: 'waiting', queue_length: 0 }),
+    allowed: AGENTS,
+  },
+  { reducer: 'set_agent_schedule', args: () => ({ interval_seconds: 60 }), allowed: AGENTS },
+  { reducer: 'wake_agent', args: (f) => ({ schedule: f.wakeScheduleRow }), allowed: [] },
+  {
+    reducer: 'submit_plan',
+    args: (f) => ({ cycle_id: f.actingCycleId, text: 'delete the cache', tools: ['command.run'] }),
+    allowed: ['owner'],
+  },
+  { reducer: 'decide_plan', args: (f) => ({ plan_id: f.planId, approve: true, reason: 'fine' }), allowed: ['admin'] },
+  { reducer: 'withdraw_plan', args: (f) => ({ plan_id: f.planId }), allowed: ['owner'] },
+  { reducer: 'set_plan_approver', args: () => ({ agent: 'UXClaw', allowed: true }), allowed: ['admin'] },
+  {
+    reducer: 'record_hook_run',
+    args: () => ({ hook: 'tests-pass', event: 'agent_idle', verdict: 'pass', reason: '' }),
+    allowed: AGENTS,
+  },
+  { reducer: 'set_reaction', args: () => ({ event: 'task_failed', priority: 7, enabled: true }), allowed: AGENTS },
 ];
 
 describe('authorization matrix: every reducer x owner, another agent, admin, unregistered identity', () => {

@@ -485,6 +485,280 @@ const BAD_INPUT: Record<string, Bad[]> = {
       'Expected `prompt_tokens` to be an integer 0-4294967295 (u32)',
     ],
   ],
+  begin_cycle: [
+    [
+      OWNER,
+      () => ({ trigger_kind: 'rumour', trigger_key: 'rumour:1', trigger_text: '', priority: 1 }),
+      'REDUCER_REJECTED',
+      'Expected `trigger_kind` to be one of stimulus, task, message, lease, attention, reaction',
+    ],
+    [
+      OWNER,
+      () => ({ trigger_kind: 'task', trigger_key: 'stimulus:1', trigger_text: '', priority: 1 }),
+      'REDUCER_REJECTED',
+      'Expected `trigger_key` to start with `task:`',
+    ],
+    [
+      OWNER,
+      () => ({ trigger_kind: 'stimulus', trigger_key: 'stimulus:1; DROP', trigger_text: '', priority: 1 }),
+      'REDUCER_REJECTED',
+      'Expected `trigger_key` to look like',
+    ],
+    [
+      OWNER,
+      () => ({ trigger_kind: 'stimulus', trigger_key: 'stimulus:1001', trigger_text: '', priority: 1 }),
+      'REDUCER_REJECTED',
+      'already handles stimulus:1001',
+    ],
+    [
+      ADMIN,
+      () => ({ trigger_kind: 'stimulus', trigger_key: 'stimulus:5', trigger_text: '', priority: 1 }),
+      'REDUCER_REJECTED',
+      'Only a registered agent may begin cycles',
+    ],
+  ],
+  record_triage: [
+    [
+      OWNER,
+      (f) => ({ cycle_id: f.triagingCycleId, decision: 'panic', priority: 1, reason: '', defer_seconds: 0 }),
+      'REDUCER_REJECTED',
+      'Expected `decision` to be one of act, delegate, defer, ignore',
+    ],
+    [
+      OWNER,
+      (f) => ({ cycle_id: f.triagingCycleId, decision: 'defer', priority: 1, reason: '', defer_seconds: 0 }),
+      'REDUCER_REJECTED',
+      'Expected `defer_seconds` to be an integer 1-604800',
+    ],
+    [
+      OWNER,
+      (f) => ({ cycle_id: f.actingCycleId, decision: 'act', priority: 1, reason: '', defer_seconds: 0 }),
+      'REDUCER_REJECTED',
+      'is acting; only a triaging or due cycle can be triaged',
+    ],
+    [
+      'UXClaw',
+      (f) => ({ cycle_id: f.triagingCycleId, decision: 'act', priority: 1, reason: '', defer_seconds: 0 }),
+      'REDUCER_REJECTED',
+      'belongs to DevClaw; only it may triage it',
+    ],
+  ],
+  set_cycle_phase: [
+    [OWNER, (f) => ({ cycle_id: f.actingCycleId, phase: 'done' }), 'REDUCER_REJECTED', 'Expected `phase` to be one of'],
+    [OWNER, (f) => ({ cycle_id: f.triagingCycleId, phase: 'acting' }), 'REDUCER_REJECTED', 'triage it first'],
+    [OWNER, () => ({ cycle_id: 999, phase: 'acting' }), 'REDUCER_REJECTED', 'Cycle 999 does not exist'],
+  ],
+  record_cycle_inference: [
+    [
+      OWNER,
+      (f) => ({
+        cycle_id: f.actingCycleId,
+        phase: 'act',
+        model: 'tiny',
+        request_id: '',
+        prompt_hash: 'not-a-hash',
+        max_tokens: 1,
+        tokens_in: 1,
+        tokens_out: 1,
+      }),
+      'REDUCER_REJECTED',
+      'Expected `prompt_hash` to be a sha256',
+    ],
+    [
+      OWNER,
+      (f) => ({
+        cycle_id: f.actingCycleId,
+        phase: 'dream',
+        model: 'tiny',
+        request_id: '',
+        prompt_hash: 'a'.repeat(64),
+        max_tokens: 1,
+        tokens_in: 1,
+        tokens_out: 1,
+      }),
+      'REDUCER_REJECTED',
+      'Expected `phase` to be one of triage, act, reflect, repair, plan',
+    ],
+    [
+      OWNER,
+      (f) => ({
+        cycle_id: f.actingCycleId,
+        phase: 'act',
+        model: 'tiny',
+        request_id: '',
+        prompt_hash: 'a'.repeat(64),
+        max_tokens: 1,
+        tokens_in: -1,
+        tokens_out: 1,
+      }),
+      'INVALID_PARAMS',
+      'Expected `tokens_in` to be an integer 0-4294967295 (u32)',
+    ],
+  ],
+  begin_tool_call: [
+    [
+      OWNER,
+      (f) => ({ cycle_id: f.actingCycleId, step: 0, tool: 'files.read', args: '{}', side_effect: false }),
+      'REDUCER_REJECTED',
+      'Step 0 of cycle 1 is already recorded (started)',
+    ],
+    [
+      OWNER,
+      (f) => ({ cycle_id: f.actingCycleId, step: 1, tool: 'rm -rf /', args: '{}', side_effect: true }),
+      'REDUCER_REJECTED',
+      'Expected `tool` to be a tool name',
+    ],
+    [
+      OWNER,
+      (f) => ({ cycle_id: f.triagingCycleId, step: 0, tool: 'files.read', args: '{}', side_effect: false }),
+      'REDUCER_REJECTED',
+      'is triaging, not acting; cannot call tools',
+    ],
+    [
+      OWNER,
+      (f) => ({ cycle_id: f.actingCycleId, step: 1, tool: 'files.read', args: LONG, side_effect: false }),
+      'REDUCER_REJECTED',
+      'Expected `args` to be at most 8000 characters',
+    ],
+  ],
+  finish_tool_call: [
+    [
+      OWNER,
+      () => ({
+        idempotency_key: '9:9',
+        state: 'succeeded',
+        result_digest: 'a'.repeat(64),
+        result: '',
+        error_code: '',
+        duration_ms: 1,
+      }),
+      'REDUCER_REJECTED',
+      'No tool call is recorded under 9:9',
+    ],
+    [
+      OWNER,
+      (f) => ({
+        idempotency_key: f.toolCallKey,
+        state: 'started',
+        result_digest: 'a'.repeat(64),
+        result: '',
+        error_code: '',
+        duration_ms: 1,
+      }),
+      'REDUCER_REJECTED',
+      'Expected `state` to be one of succeeded, failed, refused, interrupted',
+    ],
+    [
+      'UXClaw',
+      (f) => ({
+        idempotency_key: f.toolCallKey,
+        state: 'succeeded',
+        result_digest: 'a'.repeat(64),
+        result: '',
+        error_code: '',
+        duration_ms: 1,
+      }),
+      'REDUCER_REJECTED',
+      'belongs to DevClaw',
+    ],
+  ],
+  finish_cycle: [
+    [
+      OWNER,
+      (f) => ({ cycle_id: f.actingCycleId, outcome: 'great', detail: '' }),
+      'REDUCER_REJECTED',
+      'Expected `outcome` to be one of success, partial, failure, ignored, delegated',
+    ],
+  ],
+  report_agent_status: [
+    [
+      OWNER,
+      () => ({ phase: 'sleeping', progress: '', queue_length: 0 }),
+      'REDUCER_REJECTED',
+      'Expected `phase` to be one of idle',
+    ],
+    [
+      'UXClaw',
+      (f) => ({ phase: 'acting', cycle_id: f.actingCycleId, progress: '', queue_length: 0 }),
+      'REDUCER_REJECTED',
+      'belongs to DevClaw',
+    ],
+  ],
+  set_agent_schedule: [
+    [
+      OWNER,
+      () => ({ interval_seconds: 604_801 }),
+      'REDUCER_REJECTED',
+      'Expected `interval_seconds` to be an integer 0-604800',
+    ],
+  ],
+  wake_agent: [[ADMIN, () => ({ schedule: 'now' }), 'INVALID_PARAMS', 'Expected `schedule` to be an object']],
+  submit_plan: [
+    [
+      OWNER,
+      (f) => ({ cycle_id: f.actingCycleId, text: ' ', tools: [] }),
+      'REDUCER_REJECTED',
+      'Expected `text` to be non-empty',
+    ],
+    [
+      OWNER,
+      (f) => ({ cycle_id: f.triagingCycleId, text: 'plan', tools: [] }),
+      'REDUCER_REJECTED',
+      'a plan is submitted while acting',
+    ],
+  ],
+  decide_plan: [
+    [
+      ADMIN,
+      (f) => ({ plan_id: f.planId, approve: false, reason: '' }),
+      'REDUCER_REJECTED',
+      'Expected `reason` to be non-empty',
+    ],
+    [ADMIN, () => ({ plan_id: 999, approve: true, reason: '' }), 'REDUCER_REJECTED', 'Plan 999 does not exist'],
+    [
+      'UXClaw',
+      (f) => ({ plan_id: f.planId, approve: true, reason: '' }),
+      'REDUCER_REJECTED',
+      'UXClaw may not decide plans',
+    ],
+  ],
+  withdraw_plan: [['UXClaw', (f) => ({ plan_id: f.planId }), 'REDUCER_REJECTED', 'belongs to DevClaw']],
+  set_plan_approver: [
+    [
+      ADMIN,
+      () => ({ agent: 'Ghost', allowed: true }),
+      'REDUCER_REJECTED',
+      'Expected `agent` to name a registered agent',
+    ],
+  ],
+  record_hook_run: [
+    [
+      OWNER,
+      () => ({ hook: 'tests', event: 'task_completed', verdict: 'reject', reason: '' }),
+      'REDUCER_REJECTED',
+      'Expected `reason` to be non-empty',
+    ],
+    [
+      OWNER,
+      () => ({ hook: 'tests', event: 'deploy', verdict: 'pass', reason: '' }),
+      'REDUCER_REJECTED',
+      'Expected `event` to be one of task_created, task_completed, agent_idle',
+    ],
+    [
+      OWNER,
+      () => ({ hook: '../x', event: 'agent_idle', verdict: 'pass', reason: '' }),
+      'REDUCER_REJECTED',
+      'Expected `hook` to be a name',
+    ],
+  ],
+  set_reaction: [
+    [
+      OWNER,
+      () => ({ event: 'anything', priority: 1, enabled: true }),
+      'REDUCER_REJECTED',
+      'Expected `event` to be one of task_failed, task_completed, hook_rejected, attention_expired',
+    ],
+  ],
 };
 
 describe('bad input to every reducer', () => {

@@ -28,6 +28,16 @@ export interface Fixture {
   attentionRequestId: number;
   leaseScheduleRow: Row;
   attentionScheduleRow: Row;
+  /** DevClaw's cycle in `acting`, with a started tool call at step 0. */
+  actingCycleId: number;
+  /** DevClaw's cycle just begun (`triaging`). */
+  triagingCycleId: number;
+  /** Idempotency key of the started tool call. */
+  toolCallKey: string;
+  /** DevClaw's pending plan (its cycle awaits approval). */
+  planId: number;
+  /** DevClaw's periodic tick (every 600 s). */
+  wakeScheduleRow: Row;
 }
 
 export const START_MS = 1_750_000_000_000;
@@ -87,6 +97,48 @@ export function createFixture(): Fixture {
     }),
     'attention_request',
   );
+  const cycle = (key: string) =>
+    Number(
+      lastInsert(
+        database.callReducer(OWNER, 'begin_cycle', {
+          trigger_kind: 'stimulus',
+          trigger_key: key,
+          trigger_text: 'do the thing',
+          priority: 5,
+        }),
+        'cycle',
+      ).id,
+    );
+  const act = (cycleId: number) =>
+    database.callReducer(OWNER, 'record_triage', {
+      cycle_id: cycleId,
+      decision: 'act',
+      priority: 5,
+      reason: 'mine',
+      defer_seconds: 0,
+    });
+  const actingCycleId = cycle('stimulus:1001');
+  act(actingCycleId);
+  database.callReducer(OWNER, 'begin_tool_call', {
+    cycle_id: actingCycleId,
+    step: 0,
+    tool: 'files.read',
+    args: '{"path":"README.md"}',
+    side_effect: false,
+  });
+  const triagingCycleId = cycle('stimulus:1002');
+  const planCycleId = cycle('stimulus:1003');
+  act(planCycleId);
+  const plan = lastInsert(
+    database.callReducer(OWNER, 'submit_plan', {
+      cycle_id: planCycleId,
+      text: 'run the tests',
+      tools: ['command.run'],
+    }),
+    'plan',
+  );
+  database.callReducer(OWNER, 'set_agent_schedule', { interval_seconds: 600 });
+  const [wakeScheduleRow] = database.query(ADMIN, 'agent_wake_schedule');
   const [leaseScheduleRow] = database.query(ADMIN, 'task_lease_schedule');
   const [attentionScheduleRow] = database.query(ADMIN, 'attention_expiry_schedule');
   return {
@@ -100,6 +152,11 @@ export function createFixture(): Fixture {
     attentionRequestId: Number(request.id),
     leaseScheduleRow: leaseScheduleRow!,
     attentionScheduleRow: attentionScheduleRow!,
+    actingCycleId,
+    triagingCycleId,
+    toolCallKey: `${actingCycleId}:0`,
+    planId: Number(plan.id),
+    wakeScheduleRow: wakeScheduleRow!,
   };
 }
 
