@@ -40,6 +40,8 @@ const ALLOWED: Record<string, string[]> = {
     'inference-client',
     'agents',
   ],
+  // The CLI talks to the orchestrator over the socket only: it never imports the orchestrator package.
+  cli: ['protocol', 'ipc', 'bus-client', 'inference-client', 'memory'],
 };
 /**
  * Imports allowed in test files only: a client's tests may start the real server it talks to.

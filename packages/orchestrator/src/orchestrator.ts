@@ -3,6 +3,7 @@ import { BusService, EmbeddedDatabase, identityForName } from '@clawfleet/embedd
 import { IpcServer, tokenAuthenticator } from '@clawfleet/ipc';
 import { ClawError, type InferenceAccountingRecord, type Logger } from '@clawfleet/protocol';
 import { ensureTinyModel } from '@clawfleet/tiny-model';
+import { AdminService, grantDatabaseAdmin } from './admin-service/index.ts';
 import { DEFAULT_ROLES, GENERATED_MODEL, type OrchestratorConfig } from './config/config.ts';
 import type { ModelSpec } from './inference/backend.ts';
 import { InferenceService } from './inference/service/index.ts';
@@ -27,6 +28,7 @@ export class Orchestrator {
   readonly pool: SlotPool;
   readonly inference: InferenceService;
   readonly #busService: BusService;
+  readonly #admin: AdminService;
   readonly #logger: Logger;
   #stopping: Promise<void> | undefined;
 
@@ -38,6 +40,7 @@ export class Orchestrator {
     pool: SlotPool;
     inference: InferenceService;
     busService: BusService;
+    admin: AdminService;
     logger: Logger;
   }) {
     this.config = parts.config;
@@ -47,6 +50,7 @@ export class Orchestrator {
     this.pool = parts.pool;
     this.inference = parts.inference;
     this.#busService = parts.busService;
+    this.#admin = parts.admin;
     this.#logger = parts.logger.child({ component: 'orchestrator' });
   }
 
@@ -66,6 +70,7 @@ export class Orchestrator {
       });
       cleanup.push(() => database.close());
       registerAgents(database, config);
+      grantDatabaseAdmin(database, ORCHESTRATOR_IDENTITY, CLI_IDENTITY, identityForName(CLI_IDENTITY));
 
       const models = await resolveModels(config);
       const backend = await WorkerBackend.start({
@@ -109,8 +114,16 @@ export class Orchestrator {
       const busService = new BusService({ database, server, identityForName, logger });
       cleanup.push(() => busService.dispose());
       inference.register(server);
+      const admin = new AdminService({
+        server,
+        config,
+        adminNames: [ORCHESTRATOR_IDENTITY, CLI_IDENTITY],
+        poolStatus: () => pool.status(),
+        logger,
+      });
+      cleanup.push(() => admin.dispose());
       await server.listen();
-      return new Orchestrator({ config, server, database, backend, pool, inference, busService, logger });
+      return new Orchestrator({ config, server, database, backend, pool, inference, busService, admin, logger });
     } catch (error) {
       for (const step of cleanup.reverse()) {
         try {
@@ -129,6 +142,7 @@ export class Orchestrator {
       this.#logger.info({}, 'stopping');
       await this.server.close({ timeoutMs: options.timeoutMs ?? 10_000 });
       this.#busService.dispose();
+      this.#admin.dispose();
       await this.pool.dispose();
       await this.backend.dispose();
       this.database.close();

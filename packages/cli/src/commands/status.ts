@@ -1,0 +1,90 @@
+import type { Command } from 'commander';
+import type { CliRuntime } from '../cli-runtime.ts';
+import { formatAge, formatBytes, formatDuration } from '../output/format.ts';
+import { agentRows } from './agents-lookup.ts';
+
+export function registerStatus(program: Command, runtime: CliRuntime): void {
+  program
+    .command('status')
+    .description('agents (status, current task, last heartbeat, tokens used), the slot pool and the bus')
+    .option('--json', 'print the status as JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const context = runtime.context(command);
+      await context.withConnection(async (connection) => {
+        const [status, agents, claimed, usage] = await Promise.all([
+          connection.status(),
+          agentRows(connection),
+          connection.query('task', { state: 'claimed' }),
+          connection.sql(
+            'SELECT agent, SUM(prompt_tokens) AS tokens_in, SUM(completion_tokens) AS tokens_out, COUNT(*) AS requests FROM inference_usage GROUP BY agent',
+            1000,
+          ),
+        ]);
+        const tokensByAgent = new Map(usage.rows.map((row) => [String(row[0]), Number(row[1]) + Number(row[2])]));
+        const agentStatus = agents.map((agent) => {
+          const task = claimed.find((row) => row.owner === agent.name);
+          return {
+            name: String(agent.name),
+            role: String(agent.role),
+            online: agent.online === true,
+            status: String(agent.status),
+            currentTask: task ? { id: task.id, title: task.title } : null,
+            lastHeartbeatAt: agent.last_heartbeat_at,
+            tokensUsed: tokensByAgent.get(String(agent.name)) ?? 0,
+          };
+        });
+        if (options.json) {
+          context.output.json({ orchestrator: status, agents: agentStatus });
+          return;
+        }
+        const { output } = context;
+        const { color } = output;
+        output.line(color.bold('Orchestrator'));
+        output.fields([
+          ['pid', status.pid],
+          ['up for', formatDuration(Date.now() - status.startedAt)],
+          ['socket', status.socketPath],
+          ['data', status.dataDirectory],
+          ['gpu', status.gpu],
+        ]);
+        output.line();
+        output.line(color.bold('Agents'));
+        output.table(
+          ['agent', 'role', 'online', 'status', 'task', 'heartbeat', 'tokens'],
+          agentStatus.map((agent) => [
+            agent.name,
+            agent.role,
+            agent.online ? color.green('yes') : color.yellow('no'),
+            agent.status,
+            agent.currentTask ? `#${agent.currentTask.id} ${agent.currentTask.title}` : '-',
+            formatAge(agent.lastHeartbeatAt),
+            agent.tokensUsed,
+          ]),
+        );
+        output.line();
+        output.line(color.bold('Slot pool'));
+        const pool = status.pool;
+        output.fields([
+          ['running', `${pool.running} of ${pool.maxConcurrent} at once`],
+          ['queued', pool.queued],
+          ['memory', `${formatBytes(pool.reservedBytes)} reserved of ${formatBytes(pool.budgetBytes)} budget`],
+        ]);
+        output.table(
+          ['model', 'state', 'slots busy', 'memory'],
+          pool.models.map((model) => [
+            model.id,
+            model.state,
+            `${model.busySlots}/${model.slots}`,
+            formatBytes(model.reservedBytes),
+          ]),
+        );
+        output.line();
+        output.line(color.bold('Bus'));
+        output.fields([
+          ['host', status.bus.host],
+          ['database', status.bus.location],
+          ['size', status.bus.sizeBytes === undefined ? '-' : formatBytes(status.bus.sizeBytes)],
+        ]);
+      });
+    });
+}

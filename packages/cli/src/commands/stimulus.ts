@@ -1,0 +1,58 @@
+import { type BusRow, ClawError } from '@clawfleet/protocol';
+import type { Command } from 'commander';
+import type { CliRuntime } from '../cli-runtime.ts';
+import type { OrchestratorConnection } from '../connection/orchestrator-connection.ts';
+import { requireAgentName } from './agents-lookup.ts';
+import { integerArgument } from './arguments.ts';
+
+/** Stimuli from a person get this priority unless `--priority` says otherwise (0 lowest, 9 highest). */
+const DEFAULT_PRIORITY = 7;
+
+export function registerStimulus(program: Command, runtime: CliRuntime): void {
+  program
+    .command('stimulus')
+    .description('give the agents something to act on (a message from you, as a stimulus)')
+    .argument('<text>', 'what you want done or want them to know')
+    .option('--to <agent>', 'meant for this agent only (default: any agent may take it)')
+    .option('--priority <p>', 'priority 0 (lowest) to 9 (highest)', integerArgument(0, 9), DEFAULT_PRIORITY)
+    .option('--json', 'print the created stimulus as JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  claw stimulus "Summarise yesterday\'s failed tasks"\n  claw stimulus "Check the disk" --to OpsClaw --priority 9',
+    )
+    .action(async (text: string, options: { to?: string; priority: number; json?: boolean }, command: Command) => {
+      const context = runtime.context(command);
+      if (text.trim() === '')
+        throw new ClawError('INVALID_PARAMS', 'The stimulus text is empty: say what you want done');
+      await context.withConnection(async (connection) => {
+        if (options.to !== undefined) await requireAgentName(connection, options.to);
+        const stimulus = await createStimulus(connection, text, options.priority, options.to);
+        if (options.json) context.output.json(stimulus);
+        else
+          context.output.line(
+            `stimulus #${stimulus.id} created${options.to ? ` for ${options.to}` : ''} (priority ${options.priority})`,
+          );
+      });
+    });
+}
+
+/** Creates the stimulus as the CLI and returns its row (found by creator and text, newest first). */
+export async function createStimulus(
+  connection: OrchestratorConnection,
+  text: string,
+  priority: number,
+  to: string | undefined,
+): Promise<BusRow> {
+  await connection.call('create_stimulus', {
+    source: 'cli',
+    kind: 'message',
+    text,
+    priority,
+    target_agent: to ?? null,
+  });
+  const identity = await connection.identity();
+  const mine = (await connection.query('stimulus')).filter((row) => row.created_by === identity && row.text === text);
+  const newest = mine.sort((a, b) => Number(b.id) - Number(a.id))[0];
+  if (!newest) throw new ClawError('INTERNAL', 'The stimulus was accepted but cannot be read back');
+  return newest;
+}

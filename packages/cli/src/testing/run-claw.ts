@@ -1,0 +1,75 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+
+/** The repository root and the real `claw` executable, as `npx claw` runs it. */
+export const repositoryRoot = resolve(import.meta.dirname, '../../../..');
+export const clawBin = join(repositoryRoot, 'packages/cli/bin/claw.js');
+
+export interface ClawResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `claw` as a child process, without a terminal (so no colour), and collects what it printed. */
+export function runClaw(args: readonly string[], environment: NodeJS.ProcessEnv = {}): Promise<ClawResult> {
+  const child = spawn(process.execPath, [clawBin, ...args], {
+    cwd: repositoryRoot,
+    env: { ...process.env, CLAW_CONFIG: '', CLAW_DATA_DIR: '', CLAW_SOCKET: '', ...environment },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return new Promise((resolveResult, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolveResult({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * Starts the real orchestrator entry (`packages/orchestrator/src/main.ts`, spawned by path, as
+ * `claw up` does) on a data directory with the generated tiny model; resolves once it is ready.
+ */
+export function startOrchestrator(dataDirectory: string): Promise<{ process: ChildProcess; output: () => string }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(repositoryRoot, 'packages/orchestrator/src/main.ts')],
+    {
+      cwd: repositoryRoot,
+      env: {
+        ...process.env,
+        CLAW_CONFIG: '',
+        CLAW_DATA_DIR: dataDirectory,
+        CLAW_LOG_FORMAT: 'json',
+        CLAW_SLOTS: '2',
+        CLAW_CONTEXT_SIZE: '512',
+        CLAW_THREADS: '1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  return new Promise((resolveReady, reject) => {
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      if (output.includes('"msg":"ready')) resolveReady({ process: child, output: () => output });
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`orchestrator exited with ${code}:\n${output}`)));
+  });
+}
+
+/** Stops a child and waits for it to be gone. */
+export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolveExit) => child.once('exit', resolveExit));
+  child.kill(signal);
+  await exited;
+}
