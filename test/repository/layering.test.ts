@@ -18,6 +18,7 @@ const ALLOWED: Record<string, string[]> = {
   'embedded-bus': ['protocol', 'ipc', 'db-module'],
   'bus-client': ['protocol', 'ipc', 'db-module'],
   'inference-client': ['protocol', 'ipc'],
+  memory: ['protocol', 'db-module', 'bus-client', 'inference-client'],
   'agent-tools': ['protocol', 'bus-client'],
   agents: ['protocol'],
   'agent-runtime': [
@@ -49,6 +50,7 @@ const ALLOWED: Record<string, string[]> = {
  */
 const TESTS_MAY_ALSO_USE: Record<string, string[]> = {
   'bus-client': ['embedded-bus'],
+  memory: ['embedded-bus', 'ipc'],
   'agent-runtime': ['embedded-bus'],
 };
 /** Third-party packages only one package may import: the orchestrator owns the GPU and the engine. */

@@ -1,0 +1,33 @@
+export {
+  AgentMemory,
+  type AgentMemoryOptions,
+  type NoteWrite,
+  normalizeTags,
+  type RetrieveOptions,
+} from './agent-memory.ts';
+export {
+  type Embedder,
+  type EmbedOptions,
+  InferenceEmbedder,
+  type InferenceEmbedderOptions,
+  normalize,
+} from './embedding/embedder.ts';
+export * from './memory-entry.ts';
+export {
+  DEFAULT_RANKING_WEIGHTS,
+  explainRetrieval,
+  MemoryIndex,
+  type RankingWeights,
+  type RetrievalFilter,
+  type RetrievedMemory,
+} from './retrieval/memory-index.ts';
+export { BusMemoryStore, type BusMemoryStoreOptions } from './store/bus-memory-store.ts';
+export type {
+  CompactedEntry,
+  MemoryStore,
+  MemoryStoreChange,
+  MemoryUpdate,
+  MemoryWrite,
+  ReflectionWrite,
+  StoreCallOptions,
+} from './store/memory-store.ts';
