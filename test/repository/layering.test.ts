@@ -45,8 +45,10 @@ const ALLOWED: Record<string, string[]> = {
   cli: ['protocol', 'ipc', 'bus-client', 'inference-client', 'memory'],
 };
 /**
- * Imports allowed in test files only: a client's tests may start the real server it talks to.
- * Such a package is referenced in tsconfig (tsc checks tests too) but not a runtime dependency.
+ * Imports allowed in test code only (`*.test.ts`, and `src/testing/`, which holds test doubles that
+ * no production file may import): a client's tests may start the real server it talks to, or a
+ * double built on it. Such a package is referenced in tsconfig (tsc checks tests too) but not a
+ * runtime dependency.
  */
 const TESTS_MAY_ALSO_USE: Record<string, string[]> = {
   'bus-client': ['embedded-bus'],
@@ -105,7 +107,10 @@ describe('workspace layering', () => {
       const imported = new Set<string>();
       const violations: string[] = [];
       for (const file of sourceFiles(join(workspace.directory, 'src'))) {
-        const isTest = /\.test\.ts$/.test(file);
+        const isTest = /\.test\.ts$/.test(file) || file.includes(`${join('src', 'testing')}/`);
+        if (!isTest && /from\s+['"][./]+(?:[^'"]*\/)?testing\//.test(readFileSync(file, 'utf8'))) {
+          violations.push(`${relative(root, file)} (production code) imports a testing module`);
+        }
         for (const name of importedPackages(file)) {
           const local = name.startsWith('@clawfleet/') ? name.slice('@clawfleet/'.length) : undefined;
           if (local && isTest && testOnly.includes(local)) continue;

@@ -1,4 +1,5 @@
 import {
+  type BusQueryColumn,
   type BusRowChange,
   busQueryMatches,
   ClawError,
@@ -7,8 +8,9 @@ import {
   type ParsedBusQuery,
   parseBusQuery,
   silentLogger,
+  typeBusQuery,
 } from '@clawfleet/protocol';
-import type { AlgebraicType } from 'spacetimedb';
+import type { AlgebraicType, ErrorContextInterface, EventContextInterface, SubscriptionHandleImpl } from 'spacetimedb';
 import type {
   BusCacheView,
   BusClient,
@@ -18,8 +20,11 @@ import type {
   SubscribeOptions,
   SubscriptionCallbacks,
 } from '../bus-client.ts';
+import { RowCache } from '../cache/row-cache.ts';
+import { SubscriptionRows } from '../cache/subscription-rows.ts';
 import { normalizeQueries } from '../query-list.ts';
-import { DbConnection, REMOTE_MODULE } from './bindings/index.ts';
+import { type ClawfleetModule, DbConnection, REMOTE_MODULE } from './bindings/index.ts';
+import { checkServer } from './server-check.ts';
 import { argsToSdk, type ProductElement, rowFromSdk } from './value-conversion.ts';
 
 export interface SpacetimeDbBusClientOptions {
@@ -32,55 +37,25 @@ export interface SpacetimeDbBusClientOptions {
   /** Token of an existing identity; without it the server mints a new identity. */
   token?: string;
   logger?: Logger;
-  /** @default 10000 */
+  /** How long the first connection may take. @default 10000 */
   connectTimeoutMs?: number;
+  /** Reconnect after the connection drops, with the saved token; re-subscribe and reconcile. @default true */
+  reconnect?: boolean;
+  /** First wait before a reconnect attempt, doubled after each failed one. @default 100 */
+  reconnectDelayMs?: number;
+  /** Longest wait between reconnect attempts. @default 5000 */
+  maxReconnectDelayMs?: number;
   signal?: AbortSignal;
 }
 
-// Narrow views of the SDK objects this client touches; the SDK's own generic types need the
-// generated module types, which hand-built bindings do not carry.
-interface SdkTableHandle {
-  iter(): Iterable<Record<string, unknown>>;
-  onInsert(callback: (context: unknown, row: Record<string, unknown>) => void): void;
-  removeOnInsert(callback: (context: unknown, row: Record<string, unknown>) => void): void;
-  onDelete(callback: (context: unknown, row: Record<string, unknown>) => void): void;
-  removeOnDelete(callback: (context: unknown, row: Record<string, unknown>) => void): void;
-  onUpdate?(
-    callback: (context: unknown, oldRow: Record<string, unknown>, newRow: Record<string, unknown>) => void,
-  ): void;
-  removeOnUpdate?(
-    callback: (context: unknown, oldRow: Record<string, unknown>, newRow: Record<string, unknown>) => void,
-  ): void;
-}
-interface SdkSubscriptionHandle {
-  unsubscribe(): void;
-  isEnded(): boolean;
-}
-interface SdkSubscriptionBuilder {
-  onApplied(callback: (context: unknown) => void): SdkSubscriptionBuilder;
-  onError(callback: (context: { event?: Error }) => void): SdkSubscriptionBuilder;
-  subscribe(queries: string[]): SdkSubscriptionHandle;
-}
-interface SdkConnection {
-  db: Record<string, SdkTableHandle>;
-  subscriptionBuilder(): SdkSubscriptionBuilder;
-  callReducerWithParams(reducer: string, paramsType: unknown, params: object): Promise<void>;
-  disconnect(): void;
-}
-interface SdkConnectionBuilder {
-  withUri(uri: string): SdkConnectionBuilder;
-  withDatabaseName(name: string): SdkConnectionBuilder;
-  withToken(token?: string): SdkConnectionBuilder;
-  onConnect(
-    callback: (connection: unknown, identity: { toHexString(): string }, token: string) => void,
-  ): SdkConnectionBuilder;
-  onConnectError(callback: (context: unknown, error: Error) => void): SdkConnectionBuilder;
-  onDisconnect(callback: (context: unknown, error?: Error) => void): SdkConnectionBuilder;
-  build(): SdkConnection;
-}
+type Connection = DbConnection;
+type SdkRow = Record<string, unknown>;
+type SdkEventContext = EventContextInterface<ClawfleetModule>;
+
 interface TableInfo {
   accessor: string;
   elements: ProductElement[];
+  columns: BusQueryColumn[];
 }
 interface ReducerInfo {
   paramsType: AlgebraicType | { elements: ProductElement[] };
@@ -88,154 +63,95 @@ interface ReducerInfo {
 
 function moduleTables(): Map<string, TableInfo> {
   const tables = new Map<string, TableInfo>();
-  const remote = REMOTE_MODULE as unknown as {
-    tables: Record<string, { sourceName: string; accessorName: string; rowType: { elements: ProductElement[] } }>;
-  };
-  for (const table of Object.values(remote.tables)) {
-    tables.set(table.sourceName, { accessor: table.accessorName, elements: table.rowType.elements });
+  for (const table of Object.values(REMOTE_MODULE.tables)) {
+    const elements = table.rowType.elements as ProductElement[];
+    tables.set(table.sourceName, {
+      accessor: table.accessorName,
+      elements,
+      columns: elements.map((element) => ({ name: String(element.name), type: element.algebraicType })),
+    });
   }
   return tables;
 }
 
 function moduleReducers(): Map<string, ReducerInfo> {
   const reducers = new Map<string, ReducerInfo>();
-  const remote = REMOTE_MODULE as unknown as { reducers: { name: string; paramsType: ReducerInfo['paramsType'] }[] };
-  for (const reducer of remote.reducers) reducers.set(reducer.name, { paramsType: reducer.paramsType });
+  for (const reducer of REMOTE_MODULE.reducers) {
+    reducers.set(reducer.name, { paramsType: reducer.paramsType as ReducerInfo['paramsType'] });
+  }
   return reducers;
 }
 
+type SubscriptionState = 'pending' | 'active' | 'ended';
+
 /**
- * A subscription over SpacetimeDB. The SDK's row callbacks are per table; each subscription
- * registers its own and keeps the rows its queries select, so callbacks have the same meaning as
- * on the embedded bus: initial rows fire onInsert before onApplied (also rows an earlier
- * subscription already cached), and an update that leaves the queries fires onDelete.
+ * One subscription over SpacetimeDB. It holds its own rows (as the embedded client's subscriptions do)
+ * in the client's reference-counted cache, so callbacks mean the same on both hosts: the initial rows
+ * fire onInsert before onApplied, an update that leaves the queries fires onDelete, and after a
+ * reconnect the new snapshot is reconciled with the rows held before (vanished rows fire onDelete, new
+ * or changed ones onInsert), then onApplied fires again.
  */
 class SpacetimeDbSubscription implements BusSubscription {
   readonly queries: readonly string[];
   readonly ready: Promise<void>;
-  #active = false;
-  #ended = false;
-  #handle: SdkSubscriptionHandle | undefined;
-  readonly #parsed: ParsedBusQuery[];
-  readonly #callbacks: SubscriptionCallbacks;
+  readonly rows: SubscriptionRows;
+  readonly callbacks: SubscriptionCallbacks;
+  /** The queries, typed against their tables' columns; undefined when the query was refused. */
+  readonly typed: readonly ParsedBusQuery[];
+  state: SubscriptionState = 'pending';
+  handle: SubscriptionHandleImpl<ClawfleetModule> | undefined;
   readonly #client: SpacetimeDbBusClient;
-  readonly #listeners: (() => void)[] = [];
   #settle: { resolve: () => void; reject: (error: ClawError) => void } | undefined;
 
   constructor(
     client: SpacetimeDbBusClient,
-    queries: string[],
-    parsed: ParsedBusQuery[],
+    queries: readonly string[],
+    typed: readonly ParsedBusQuery[],
+    cache: RowCache,
     callbacks: SubscriptionCallbacks,
   ) {
     this.#client = client;
     this.queries = queries;
-    this.#parsed = parsed;
-    this.#callbacks = callbacks;
+    this.typed = typed;
+    this.callbacks = callbacks;
+    this.rows = new SubscriptionRows(cache);
     this.ready = new Promise<void>((resolve, reject) => {
       this.#settle = { resolve, reject };
     });
+    // The caller may rely on onError instead of awaiting `ready`; never let it become an unhandled rejection.
     this.ready.catch(() => {});
   }
 
   get active(): boolean {
-    return this.#active;
+    return this.state === 'active';
   }
 
-  start(connection: SdkConnection, tables: Map<string, TableInfo>): void {
-    for (const table of new Set(this.#parsed.map((query) => query.table))) {
-      const info = tables.get(table);
-      if (!info) continue;
-      this.#listen(connection.db[info.accessor], table, info);
-    }
-    this.#handle = connection
-      .subscriptionBuilder()
-      .onApplied(() => this.#applied(tables))
-      .onError((context) => {
-        const error = new ClawError(
-          'SUBSCRIPTION_INVALID',
-          `SpacetimeDB refused or ended the subscription: ${context.event?.message ?? 'no reason given'}`,
-          { details: { queries: this.queries.map((query) => query.slice(0, 200)) } },
-        );
-        this.end(error, true);
-      })
-      .subscribe([...this.queries]);
+  selects(table: string, row: BusRow): boolean {
+    return this.typed.some((query) => busQueryMatches(query, table, row));
   }
 
-  #selects(table: string, row: BusRow): boolean {
-    return this.#parsed.some((query) => busQueryMatches(query, table, row));
-  }
-
-  #listen(handle: SdkTableHandle | undefined, table: string, info: TableInfo): void {
-    if (!handle) return;
-    const toRow = (row: Record<string, unknown>): BusRow => rowFromSdk(info.elements, row);
-    const onInsert = (_context: unknown, sdkRow: Record<string, unknown>): void => {
-      if (!this.#active) return;
-      const row = toRow(sdkRow);
-      if (this.#selects(table, row)) this.#emit({ table, op: 'insert', row });
-    };
-    const onDelete = (_context: unknown, sdkRow: Record<string, unknown>): void => {
-      if (!this.#active) return;
-      const row = toRow(sdkRow);
-      if (this.#selects(table, row)) this.#emit({ table, op: 'delete', row });
-    };
-    const onUpdate = (_context: unknown, sdkOld: Record<string, unknown>, sdkNew: Record<string, unknown>): void => {
-      if (!this.#active) return;
-      const oldRow = toRow(sdkOld);
-      const row = toRow(sdkNew);
-      const before = this.#selects(table, oldRow);
-      const after = this.#selects(table, row);
-      if (before && after) this.#emit({ table, op: 'update', row, oldRow });
-      else if (before) this.#emit({ table, op: 'delete', row: oldRow });
-      else if (after) this.#emit({ table, op: 'insert', row });
-    };
-    handle.onInsert(onInsert);
-    handle.onDelete(onDelete);
-    handle.onUpdate?.(onUpdate);
-    this.#listeners.push(() => {
-      handle.removeOnInsert(onInsert);
-      handle.removeOnDelete(onDelete);
-      handle.removeOnUpdate?.(onUpdate);
-    });
-  }
-
-  #emit(change: BusRowChange): void {
-    try {
-      if (change.op === 'insert') this.#callbacks.onInsert?.(change.row, change.table);
-      else if (change.op === 'delete') this.#callbacks.onDelete?.(change.row, change.table);
-      else this.#callbacks.onUpdate?.(change.oldRow ?? change.row, change.row, change.table);
-    } catch (error) {
-      this.#client.logger.error({ err: error }, 'subscription callback threw');
-    }
-  }
-
-  #applied(tables: Map<string, TableInfo>): void {
-    if (this.#ended) return;
-    this.#active = true;
-    for (const table of new Set(this.#parsed.map((query) => query.table))) {
-      if (!tables.has(table)) continue;
-      for (const row of this.#client.rows(table)) {
-        if (this.#selects(table, row)) this.#emit({ table, op: 'insert', row });
-      }
-    }
+  applied(): void {
+    this.state = 'active';
     this.#settle?.resolve();
     this.#settle = undefined;
-    this.#callbacks.onApplied?.();
   }
 
+  /** Ends the subscription: its rows leave the cache, a pending `ready` rejects with `reason`. */
   end(reason: ClawError, notify: boolean): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#active = false;
-    for (const remove of this.#listeners.splice(0)) remove();
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    this.rows.release();
+    const handle = this.handle;
+    this.handle = undefined;
     try {
-      if (this.#handle && !this.#handle.isEnded()) this.#handle.unsubscribe();
+      if (handle?.isActive()) handle.unsubscribe();
     } catch (error) {
+      // The connection is gone: the server forgets its subscriptions by itself.
       this.#client.logger.debug({ err: error }, 'unsubscribe failed');
     }
     this.#settle?.reject(reason);
     this.#settle = undefined;
-    if (notify) this.#callbacks.onError?.(reason);
+    if (notify) this.callbacks.onError?.(reason);
   }
 
   async dispose(): Promise<void> {
@@ -252,34 +168,49 @@ class SpacetimeDbSubscription implements BusSubscription {
  * The bus client over a SpacetimeDB server, through the official SDK. Rows and reducer arguments use
  * the bus convention (see BusRow); conversion follows the module's column and parameter types.
  *
- * Differences from the embedded client: the cache is the SDK's (shared by all subscriptions of the
- * connection), the identity comes from the token, and the server decides private-table access (clients
- * subscribe to the views in `viewCatalog`).
+ * It behaves as `EmbeddedBusClient` does, so an agent cannot tell the hosts apart: the cache is the
+ * union of the subscriptions' rows; a dropped connection rejects the calls in flight and new ones with
+ * CONNECTION_CLOSED (retryable: a call may or may not have committed), reconnects with backoff as the
+ * same identity (the saved token), re-subscribes and reconciles every live subscription. The server
+ * decides private-table access (clients subscribe to the views in `viewCatalog`).
  */
 export class SpacetimeDbBusClient implements BusClient {
   readonly name: string;
-  readonly identity: string;
   readonly logger: Logger;
-  /** The token of this identity: keep it to reconnect as the same identity. */
-  readonly token: string;
-  readonly #connection: SdkConnection;
-  readonly #tables: Map<string, TableInfo>;
-  readonly #reducers: Map<string, ReducerInfo>;
+  readonly #options: SpacetimeDbBusClientOptions;
+  readonly #tables = moduleTables();
+  readonly #reducers = moduleReducers();
+  readonly #cache = new RowCache();
   readonly #subscriptions = new Set<SpacetimeDbSubscription>();
-  readonly cache: BusCacheView;
+  /** Rejects a call in flight: every pending call is rejected when the connection drops. */
+  readonly #pending = new Set<(error: ClawError) => void>();
+  #identity = '';
+  #token: string | undefined;
+  #connection: Connection | undefined;
+  #connected = false;
   #disposed = false;
+  #reconnectTimer: NodeJS.Timeout | undefined;
 
-  private constructor(connection: SdkConnection, name: string, identity: string, token: string, logger: Logger) {
-    this.#connection = connection;
-    this.name = name;
-    this.identity = identity;
-    this.token = token;
+  private constructor(options: SpacetimeDbBusClientOptions, logger: Logger) {
+    this.#options = options;
+    this.name = options.name;
+    this.#token = options.token;
     this.logger = logger;
-    this.#tables = moduleTables();
-    this.#reducers = moduleReducers();
-    this.cache = new Proxy({} as BusCacheView, {
-      get: (_target, property) => (typeof property === 'string' ? this.rows(property) : undefined),
-    });
+  }
+
+  /** This client's identity (lowercase hex); the same after a reconnect, which uses the saved token. */
+  get identity(): string {
+    return this.#identity;
+  }
+
+  /** The token of this identity: keep it to connect again as the same identity. */
+  get token(): string {
+    return this.#token ?? '';
+  }
+
+  /** Whether the connection is up now (false while reconnecting). */
+  get connected(): boolean {
+    return this.#connected;
   }
 
   static async connect(options: SpacetimeDbBusClientOptions): Promise<SpacetimeDbBusClient> {
@@ -292,86 +223,57 @@ export class SpacetimeDbBusClient implements BusClient {
       }
     }
     const logger = (options.logger ?? silentLogger).child({ component: 'spacetimedb-bus-client', agent: options.name });
-    const timeoutMs = options.connectTimeoutMs ?? 10_000;
     options.signal?.throwIfAborted();
-    let connection: SdkConnection | undefined;
-    const connected = await new Promise<{ identity: string; token: string }>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        connection?.disconnect();
-        reject(new ClawError('CONNECT_FAILED', `No connection to ${options.uri} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const onAbort = (): void => {
-        clearTimeout(timer);
-        connection?.disconnect();
-        reject(new ClawError('CANCELLED', 'Connecting was cancelled'));
-      };
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      const builder = (DbConnection.builder() as unknown as SdkConnectionBuilder)
-        .withUri(options.uri)
-        .withDatabaseName(options.databaseName)
-        .withToken(options.token)
-        .onConnect((_connection, identity, token) => {
-          clearTimeout(timer);
-          options.signal?.removeEventListener('abort', onAbort);
-          resolve({ identity: identity.toHexString().toLowerCase(), token });
-        })
-        .onConnectError((_context, error) => {
-          clearTimeout(timer);
-          options.signal?.removeEventListener('abort', onAbort);
-          reject(
-            new ClawError('CONNECT_FAILED', `Could not connect to ${options.uri}: ${error.message}`, { cause: error }),
-          );
-        })
-        .onDisconnect((_context, error) => {
-          logger.warn({ err: error }, 'disconnected from SpacetimeDB');
-        });
-      connection = builder.build();
-    });
-    return new SpacetimeDbBusClient(
-      connection as SdkConnection,
-      options.name,
-      connected.identity,
-      connected.token,
-      logger,
-    );
+    const client = new SpacetimeDbBusClient(options, logger);
+    await client.#open(options.connectTimeoutMs ?? 10_000, options.signal);
+    return client;
+  }
+
+  get cache(): BusCacheView {
+    return this.#cache.view;
   }
 
   rows(table: string): BusRow[] {
-    const info = this.#tables.get(table);
-    const handle = info ? this.#connection.db[info.accessor] : undefined;
-    if (!info || !handle) return [];
-    return [...handle.iter()].map((row) => rowFromSdk(info.elements, row));
+    return this.#cache.rows(table);
   }
 
   async callReducer(reducer: string, args: Record<string, unknown>, options: CallReducerOptions = {}): Promise<void> {
-    if (this.#disposed) throw new ClawError('CONNECTION_CLOSED', 'The bus client was disposed', { retryable: false });
-    options.signal?.throwIfAborted();
+    this.#checkOpen();
+    if (options.signal?.aborted) throw new ClawError('CANCELLED', 'The call was cancelled before it was sent');
+    if (typeof reducer !== 'string' || reducer.length === 0) {
+      throw new ClawError('INVALID_PARAMS', `Expected \`reducer\` to be a reducer name, got ${describeValue(reducer)}`);
+    }
     const info = this.#reducers.get(reducer);
     if (!info) throw new ClawError('UNKNOWN_REDUCER', `No reducer named ${describeValue(reducer)}`);
     if (typeof args !== 'object' || args === null || Array.isArray(args)) {
       throw new ClawError('INVALID_PARAMS', `Expected \`args\` to be an object, got ${describeValue(args)}`);
     }
     const sdkArgs = argsToSdk(info.paramsType, args);
-    const call = this.#connection.callReducerWithParams(reducer, info.paramsType, sdkArgs);
-    // A sent reducer call cannot be withdrawn: the signal only stops the wait (the call may still commit).
-    const aborted = options.signal
-      ? new Promise<never>((_resolve, reject) => {
-          options.signal?.addEventListener(
-            'abort',
-            () => reject(new ClawError('CANCELLED', 'Stopped waiting for the reducer; it may still commit')),
-            { once: true },
-          );
-        })
-      : undefined;
-    try {
-      await (aborted ? Promise.race([call, aborted]) : call);
-    } catch (error) {
-      if (error instanceof ClawError) throw error;
-      const name = error instanceof Error ? error.name : '';
-      const message = error instanceof Error ? error.message : String(error);
-      if (name === 'SenderError') throw new ClawError('REDUCER_REJECTED', message, { cause: error });
-      throw new ClawError('DATABASE_ERROR', message, { cause: error });
+    const connection = this.#connection;
+    if (!this.#connected || connection === undefined) {
+      throw new ClawError('CONNECTION_CLOSED', 'Not connected to SpacetimeDB (reconnecting); the call was not sent');
     }
+    const signal = options.signal;
+    await new Promise<void>((resolve, reject) => {
+      let done = false;
+      const settle = (outcome: () => void): void => {
+        if (done) return;
+        done = true;
+        this.#pending.delete(fail);
+        signal?.removeEventListener('abort', onAbort);
+        outcome();
+      };
+      const fail = (error: ClawError): void => settle(() => reject(error));
+      // A sent reducer call cannot be withdrawn: the signal only stops the wait (the call may still commit).
+      const onAbort = (): void =>
+        fail(new ClawError('CANCELLED', 'Stopped waiting for the reducer; it may still commit'));
+      this.#pending.add(fail);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      connection.callReducerWithParams(reducer, info.paramsType as never, sdkArgs).then(
+        () => settle(resolve),
+        (error: unknown) => fail(reducerError(error)),
+      );
+    });
   }
 
   subscribe(
@@ -379,25 +281,50 @@ export class SpacetimeDbBusClient implements BusClient {
     callbacks: SubscriptionCallbacks = {},
     options: SubscribeOptions = {},
   ): BusSubscription {
-    if (this.#disposed) throw new ClawError('CONNECTION_CLOSED', 'The bus client was disposed', { retryable: false });
+    this.#checkOpen();
     const list = normalizeQueries(queries);
+    // Parse here, so a malformed query fails in the caller's stack, as on the embedded client.
     const parsed = list.map((query) => parseBusQuery(query));
+    // What the host decides (tables, column types) arrives as onError / a rejected `ready`, as from
+    // the embedded host; the same rules, so the same message on both hosts.
+    let refusal: ClawError | undefined;
+    const typed: ParsedBusQuery[] = [];
     for (const query of parsed) {
-      if (!this.#tables.has(query.table)) {
-        throw new ClawError(
-          'SUBSCRIPTION_INVALID',
-          `Unknown table \`${query.table}\` in \`${query.text.slice(0, 200)}\``,
-        );
+      const info = this.#tables.get(query.table);
+      try {
+        if (!info) {
+          throw new ClawError(
+            'SUBSCRIPTION_INVALID',
+            `Unknown table \`${query.table}\` in \`${query.text.slice(0, 200)}\``,
+            {
+              details: { table: query.table },
+            },
+          );
+        }
+        typed.push(typeBusQuery(query, info.columns));
+      } catch (error) {
+        refusal = ClawError.from(error);
+        break;
       }
     }
-    const subscription = new SpacetimeDbSubscription(this, list, parsed, callbacks);
+    const subscription = new SpacetimeDbSubscription(this, list, typed, this.#cache, callbacks);
     this.#subscriptions.add(subscription);
-    if (options.signal?.aborted) {
-      void subscription.dispose();
-      return subscription;
+    if (options.signal) {
+      if (options.signal.aborted) {
+        void subscription.dispose();
+        return subscription;
+      }
+      options.signal.addEventListener('abort', () => void subscription.dispose(), { once: true });
     }
-    options.signal?.addEventListener('abort', () => void subscription.dispose(), { once: true });
-    subscription.start(this.#connection, this.#tables);
+    if (refusal) {
+      const error = refusal;
+      queueMicrotask(() => {
+        this.#subscriptions.delete(subscription);
+        subscription.end(error, true);
+      });
+    } else if (this.#connected && this.#connection) {
+      this.#start(subscription, this.#connection);
+    }
     return subscription;
   }
 
@@ -409,13 +336,230 @@ export class SpacetimeDbBusClient implements BusClient {
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
+    clearTimeout(this.#reconnectTimer);
     const closed = new ClawError('CONNECTION_CLOSED', 'The bus client was disposed', { retryable: false });
     for (const subscription of this.#subscriptions) subscription.end(closed, false);
     this.#subscriptions.clear();
-    this.#connection.disconnect();
+    for (const fail of [...this.#pending]) fail(closed);
+    this.#cache.clear();
+    this.#connected = false;
+    this.#connection?.disconnect();
+    this.#connection = undefined;
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.dispose();
   }
+
+  #checkOpen(): void {
+    if (this.#disposed) throw new ClawError('CONNECTION_CLOSED', 'The bus client was disposed', { retryable: false });
+  }
+
+  /**
+   * Opens a connection with the saved token (none the first time without one) and makes it current.
+   * The server is asked `/v1/ping` first: on Node 20 a refused WebSocket can fail before the SDK
+   * listens for the error, which would leave only the timeout to report it.
+   */
+  async #open(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const { uri, databaseName } = this.#options;
+    await checkServer(uri, timeoutMs, signal);
+    const connection = await new Promise<Connection>((resolve, reject) => {
+      let settled = false;
+      let built: Connection | undefined;
+      const finish = (error: ClawError | undefined, value?: Connection): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (error) {
+          built?.disconnect();
+          reject(error);
+        } else resolve(value as Connection);
+      };
+      const timer = setTimeout(
+        () => finish(new ClawError('CONNECT_FAILED', `No connection to ${uri} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const onAbort = (): void => finish(new ClawError('CANCELLED', 'Connecting was cancelled'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      built = DbConnection.builder()
+        .withUri(uri)
+        .withDatabaseName(databaseName)
+        .withToken(this.#token)
+        .onConnect((connection, identity, token) => {
+          const hex = identity.toHexString().toLowerCase();
+          if (this.#identity !== '' && hex !== this.#identity) {
+            this.logger.error({ was: this.#identity, now: hex }, 'reconnected as another identity');
+          }
+          this.#identity = hex;
+          this.#token = token;
+          finish(undefined, connection);
+        })
+        .onConnectError((_context: ErrorContextInterface<ClawfleetModule>, error: Error) =>
+          finish(new ClawError('CONNECT_FAILED', `Could not connect to ${uri}: ${error.message}`, { cause: error })),
+        )
+        .onDisconnect((_context: ErrorContextInterface<ClawfleetModule>, error?: Error) => {
+          if (!settled) {
+            finish(new ClawError('CONNECT_FAILED', `${uri} closed the connection while connecting`, { cause: error }));
+            return;
+          }
+          if (built) this.#lost(built, error);
+        })
+        .build();
+    });
+    if (this.#disposed) {
+      connection.disconnect();
+      throw new ClawError('CONNECTION_CLOSED', 'The bus client was disposed', { retryable: false });
+    }
+    this.#connection = connection;
+    this.#connected = true;
+    this.#listen(connection);
+    for (const subscription of this.#subscriptions) {
+      if (subscription.state !== 'ended') this.#start(subscription, connection);
+    }
+  }
+
+  /** Routes the SDK's row callbacks of one connection to the subscriptions that select each row. */
+  #listen(connection: Connection): void {
+    for (const [table, info] of this.#tables) {
+      const handle = connection.db[info.accessor];
+      if (!handle) continue;
+      const toRow = (row: SdkRow): BusRow => rowFromSdk(info.elements, row);
+      // Rows that arrive with a subscription's snapshot (or leave with its end) are the subscription's
+      // business (`#applied`, `end`), not changes to report.
+      const isChange = (context: SdkEventContext): boolean =>
+        context.event.tag !== 'SubscribeApplied' && context.event.tag !== 'UnsubscribeApplied';
+      handle.onInsert((context: SdkEventContext, row: SdkRow) => {
+        if (connection === this.#connection && isChange(context)) this.#route({ table, op: 'insert', row: toRow(row) });
+      });
+      handle.onDelete((context: SdkEventContext, row: SdkRow) => {
+        if (connection === this.#connection && isChange(context)) this.#route({ table, op: 'delete', row: toRow(row) });
+      });
+      handle.onUpdate?.((context: SdkEventContext, oldRow: SdkRow, newRow: SdkRow) => {
+        if (connection === this.#connection && isChange(context)) {
+          this.#route({ table, op: 'update', row: toRow(newRow), oldRow: toRow(oldRow) });
+        }
+      });
+    }
+  }
+
+  #route(change: BusRowChange): void {
+    for (const subscription of this.#subscriptions) {
+      if (subscription.state !== 'active') continue;
+      const seen = viewOf(subscription, change);
+      if (!seen) continue;
+      try {
+        subscription.rows.apply([seen], subscription.callbacks);
+      } catch (error) {
+        this.logger.error({ err: error }, 'subscription callback threw');
+      }
+    }
+  }
+
+  #start(subscription: SpacetimeDbSubscription, connection: Connection): void {
+    subscription.handle = connection
+      .subscriptionBuilder()
+      .onApplied(() => this.#applied(subscription, connection))
+      .onError((context: ErrorContextInterface<ClawfleetModule>) => {
+        if (connection !== this.#connection) return;
+        const reason = context.event?.message ?? 'no reason given';
+        this.#subscriptions.delete(subscription);
+        subscription.end(
+          new ClawError('SUBSCRIPTION_INVALID', `SpacetimeDB refused or ended the subscription: ${reason}`, {
+            details: { queries: subscription.queries.map((query) => query.slice(0, 200)) },
+          }),
+          true,
+        );
+      })
+      .subscribe([...subscription.queries]);
+  }
+
+  /** The subscription's snapshot is in the SDK cache: reconcile its rows with it, then report it applied. */
+  #applied(subscription: SpacetimeDbSubscription, connection: Connection): void {
+    if (subscription.state === 'ended' || connection !== this.#connection) return;
+    const snapshot: { table: string; rows: BusRow[] }[] = [];
+    for (const table of new Set(subscription.typed.map((query) => query.table))) {
+      const info = this.#tables.get(table);
+      const handle = info ? connection.db[info.accessor] : undefined;
+      if (!info || !handle) continue;
+      const rows = [...handle.iter()]
+        .map((row) => rowFromSdk(info.elements, row as SdkRow))
+        .filter((row) => subscription.selects(table, row));
+      snapshot.push({ table, rows });
+    }
+    try {
+      subscription.rows.reconcile(snapshot, subscription.callbacks);
+    } catch (error) {
+      this.logger.error({ err: error }, 'subscription callback threw');
+    }
+    subscription.applied();
+    try {
+      subscription.callbacks.onApplied?.();
+    } catch (error) {
+      this.logger.error({ err: error }, 'subscription callback threw');
+    }
+  }
+
+  /** The current connection dropped: fail what waits on it, then reconnect (or end everything). */
+  #lost(connection: Connection, error: Error | undefined): void {
+    if (connection !== this.#connection || this.#disposed) return;
+    this.logger.warn({ err: error }, 'disconnected from SpacetimeDB');
+    this.#connected = false;
+    this.#connection = undefined;
+    const closed = new ClawError(
+      'CONNECTION_CLOSED',
+      'The connection to SpacetimeDB dropped; the call may or may not have committed',
+      { cause: error },
+    );
+    for (const fail of [...this.#pending]) fail(closed);
+    for (const subscription of this.#subscriptions) {
+      subscription.handle = undefined;
+      if (subscription.state === 'active') subscription.state = 'pending';
+    }
+    if (this.#options.reconnect === false) {
+      // Without reconnecting, no subscription will hear from the host again: say so.
+      for (const subscription of this.#subscriptions) subscription.end(closed, true);
+      this.#subscriptions.clear();
+      return;
+    }
+    this.#scheduleReconnect(this.#options.reconnectDelayMs ?? 100);
+  }
+
+  #scheduleReconnect(delayMs: number): void {
+    if (this.#disposed) return;
+    const maxDelay = this.#options.maxReconnectDelayMs ?? 5_000;
+    this.#reconnectTimer = setTimeout(() => {
+      this.#open(this.#options.connectTimeoutMs ?? 10_000).then(
+        () => this.logger.info({}, 'reconnected to SpacetimeDB'),
+        (error: unknown) => {
+          if (this.#disposed) return;
+          this.logger.debug({ err: error }, 'reconnect attempt failed');
+          this.#scheduleReconnect(Math.min(delayMs * 2, maxDelay));
+        },
+      );
+    }, delayMs);
+    this.#reconnectTimer.unref?.();
+  }
+}
+
+/** What one subscription sees of a row change: an update crossing its queries is an insert or a delete. */
+function viewOf(subscription: SpacetimeDbSubscription, change: BusRowChange): BusRowChange | undefined {
+  const { table, op, row } = change;
+  if (op !== 'update') return subscription.selects(table, row) ? change : undefined;
+  const oldRow = change.oldRow ?? row;
+  const before = subscription.selects(table, oldRow);
+  const after = subscription.selects(table, row);
+  if (before && after) return change;
+  if (before) return { table, op: 'delete', row: oldRow };
+  if (after) return { table, op: 'insert', row };
+  return undefined;
+}
+
+/** The SDK rejects a refused call with its SenderError and a host failure with InternalError. */
+function reducerError(error: unknown): ClawError {
+  if (error instanceof ClawError) return error;
+  const name = error instanceof Error ? error.name : '';
+  const message = error instanceof Error ? error.message : String(error);
+  if (name === 'SenderError') return new ClawError('REDUCER_REJECTED', message, { cause: error });
+  return new ClawError('INTERNAL', `SpacetimeDB failed the call: ${message}`, { cause: error });
 }

@@ -139,3 +139,8 @@ export function rowFromSdk(elements: readonly Element[], row: Record<string, unk
 }
 
 export type { Element as ProductElement };
+
+/** Converts a bus row to an SDK product value of the row type (the test server encodes rows with it). */
+export function rowToSdk(elements: readonly Element[], row: Record<string, unknown>): Record<string, unknown> {
+  return productToSdk([...elements], row, '');
+}

@@ -6,4 +6,9 @@ export {
   type ServiceReducerCallResult,
   type ServiceRowChange,
 } from './bus-service.ts';
-export type { ServiceRow, SubscriberConnection } from './subscription-registry.ts';
+export {
+  type ServiceRow,
+  type SubscriberConnection,
+  type Subscription,
+  SubscriptionRegistry,
+} from './subscription-registry.ts';

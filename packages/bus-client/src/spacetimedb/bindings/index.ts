@@ -6,16 +6,18 @@
 // module's own definitions (`tables`, `reducerCatalog`, `viewCatalog` of @clawfleet/db-module), so
 // they cannot drift from what the module registers; bindings.test.ts checks the correspondence.
 //
-// To use real generated bindings instead (needs the `spacetime` CLI, version >= 1.4.0 semantics):
-//   npm run -w @clawfleet/db-module build
+// To use real generated bindings instead (needs the `spacetime` CLI, 2.x):
+//   npm run db:build        (writes db-module/dist/bundle/clawfleet-module.js)
 //   spacetime generate --lang typescript --out-dir packages/bus-client/src/spacetimedb/bindings \
-//     --bin-path db-module/dist/spacetime-module.js
-// and keep this file's exports (`REMOTE_MODULE`, `DbConnection`) in the generated index.ts.
+//     --js-path db-module/dist/bundle/clawfleet-module.js
+// and keep this file's exports (`REMOTE_MODULE`, `DbConnection`, `ClawfleetModule`) in the generated index.ts.
 import { reducerCatalog, tables, viewCatalog } from '@clawfleet/db-module';
 import {
+  type AlgebraicType as __AlgebraicType,
   DbConnectionBuilder as __DbConnectionBuilder,
   type DbConnectionConfig as __DbConnectionConfig,
   DbConnectionImpl as __DbConnectionImpl,
+  type RemoteModule as __RemoteModule,
   reducerSchema as __reducerSchema,
   reducers as __reducers,
   schema as __schema,
@@ -54,17 +56,40 @@ function clientReducers() {
 const tablesSchema = __schema(clientTables() as never);
 const reducersSchema = __reducers(clientReducers() as never);
 
+/**
+ * The SDK's module type, untyped per table: the tables are known when the bindings are built from
+ * db-module, not to the compiler. Every SDK call the client makes is still checked against the SDK's
+ * own declarations (`DbConnectionImpl`, its builders and subscription handles), so an SDK change that
+ * breaks the client is a compile error.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the SDK's own constraint types are not exported; see above.
+export type ClawfleetModule = __RemoteModule<any, any, any>;
+
+/** What the client and the test server read of a table and a reducer of the remote module. */
+export interface RemoteTable {
+  sourceName: string;
+  accessorName: string;
+  rowType: { elements: { name: string; algebraicType: __AlgebraicType }[] };
+}
+export interface RemoteReducer {
+  name: string;
+  paramsType: { elements: { name: string; algebraicType: __AlgebraicType }[] };
+}
+
 /** The remote module, as `spacetime generate` would describe it. */
 export const REMOTE_MODULE = {
   versionInfo: { cliVersion: BINDINGS_CLI_VERSION },
-  tables: (tablesSchema as unknown as { schemaType: { tables: Record<string, unknown> } }).schemaType.tables,
-  reducers: (reducersSchema as unknown as { reducersType: { reducers: unknown[] } }).reducersType.reducers,
+  tables: (tablesSchema as unknown as { schemaType: { tables: Record<string, RemoteTable> } }).schemaType.tables,
+  reducers: (reducersSchema as unknown as { reducersType: { reducers: RemoteReducer[] } }).reducersType.reducers,
   procedures: [],
-} as never;
+};
 
 export class DbConnectionBuilder extends __DbConnectionBuilder<DbConnection> {}
 
-export class DbConnection extends __DbConnectionImpl<never> {
+export class DbConnection extends __DbConnectionImpl<ClawfleetModule> {
   static builder = (): DbConnectionBuilder =>
-    new DbConnectionBuilder(REMOTE_MODULE, (config: __DbConnectionConfig<never>) => new DbConnection(config));
+    new DbConnectionBuilder(
+      REMOTE_MODULE as never,
+      (config: __DbConnectionConfig<ClawfleetModule>) => new DbConnection(config),
+    );
 }
