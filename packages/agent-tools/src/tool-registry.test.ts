@@ -15,7 +15,7 @@ const context = createTestToolContext({ workspaceDir: directory, sharedDir: dire
 
 const calls: unknown[] = [];
 const echo = defineTool({
-  name: 'echo',
+  name: 'test.echo',
   description: 'Repeats its text',
   argsSchema: z.object({ text: z.string().max(10) }).strict(),
   sideEffect: false,
@@ -25,7 +25,7 @@ const echo = defineTool({
   },
 });
 const shout = defineTool({
-  name: 'shout',
+  name: 'test.shout',
   description: 'Repeats its text loudly',
   argsSchema: z.object({ text: z.string() }),
   sideEffect: true,
@@ -33,7 +33,7 @@ const shout = defineTool({
   run: async (args) => ({ output: null, text: args.text.toUpperCase().repeat(3_000) }),
 });
 const broken = defineTool({
-  name: 'broken',
+  name: 'test.broken',
   description: 'Always throws a plain Error',
   argsSchema: z.object({}),
   sideEffect: false,
@@ -47,7 +47,7 @@ describe('ToolRegistry', () => {
   it('refuses an allowlist that names a tool that does not exist, listing it', () => {
     let error: unknown;
     try {
-      registry.forAgent('DevClaw', ['echo', 'fly']);
+      registry.forAgent('DevClaw', ['test.echo', 'fly']);
     } catch (caught) {
       error = caught;
     }
@@ -58,51 +58,51 @@ describe('ToolRegistry', () => {
 
   it('refuses two tools with one name and names that are not snake_case', () => {
     expect(() => new ToolRegistry([echo, echo])).toThrow(/registered twice/);
-    expect(() => new ToolRegistry([{ ...echo, name: 'Echo-Tool' }])).toThrow(/snake_case/);
+    expect(() => new ToolRegistry([{ ...echo, name: 'Echo-Tool' }])).toThrow(/area.verb/);
   });
 
   it('gives an agent exactly its allowlist and describes each tool with a JSON schema', () => {
-    const toolbox = registry.forAgent('DevClaw', ['shout', 'echo']);
-    expect(toolbox.names).toEqual(['echo', 'shout']);
+    const toolbox = registry.forAgent('DevClaw', ['test.shout', 'test.echo']);
+    expect(toolbox.names).toEqual(['test.echo', 'test.shout']);
     const [first, second] = toolbox.describe();
-    expect(first?.name).toBe('echo');
+    expect(first?.name).toBe('test.echo');
     expect(first?.parameters).toMatchObject({
       type: 'object',
       properties: { text: { type: 'string', maxLength: 10 } },
     });
-    expect(second).toMatchObject({ name: 'shout', sideEffect: true, needsApproval: true });
+    expect(second).toMatchObject({ name: 'test.shout', sideEffect: true, needsApproval: true });
   });
 });
 
 describe('AgentToolbox.run', () => {
-  const toolbox = registry.forAgent('UXClaw', ['echo', 'shout', 'broken']);
-  const narrow = registry.forAgent('OpsClaw', ['echo']);
+  const toolbox = registry.forAgent('UXClaw', ['test.echo', 'test.shout', 'test.broken']);
+  const narrow = registry.forAgent('OpsClaw', ['test.echo']);
 
   it('runs an allowed call with parsed arguments', async () => {
     calls.length = 0;
-    const result = await toolbox.run('echo', { text: 'hi' }, context);
+    const result = await toolbox.run('test.echo', { text: 'hi' }, context);
     expect(result).toEqual({ output: { text: 'hi' }, text: 'hi' });
     expect(calls).toEqual([{ text: 'hi' }]);
   });
 
   it('refuses a tool that exists but is not on the allowlist, before running it', async () => {
-    const error = await rejectionOf(narrow.run('shout', { text: 'x' }, context));
+    const error = await rejectionOf(narrow.run('test.shout', { text: 'x' }, context));
     expect(error.code).toBe('TOOL_NOT_ALLOWED');
-    expect(error.details).toMatchObject({ agent: 'OpsClaw', tool: 'shout' });
+    expect(error.details).toMatchObject({ agent: 'OpsClaw', tool: 'test.shout' });
   });
 
   it('refuses a tool that does not exist with another code than one that is not allowed', async () => {
-    expect((await rejectionOf(narrow.run('rm_rf', {}, context))).code).toBe('TOOL_UNKNOWN');
+    expect((await rejectionOf(narrow.run('shell.rm_rf', {}, context))).code).toBe('TOOL_UNKNOWN');
   });
 
   it('refuses arguments that fail the schema, naming the field, and never calls run', async () => {
     calls.length = 0;
-    const tooLong = await rejectionOf(toolbox.run('echo', { text: 'far too long for it' }, context));
+    const tooLong = await rejectionOf(toolbox.run('test.echo', { text: 'far too long for it' }, context));
     expect(tooLong.code).toBe('TOOL_ARGS_INVALID');
     expect(tooLong.message).toContain('`text`');
-    const extra = await rejectionOf(toolbox.run('echo', { text: 'ok', sudo: true }, context));
+    const extra = await rejectionOf(toolbox.run('test.echo', { text: 'ok', sudo: true }, context));
     expect(extra.code).toBe('TOOL_ARGS_INVALID');
-    expect((await rejectionOf(toolbox.run('echo', 'text', context))).code).toBe('TOOL_ARGS_INVALID');
+    expect((await rejectionOf(toolbox.run('test.echo', 'text', context))).code).toBe('TOOL_ARGS_INVALID');
     expect(calls).toEqual([]);
   });
 
@@ -115,15 +115,15 @@ describe('AgentToolbox.run', () => {
       warn: (object) => warnings.push(object),
       child: () => logger,
     };
-    const failed = await rejectionOf(toolbox.run('broken', {}, { ...context, logger }));
+    const failed = await rejectionOf(toolbox.run('test.broken', {}, { ...context, logger }));
     expect(failed.code).toBe('TOOL_FAILED');
     expect(failed.message).toBe('disk on fire');
-    await rejectionOf(narrow.run('shout', { text: 'x' }, { ...context, logger }));
+    await rejectionOf(narrow.run('test.shout', { text: 'x' }, { ...context, logger }));
     expect(warnings.map((warning) => warning.code)).toEqual(['TOOL_FAILED', 'TOOL_NOT_ALLOWED']);
   });
 
   it('cuts the observation for the model but keeps the output whole', async () => {
-    const result = await toolbox.run('shout', { text: 'ab' }, context);
+    const result = await toolbox.run('test.shout', { text: 'ab' }, context);
     expect(result.text.length).toBeLessThan(MAX_OBSERVATION_CHARS + 100);
     expect(result.text).toMatch(/\[\.\.\. 2000 more characters\]$/);
   });
@@ -132,7 +132,7 @@ describe('AgentToolbox.run', () => {
     calls.length = 0;
     const controller = new AbortController();
     controller.abort();
-    const error = await rejectionOf(toolbox.run('echo', { text: 'x' }, { ...context, signal: controller.signal }));
+    const error = await rejectionOf(toolbox.run('test.echo', { text: 'x' }, { ...context, signal: controller.signal }));
     expect(error.code).toBe('CANCELLED');
     expect(calls).toEqual([]);
   });

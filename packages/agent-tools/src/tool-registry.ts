@@ -2,8 +2,8 @@ import { ClawError, describeValue, type JsonValue } from '@clawfleet/protocol';
 import { z } from 'zod';
 import type { AnyAgentTool, ToolContext, ToolResult } from './tool.ts';
 
-/** Tool names as the model writes them: lowercase words joined by `_`. */
-const TOOL_NAME = /^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$/;
+/** Tool names as the model writes them: `area.verb`, lowercase, words within a part joined by `_`. */
+const TOOL_NAME = /^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+$/;
 /** The observation the model reads is cut here; the full output stays in `output`. */
 export const MAX_OBSERVATION_CHARS = 4000;
 
@@ -27,7 +27,10 @@ export class ToolRegistry {
   constructor(tools: readonly AnyAgentTool[]) {
     for (const tool of tools) {
       if (!TOOL_NAME.test(tool.name)) {
-        throw new ClawError('CONFIG_INVALID', `Tool name ${describeValue(tool.name)} is not snake_case`);
+        throw new ClawError(
+          'CONFIG_INVALID',
+          `Tool name ${describeValue(tool.name)} is not \`area.verb\` in lowercase`,
+        );
       }
       if (this.#tools.has(tool.name))
         throw new ClawError('CONFIG_INVALID', `Tool \`${tool.name}\` is registered twice`);

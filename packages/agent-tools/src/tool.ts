@@ -46,8 +46,8 @@ export interface ToolSystem {
 export interface ToolContext {
   /** The agent running the tool (its bus identity is the one `bus` is connected as). */
   readonly agent: string;
-  /** The act cycle this step belongs to; with `step` it forms the call's idempotency key. */
-  readonly cycleId: string;
+  /** The act cycle (`cycle` row id) this step belongs to; with `step` it forms the call's idempotency key. */
+  readonly cycleId: number;
   readonly step: number;
   /** The task the cycle works on, when it works on one. */
   readonly taskId?: number;

@@ -37,7 +37,7 @@ export function createTestToolContext(
 ): ToolContext {
   return {
     agent: 'DevClaw',
-    cycleId: '1',
+    cycleId: 1,
     step: 0,
     bus: unavailableBus,
     memory: unavailableMemory,
