@@ -4,6 +4,7 @@ import {
   type InferenceEmbedResult,
   type InferenceGenerateResult,
   type InferencePriority,
+  type InferenceStatusResult,
   type InferenceStructuredResult,
   type InferenceUsageResult,
   inferenceDeltaSchema,
@@ -11,6 +12,7 @@ import {
   inferenceEmbedResultSchema,
   inferenceGenerateParamsSchema,
   inferenceGenerateResultSchema,
+  inferenceStatusResultSchema,
   inferenceStructuredParamsSchema,
   inferenceStructuredResultSchema,
   inferenceUsageResultSchema,
@@ -117,6 +119,12 @@ export class InferenceClient {
   async usage(options: { signal?: AbortSignal } = {}): Promise<InferenceUsageResult> {
     const raw = await this.#transport.request(INFERENCE_METHODS.usage, {}, requestOptions(options));
     return parseOrThrow(inferenceUsageResultSchema, raw, 'INVALID_RESPONSE', '`inference.usage` response');
+  }
+
+  /** The orchestrator's slot pool and queue, read-only (counts and models; nothing about other agents). */
+  async status(options: { signal?: AbortSignal } = {}): Promise<InferenceStatusResult> {
+    const raw = await this.#transport.request(INFERENCE_METHODS.status, {}, requestOptions(options));
+    return parseOrThrow(inferenceStatusResultSchema, raw, 'INVALID_RESPONSE', '`inference.status` response');
   }
 
   #generateFields(options: GenerateOptions) {

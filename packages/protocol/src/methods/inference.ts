@@ -15,6 +15,7 @@ export const INFERENCE_METHODS = {
   structured: 'inference.structured',
   embed: 'inference.embed',
   usage: 'inference.usage',
+  status: 'inference.status',
 } as const;
 
 /**
@@ -146,6 +147,34 @@ export const inferenceUsageResultSchema = z.strictObject({
   totals: inferenceUsageTotalsSchema,
 });
 export type InferenceUsageResult = z.infer<typeof inferenceUsageResultSchema>;
+
+export const inferenceStatusParamsSchema = z.strictObject({});
+export type InferenceStatusParams = z.infer<typeof inferenceStatusParamsSchema>;
+
+/**
+ * The slot pool as a whole, read-only: counts, the memory budget and each model's slots. It names
+ * no agent and no request, so any authenticated caller may read it (OpsClaw's `system.health`).
+ */
+export const inferenceStatusResultSchema = z.strictObject({
+  queued: count,
+  running: count,
+  permitsInUse: count,
+  maxConcurrent: count,
+  budgetBytes: count,
+  reservedBytes: count,
+  models: z.array(
+    z.strictObject({
+      id: z.string(),
+      /** unloaded | loading | loaded | unloading | failed (the pool's model state). */
+      state: z.string(),
+      reservedBytes: count,
+      busySlots: count,
+      slots: count,
+      closing: z.boolean(),
+    }),
+  ),
+});
+export type InferenceStatusResult = z.infer<typeof inferenceStatusResultSchema>;
 
 /** One request's accounting, emitted when it ends (success or not). No host-local ids. */
 export const inferenceAccountingRecordSchema = z.strictObject({

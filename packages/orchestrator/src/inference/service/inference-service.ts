@@ -9,11 +9,13 @@ import {
   type InferenceGenerateParams,
   type InferenceGenerateResult,
   type InferencePriority,
+  type InferenceStatusResult,
   type InferenceStructuredParams,
   type InferenceStructuredResult,
   type InferenceUsageResult,
   inferenceEmbedParamsSchema,
   inferenceGenerateParamsSchema,
+  inferenceStatusParamsSchema,
   inferenceStructuredParamsSchema,
   inferenceUsageParamsSchema,
   type Logger,
@@ -102,7 +104,7 @@ export class InferenceService {
     this.#requestTimeoutMs = this.#settings.requestTimeoutMs ?? 600_000;
   }
 
-  /** Registers the four `inference.*` methods on the IPC server. */
+  /** Registers the `inference.*` methods on the IPC server. */
   register(server: MethodRegistry): void {
     server.handle(INFERENCE_METHODS.generate, {
       params: inferenceGenerateParamsSchema,
@@ -126,6 +128,31 @@ export class InferenceService {
       params: inferenceUsageParamsSchema,
       handler: async (_params, context) => this.usage(context.identity),
     });
+    server.handle(INFERENCE_METHODS.status, {
+      params: inferenceStatusParamsSchema,
+      handler: async () => this.status(),
+    });
+  }
+
+  /** The slot pool's aggregate state, copied field by field so nothing else the pool reports leaks onto the wire. */
+  status(): InferenceStatusResult {
+    const pool = this.#pool.status();
+    return {
+      queued: pool.queued,
+      running: pool.running,
+      permitsInUse: pool.permitsInUse,
+      maxConcurrent: pool.maxConcurrent,
+      budgetBytes: pool.budgetBytes,
+      reservedBytes: pool.reservedBytes,
+      models: pool.models.map((model) => ({
+        id: model.id,
+        state: model.state,
+        reservedBytes: model.reservedBytes,
+        busySlots: model.busySlots,
+        slots: model.slots,
+        closing: model.closing,
+      })),
+    };
   }
 
   async generate(
