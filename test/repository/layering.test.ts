@@ -54,6 +54,7 @@ const TESTS_MAY_ALSO_USE: Record<string, string[]> = {
   'bus-client': ['embedded-bus'],
   memory: ['embedded-bus', 'ipc'],
   'agent-runtime': ['embedded-bus'],
+  'agent-tools': ['embedded-bus', 'ipc'],
 };
 /** Third-party packages only one package may import: the orchestrator owns the GPU and the engine. */
 const EXCLUSIVE: Record<string, string> = { 'node-llama-cpp': 'orchestrator', dockerode: 'orchestrator' };

@@ -74,6 +74,16 @@ export const agentJsonSchema = z.strictObject({
   role: z.string().min(1).max(200),
   /** Tools the agent may call, by name; every other tool is refused before it runs. */
   tools: z.array(toolNameSchema).max(128),
+  /**
+   * The agent's command list for `command.run`: executable name (bare, looked up on PATH once at
+   * start) → the first arguments a call may start with (empty: any). Absent: no commands.
+   */
+  commands: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'Expected a bare executable name (no path, no shell syntax)'),
+      z.array(z.string().min(1).max(64)).max(32),
+    )
+    .default({}),
   /** Tools whose use needs an approved plan for this agent even if the tool itself does not ask for one. */
   approvalRequiredFor: z.array(toolNameSchema).max(128),
   /** Whether this agent may approve or reject other agents' plans (LeadClaw). */
