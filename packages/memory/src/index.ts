@@ -6,6 +6,19 @@ export {
   type RetrieveOptions,
 } from './agent-memory.ts';
 export {
+  type CompactionOptions,
+  type CompactionReport,
+  MemoryCompactor,
+  type MemoryCompactorOptions,
+} from './compaction/memory-compactor.ts';
+export {
+  InferenceSummarizer,
+  type InferenceSummarizerOptions,
+  SUMMARY_JSON_SCHEMA,
+  type Summarizer,
+  type Summary,
+} from './compaction/summarizer.ts';
+export {
   type Embedder,
   type EmbedOptions,
   InferenceEmbedder,
