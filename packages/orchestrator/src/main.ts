@@ -1,15 +1,25 @@
 /**
  * The orchestrator deployable: `npm start`. Reads the config once, creates the one pino logger of
- * the process, starts the Orchestrator and stops it cleanly on SIGINT/SIGTERM (a second signal
- * exits at once).
+ * the process, starts the Orchestrator and stops it cleanly on SIGINT/SIGTERM, draining in-flight
+ * requests for up to `drainTimeoutMs` (a second signal, a moment after the first, exits at once).
+ * A start-up failure the user can fix prints one line with the problem and the fix, and exits with
+ * the code of its class (startup/startup-error.ts, docs/configuration.md).
  */
 import { ClawError, type Logger } from '@clawfleet/protocol';
 import pino from 'pino';
 import { loadConfig, type OrchestratorConfig } from './config/config.ts';
 import { CLI_IDENTITY, Orchestrator } from './orchestrator.ts';
+import { EXIT_CODES, exitCodeFor, StartupError } from './startup/index.ts';
 
-/** sysexits EX_CONFIG: the configuration is wrong; restarting will not help. */
-const EXIT_CONFIG = 78;
+/**
+ * A Ctrl-C in a terminal reaches this process twice when it runs under `npm start` (from the
+ * terminal, and forwarded by npm): a repeat this soon after the first is the same request to stop.
+ */
+const SAME_SIGNAL_WINDOW_MS = 500;
+
+// Everything this process and its worker create (database, WAL, models, tokens, socket) is
+// readable by the owner only, whatever the shell's umask.
+process.umask(0o077);
 
 function createLogger(config: OrchestratorConfig): pino.Logger {
   return pino({
@@ -31,8 +41,10 @@ async function main(): Promise<void> {
   try {
     config = loadConfig();
   } catch (error) {
-    process.stderr.write(`clawfleet: ${ClawError.from(error).message}\n`);
-    process.exit(EXIT_CONFIG);
+    process.stderr.write(
+      `clawfleet: ${ClawError.from(error).message}. Fix: correct it in the environment or the config file (docs/configuration.md).\n`,
+    );
+    process.exit(EXIT_CODES.config);
   }
   const root = createLogger(config);
   const logger = root.child({ component: 'main' });
@@ -44,9 +56,16 @@ async function main(): Promise<void> {
     orchestrator = await Orchestrator.start(config, log);
   } catch (error) {
     const clawError = ClawError.from(error);
-    logger.fatal({ err: clawError, code: clawError.code }, `could not start: ${clawError.message}`);
+    const exitCode = exitCodeFor(clawError);
+    if (exitCode === EXIT_CODES.software) {
+      // Not a failure we know how to explain: a bug, so the stack is worth having.
+      logger.fatal({ err: clawError, code: clawError.code }, `could not start: ${clawError.message}`);
+    } else {
+      const fix = clawError instanceof StartupError ? ` Fix: ${clawError.fix}` : '';
+      process.stderr.write(`clawfleet: cannot start: ${clawError.message}${fix}\n`);
+    }
     logger.flush();
-    process.exitCode = clawError.code === 'CONFIG_INVALID' || clawError.code.startsWith('MODEL_') ? EXIT_CONFIG : 1;
+    process.exitCode = exitCode;
     return;
   }
   logger.info(
@@ -61,14 +80,15 @@ async function main(): Promise<void> {
     'ready: agents and the CLI connect to the socket with their name and the token from the tokens file',
   );
 
-  let signals = 0;
+  let firstSignalAt: number | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    signals += 1;
-    if (signals > 1) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(130);
+    if (firstSignalAt !== undefined) {
+      if (Date.now() - firstSignalAt < SAME_SIGNAL_WINDOW_MS) return;
+      logger.warn({ signal }, 'second signal: exiting now without waiting for the drain');
+      process.exit(EXIT_CODES.interrupted);
     }
-    logger.info({ signal }, 'shutting down');
+    firstSignalAt = Date.now();
+    logger.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, 'shutting down: draining in-flight requests');
     orchestrator
       .stop()
       .then(() => {

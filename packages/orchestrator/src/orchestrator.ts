@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { BusService, EmbeddedDatabase, identityForName } from '@clawfleet/embedded-bus';
-import { IpcServer, tokenAuthenticator } from '@clawfleet/ipc';
+import { IpcServer, prepareSocketPath, tokenAuthenticator } from '@clawfleet/ipc';
 import { ClawError, type InferenceAccountingRecord, type Logger } from '@clawfleet/protocol';
 import { ensureTinyModel } from '@clawfleet/tiny-model';
 import { AdminService, grantDatabaseAdmin } from './admin-service/index.ts';
@@ -9,6 +9,7 @@ import type { ModelSpec } from './inference/backend.ts';
 import { InferenceService } from './inference/service/index.ts';
 import { SlotPool } from './inference/slot-pool/index.ts';
 import { WorkerBackend } from './inference/worker/index.ts';
+import { DataDirectoryLock, preflight, preparePrivateDataDirectory, preparePrivateFiles } from './startup/index.ts';
 import { loadOrCreateTokens } from './tokens/token-store.ts';
 
 /** The admin identity: registers agents, writes inference accounting. */
@@ -30,6 +31,7 @@ export class Orchestrator {
   readonly #busService: BusService;
   readonly #admin: AdminService;
   readonly #logger: Logger;
+  readonly #lock: DataDirectoryLock;
   #stopping: Promise<void> | undefined;
 
   private constructor(parts: {
@@ -42,6 +44,7 @@ export class Orchestrator {
     busService: BusService;
     admin: AdminService;
     logger: Logger;
+    lock: DataDirectoryLock;
   }) {
     this.config = parts.config;
     this.server = parts.server;
@@ -51,6 +54,7 @@ export class Orchestrator {
     this.inference = parts.inference;
     this.#busService = parts.busService;
     this.#admin = parts.admin;
+    this.#lock = parts.lock;
     this.#logger = parts.logger.child({ component: 'orchestrator' });
   }
 
@@ -59,10 +63,22 @@ export class Orchestrator {
    * use, a corrupt tokens file) stops the parts started before it and rejects with a ClawError.
    */
   static async start(config: OrchestratorConfig, logger: Logger): Promise<Orchestrator> {
-    const agentNames = Object.keys(config.agents);
-    const tokens = await loadOrCreateTokens(config.tokensPath, [ORCHESTRATOR_IDENTITY, CLI_IDENTITY, ...agentNames]);
-    const cleanup: (() => Promise<void> | void)[] = [];
+    const startLog = logger.child({ component: 'orchestrator' });
+    // Milliseconds of checks first; the database and the worker (seconds) only once they pass.
+    preflight(config);
+    const directory = preparePrivateDataDirectory(config.dataDirectory);
+    // Nothing in the data directory is touched before this lock: a second start stops here,
+    // before it could open the live database or look at the live socket.
+    const lock = DataDirectoryLock.acquire(config.dataDirectory);
+    const cleanup: (() => Promise<void> | void)[] = [() => lock.release()];
     try {
+      const files = preparePrivateFiles(config);
+      for (const path of [...directory.narrowed, ...files.narrowed]) {
+        startLog.warn({ path }, 'group or others could read this; narrowed it to the owner only');
+      }
+      await prepareSocketPath(config.socketPath);
+      const agentNames = Object.keys(config.agents);
+      const tokens = await loadOrCreateTokens(config.tokensPath, [ORCHESTRATOR_IDENTITY, CLI_IDENTITY, ...agentNames]);
       const database = EmbeddedDatabase.open({
         path: config.databasePath,
         adminName: ORCHESTRATOR_IDENTITY,
@@ -123,7 +139,7 @@ export class Orchestrator {
       });
       cleanup.push(() => admin.dispose());
       await server.listen();
-      return new Orchestrator({ config, server, database, backend, pool, inference, busService, admin, logger });
+      return new Orchestrator({ config, server, database, backend, pool, inference, busService, admin, logger , lock });
     } catch (error) {
       for (const step of cleanup.reverse()) {
         try {
@@ -136,16 +152,22 @@ export class Orchestrator {
     }
   }
 
-  /** Stops accepting work, drains in-flight requests up to `timeoutMs`, then stops every part. */
+  /**
+   * Stops accepting work, drains in-flight requests up to `timeoutMs` (default: the config's
+   * `drainTimeoutMs`), answers the rest SHUTTING_DOWN, stops every part, then releases the data
+   * directory.
+   */
   stop(options: { timeoutMs?: number } = {}): Promise<void> {
     this.#stopping ??= (async () => {
-      this.#logger.info({}, 'stopping');
-      await this.server.close({ timeoutMs: options.timeoutMs ?? 10_000 });
+      const timeoutMs = options.timeoutMs ?? this.config.drainTimeoutMs;
+      this.#logger.info({ drainTimeoutMs: timeoutMs }, 'stopping');
+      await this.server.close({ timeoutMs });
       this.#busService.dispose();
       this.#admin.dispose();
       await this.pool.dispose();
       await this.backend.dispose();
       this.database.close();
+      this.#lock.release();
       this.#logger.info({}, 'stopped');
     })();
     return this.#stopping;
