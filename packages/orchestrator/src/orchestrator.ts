@@ -139,7 +139,7 @@ export class Orchestrator {
       });
       cleanup.push(() => admin.dispose());
       await server.listen();
-      return new Orchestrator({ config, server, database, backend, pool, inference, busService, admin, logger , lock });
+      return new Orchestrator({ config, server, database, backend, pool, inference, busService, admin, logger, lock });
     } catch (error) {
       for (const step of cleanup.reverse()) {
         try {
