@@ -5,7 +5,7 @@
  */
 import { ClawError } from '@clawfleet/protocol';
 import { CommanderError } from 'commander';
-import { EXIT_CODES, exitCodeFor } from './errors/exit-codes.ts';
+import { CommandExit, EXIT_CODES, exitCodeFor } from './errors/exit-codes.ts';
 import { colorEnabled } from './output/output.ts';
 import { createProgram } from './program.ts';
 
@@ -16,6 +16,7 @@ export async function runCli(argv: readonly string[], environment = process.env)
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT_CODES.ok;
   } catch (error) {
+    if (error instanceof CommandExit) return error.exitCode;
     if (error instanceof CommanderError) {
       // Help and version end with 0; every other commander error is a usage error it already printed.
       return error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage;

@@ -3,11 +3,14 @@ import { CliRuntime } from './cli-runtime.ts';
 import type { CliEnvironment } from './command-context.ts';
 import { registerAttention } from './commands/attention.ts';
 import { registerDb } from './commands/db.ts';
+import { registerDown } from './commands/down.ts';
+import { registerLogs } from './commands/logs.ts';
 import { registerMessages } from './commands/messages.ts';
 import { registerReflections } from './commands/reflections.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerStimulus } from './commands/stimulus.ts';
 import { registerTasks } from './commands/tasks.ts';
+import { registerUp } from './commands/up.ts';
 import { registerUsage } from './commands/usage.ts';
 
 /** Builds the `claw` command tree. Every command has `--help`; every read command has `--json`. */
@@ -31,6 +34,8 @@ export function createProgram(environment: CliEnvironment): Command {
     .exitOverride();
   // Subcommands inherit the output settings and throw instead of exiting, so main decides the code.
   program.configureHelp({ sortSubcommands: false, showGlobalOptions: true });
+  registerUp(program, runtime);
+  registerDown(program, runtime);
   registerStatus(program, runtime);
   registerStimulus(program, runtime);
   registerTasks(program, runtime);
@@ -39,6 +44,7 @@ export function createProgram(environment: CliEnvironment): Command {
   registerAttention(program, runtime);
   registerUsage(program, runtime);
   registerDb(program, runtime);
+  registerLogs(program, runtime);
   for (const command of allCommands(program)) command.exitOverride();
   return program;
 }

@@ -60,3 +60,17 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
       return EXIT_CODES.failure;
   }
 }
+
+/**
+ * Ends a command with a given exit code after it has printed what it had to say (e.g. `claw up`
+ * passing on the orchestrator's own exit code). main prints nothing more for it.
+ */
+export class CommandExit extends Error {
+  readonly exitCode: number;
+
+  constructor(exitCode: number) {
+    super(`exit ${exitCode}`);
+    this.name = 'CommandExit';
+    this.exitCode = exitCode;
+  }
+}

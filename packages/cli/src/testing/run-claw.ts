@@ -11,19 +11,35 @@ export interface ClawResult {
   stderr: string;
 }
 
-/** Runs `claw` as a child process, without a terminal (so no colour), and collects what it printed. */
-export function runClaw(args: readonly string[], environment: NodeJS.ProcessEnv = {}): Promise<ClawResult> {
-  const child = spawn(process.execPath, [clawBin, ...args], {
+/** A small, fast fleet on the generated tiny model, whatever the machine's environment says. */
+export const TINY_FLEET_ENVIRONMENT = {
+  CLAW_CONFIG: '',
+  CLAW_DATA_DIR: '',
+  CLAW_SOCKET: '',
+  CLAW_MODEL_PATH: '',
+  CLAW_SLOTS: '2',
+  CLAW_CONTEXT_SIZE: '512',
+  CLAW_THREADS: '1',
+};
+
+/** Starts `claw` as a child process, without a terminal (so no colour). */
+export function spawnClaw(args: readonly string[], environment: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, [clawBin, ...args], {
     cwd: repositoryRoot,
-    env: { ...process.env, CLAW_CONFIG: '', CLAW_DATA_DIR: '', CLAW_SOCKET: '', ...environment },
+    env: { ...process.env, ...TINY_FLEET_ENVIRONMENT, ...environment },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+}
+
+/** Runs `claw` as a child process and collects what it printed. */
+export function runClaw(args: readonly string[], environment: NodeJS.ProcessEnv = {}): Promise<ClawResult> {
+  const child = spawnClaw(args, environment);
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
+  child.stdout!.on('data', (chunk: Buffer) => {
     stdout += chunk.toString();
   });
-  child.stderr.on('data', (chunk: Buffer) => {
+  child.stderr!.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
   return new Promise((resolveResult, reject) => {
@@ -42,15 +58,7 @@ export function startOrchestrator(dataDirectory: string): Promise<{ process: Chi
     ['--import', 'tsx', join(repositoryRoot, 'packages/orchestrator/src/main.ts')],
     {
       cwd: repositoryRoot,
-      env: {
-        ...process.env,
-        CLAW_CONFIG: '',
-        CLAW_DATA_DIR: dataDirectory,
-        CLAW_LOG_FORMAT: 'json',
-        CLAW_SLOTS: '2',
-        CLAW_CONTEXT_SIZE: '512',
-        CLAW_THREADS: '1',
-      },
+      env: { ...process.env, ...TINY_FLEET_ENVIRONMENT, CLAW_DATA_DIR: dataDirectory, CLAW_LOG_FORMAT: 'json' },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

@@ -1,0 +1,99 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EXIT_CODES } from './errors/exit-codes.ts';
+import { isAlive } from './process/data-files.ts';
+import { runClaw, spawnClaw } from './testing/run-claw.ts';
+
+/** `claw up` / `claw down` / `claw logs` with the real orchestrator on the generated tiny model. */
+let dataDirectory: string;
+const claw = (...args: string[]) => runClaw(['--data-dir', dataDirectory, ...args]);
+
+beforeEach(() => {
+  dataDirectory = mkdtempSync(join(tmpdir(), 'claw-up-'));
+});
+
+afterEach(async () => {
+  // Whatever a failed test left running is stopped by pid, never by name.
+  const pidFile = join(dataDirectory, 'orchestrator.pid');
+  if (existsSync(pidFile)) {
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  }
+  rmSync(dataDirectory, { recursive: true, force: true });
+});
+
+describe('claw up', () => {
+  it('runs the orchestrator in the foreground, says where everything is, and stops it drained on Ctrl-C', async () => {
+    const up = spawnClaw(['--data-dir', dataDirectory, 'up']);
+    let stderr = '';
+    let stdout = '';
+    up.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolveExit) => up.once('exit', (code) => resolveExit(code)));
+    await new Promise<void>((resolveReady, reject) => {
+      up.stderr!.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (stderr.includes('Clawfleet is up')) resolveReady();
+      });
+      up.once('exit', (code) => reject(new Error(`claw up exited with ${code}: ${stderr}`)));
+    });
+    expect(stderr).toContain(`socket   ${join(dataDirectory, 'orchestrator.sock')}`);
+    expect(stderr).toContain(`logs     ${join(dataDirectory, 'logs', 'orchestrator.log')}`);
+
+    const status = await claw('status', '--json');
+    expect(status.code).toBe(EXIT_CODES.ok);
+    const orchestratorPid = (JSON.parse(status.stdout) as { orchestrator: { pid: number } }).orchestrator.pid;
+    expect(orchestratorPid).not.toBe(up.pid);
+
+    up.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(isAlive(orchestratorPid)).toBe(false);
+    expect(existsSync(join(dataDirectory, 'orchestrator.sock'))).toBe(false);
+    // Without a terminal the JSON lines pass through; the log file keeps them too.
+    expect(stdout).toContain('"msg":"stopped"');
+    expect(readFileSync(join(dataDirectory, 'logs', 'orchestrator.log'), 'utf8')).toContain('"msg":"stopped"');
+  });
+
+  it('--detach runs it in the background; up again is refused, logs shows it, down stops it', async () => {
+    const up = await claw('up', '--detach');
+    expect(up.code).toBe(EXIT_CODES.ok);
+    expect(up.stderr).toContain('Clawfleet is up');
+    const pid = Number(readFileSync(join(dataDirectory, 'orchestrator.pid'), 'utf8'));
+    expect(isAlive(pid)).toBe(true);
+
+    const again = await claw('up', '--detach');
+    expect(again.code).toBe(EXIT_CODES.refused);
+    expect(again.stderr.trim()).toBe(
+      `claw: The orchestrator is already running (pid ${pid}, socket ${join(dataDirectory, 'orchestrator.sock')}); \`claw down\` stops it`,
+    );
+
+    const logs = await claw('logs', '-n', '1');
+    expect(logs.code).toBe(EXIT_CODES.ok);
+    expect(JSON.parse(logs.stdout)).toMatchObject({ pid, msg: expect.stringMatching(/^ready/) });
+
+    const down = await claw('down');
+    expect(down.code).toBe(EXIT_CODES.ok);
+    expect(isAlive(pid)).toBe(false);
+    expect(existsSync(join(dataDirectory, 'orchestrator.pid'))).toBe(false);
+    expect(readFileSync(join(dataDirectory, 'logs', 'orchestrator.log'), 'utf8')).toContain('"msg":"stopped"');
+
+    const downAgain = await claw('down');
+    expect(downAgain.code).toBe(EXIT_CODES.notRunning);
+    expect(downAgain.stderr).toMatch(/^claw: The orchestrator is not running/);
+  });
+
+  it('--detach reports a start-up failure in one line with the orchestrator exit code', async () => {
+    const result = await runClaw(['--data-dir', dataDirectory, 'up', '--detach'], {
+      CLAW_MODEL_PATH: join(dataDirectory, 'no-such-model.gguf'),
+    });
+    expect(result.code).not.toBe(EXIT_CODES.ok);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines.at(-1)).toMatch(
+      /^claw: the orchestrator exited with code \d+ before it was ready: .*no-such-model\.gguf/,
+    );
+    expect(existsSync(join(dataDirectory, 'orchestrator.pid'))).toBe(false);
+  });
+});
