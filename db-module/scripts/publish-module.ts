@@ -7,19 +7,31 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { isClawError } from '@clawfleet/protocol';
 import { buildModule } from './build-module.ts';
-import { publishModule } from './publish.ts';
+import { MINIMUM_SERVER_VERSION, publishModule } from './publish.ts';
 
-const USAGE = `Usage: npm run db:publish -- --server <url> --database <name> [--token <owner token>]
+const USAGE = `Usage: npm run db:publish -- --server <url> --database <name> [--token <owner token>] [--clear]
   (or set SPACETIMEDB_URL, SPACETIMEDB_DATABASE, SPACETIMEDB_TOKEN)
-Without a token, a new identity is created and its token printed: keep it to publish updates.`;
+Without a token, a new identity is created and its token printed: keep it to publish updates.
+Needs SpacetimeDB ${MINIMUM_SERVER_VERSION} or newer; the server's version is checked first.
+  --clear                  delete the database's data and publish afresh (development only)
+  --allow-unknown-version  publish to a server that does not report its version`;
 
-let values: { server?: string; database?: string; token?: string; help?: boolean };
+let values: {
+  server?: string;
+  database?: string;
+  token?: string;
+  clear?: boolean;
+  'allow-unknown-version'?: boolean;
+  help?: boolean;
+};
 try {
   values = parseArgs({
     options: {
       server: { type: 'string' },
       database: { type: 'string' },
       token: { type: 'string' },
+      clear: { type: 'boolean' },
+      'allow-unknown-version': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -40,8 +52,12 @@ try {
     database: values.database ?? process.env.SPACETIMEDB_DATABASE,
     token: values.token ?? process.env.SPACETIMEDB_TOKEN,
     bundle,
+    clear: values.clear === true,
+    allowUnknownVersion: values['allow-unknown-version'] === true,
   } as Parameters<typeof publishModule>[0]);
-  process.stdout.write(`Published. Owner token (keep it secret; pass --token to publish updates): ${result.token}\n`);
+  process.stdout.write(
+    `Published to SpacetimeDB ${result.serverVersion ?? '(version unknown)'}. Owner token (keep it secret; pass --token to publish updates): ${result.token}\n`,
+  );
 } catch (error) {
   const message = isClawError(error)
     ? `${error.code}: ${error.message} (option --server/SPACETIMEDB_URL, --database/SPACETIMEDB_DATABASE, --token/SPACETIMEDB_TOKEN)`

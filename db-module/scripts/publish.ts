@@ -1,12 +1,37 @@
 /**
  * Publishes the module bundle to a SpacetimeDB server over HTTP, the way the `spacetime` CLI does:
- * without a token, `POST /v1/identity` mints an identity and token (that identity becomes the owner,
- * the admin `init` records); then `PUT /v1/database/<name>?host_type=Js` uploads the bundle.
+ * `GET /v1/health` first, refusing a server older than MINIMUM_SERVER_VERSION; without a token,
+ * `POST /v1/identity` mints an identity and token (that identity becomes the owner, the admin `init`
+ * records); then `PUT /v1/database/<name>?host_type=Js&policy=Compatible[&clear=true]` uploads the
+ * bundle. A schema change the server cannot apply to the existing data is explained, not passed on as
+ * a bare HTTP 400.
  */
 import { ClawError, describeValue } from '@clawfleet/protocol';
 import { z } from 'zod';
 
 const DATABASE_NAME = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+
+/**
+ * The oldest SpacetimeDB server that can load the module: the module definition written by npm
+ * `spacetimedb` 2.10 carries a `Submodules` section servers before 2.8.0 cannot decode, and the bundle
+ * imports `spacetime:sys@2.1` (servers from 2.2.0). From the SpacetimeDB 2.8.3 sources.
+ */
+export const MINIMUM_SERVER_VERSION = '2.8.0';
+
+/** Compares dotted versions numerically (`2.10.0` > `2.8.3`); pre-release suffixes are ignored. */
+export function compareVersions(left: string, right: string): number {
+  const parts = (version: string) =>
+    version
+      .split(/[-+]/)[0]!
+      .split('.')
+      .map((part) => Number.parseInt(part, 10) || 0);
+  const [a, b] = [parts(left), parts(right)];
+  for (let index = 0; index < Math.max(a.length, b.length); index++) {
+    const difference = (a[index] ?? 0) - (b[index] ?? 0);
+    if (difference !== 0) return Math.sign(difference);
+  }
+  return 0;
+}
 
 export const publishOptionsSchema = z.object({
   serverUrl: z
@@ -29,6 +54,10 @@ export const publishOptionsSchema = z.object({
 export type PublishOptions = z.input<typeof publishOptionsSchema> & {
   /** The module bundle (scripts/build-module.ts output). */
   bundle: string;
+  /** Delete the database's data and publish afresh: a development reset, never for real data. @default false */
+  clear?: boolean;
+  /** Publish to a server that does not report its version (no `/v1/health`). @default false */
+  allowUnknownVersion?: boolean;
   /** @default globalThis.fetch */
   fetch?: typeof globalThis.fetch;
   signal?: AbortSignal;
@@ -39,6 +68,8 @@ export interface PublishResult {
   token: string;
   /** The server's reply to the upload, parsed as JSON when it is JSON. */
   response: unknown;
+  /** The version the server reported (undefined when it reports none and that was allowed). */
+  serverVersion: string | undefined;
 }
 
 export function parsePublishOptions(input: unknown): z.infer<typeof publishOptionsSchema> {
@@ -74,6 +105,8 @@ export async function publishModule(options: PublishOptions): Promise<PublishRes
     }
   };
 
+  const serverVersion = await checkServerVersion(base, request, options.allowUnknownVersion === true);
+
   let token = givenToken;
   if (token === undefined) {
     const response = await request('POST', '/v1/identity', {});
@@ -88,11 +121,25 @@ export async function publishModule(options: PublishOptions): Promise<PublishRes
     token = parsed.data.token;
   }
 
-  const response = await request('PUT', `/v1/database/${encodeURIComponent(database)}?host_type=Js`, {
+  // `policy=Compatible` (the server's default, sent so the request says what it means): only changes
+  // that keep existing rows and clients valid are applied; anything else is refused with HTTP 400.
+  const query = new URLSearchParams({ host_type: 'Js', policy: 'Compatible' });
+  if (options.clear === true) query.set('clear', 'true');
+  const response = await request('PUT', `/v1/database/${encodeURIComponent(database)}?${query}`, {
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/javascript' },
     body: options.bundle,
   });
   const body = await readBody(response);
+  if (response.status === 400 && /update rejected|migrat|incompatible/i.test(String(body))) {
+    throw new ClawError(
+      'CONFLICT',
+      `SpacetimeDB refused to update ${database}: the new schema cannot be applied to the existing data automatically (the server says: ${String(body).slice(0, 500)}). ` +
+        'For a development database whose data may go, publish again with --clear (deletes every row). ' +
+        'For real data, make the change compatible (add tables or append columns with defaults; keep existing columns and types), ' +
+        'or migrate: export the rows, publish with --clear, and write them back through reducers.',
+      { details: { status: 400, reason: 'schema-incompatible' } },
+    );
+  }
   if (!response.ok) {
     throw new ClawError(
       'INTERNAL',
@@ -103,5 +150,38 @@ export async function publishModule(options: PublishOptions): Promise<PublishRes
       },
     );
   }
-  return { token, response: body };
+  return { token, response: body, serverVersion };
+}
+
+type Request = (
+  method: string,
+  path: string,
+  init: { headers?: Record<string, string>; body?: string },
+) => Promise<Response>;
+
+/**
+ * Reads the server's version from `GET /v1/health` (`{ version, ... }`) and refuses one older than
+ * MINIMUM_SERVER_VERSION, before anything is uploaded.
+ */
+async function checkServerVersion(base: string, request: Request, allowUnknown: boolean): Promise<string | undefined> {
+  const response = await request('GET', '/v1/health', {});
+  const body = await readBody(response);
+  const version = (body as { version?: unknown } | undefined)?.version;
+  if (!response.ok || typeof version !== 'string') {
+    if (allowUnknown) return undefined;
+    throw new ClawError(
+      'CONFLICT',
+      `SpacetimeDB at ${base} does not report its version (GET /v1/health answered HTTP ${response.status}); Clawfleet's module needs SpacetimeDB ${MINIMUM_SERVER_VERSION} or newer. ` +
+        'Upgrade the server, or pass --allow-unknown-version if you know it is recent enough.',
+      { details: { status: response.status, minimumVersion: MINIMUM_SERVER_VERSION } },
+    );
+  }
+  if (compareVersions(version, MINIMUM_SERVER_VERSION) < 0) {
+    throw new ClawError(
+      'CONFLICT',
+      `SpacetimeDB at ${base} is version ${version}; Clawfleet's module needs ${MINIMUM_SERVER_VERSION} or newer (its module definition has sections older servers cannot read). Upgrade the server (e.g. the clockworklabs/spacetime image at ${MINIMUM_SERVER_VERSION} or later) and publish again.`,
+      { details: { serverVersion: version, minimumVersion: MINIMUM_SERVER_VERSION } },
+    );
+  }
+  return version;
 }

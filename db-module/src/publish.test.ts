@@ -15,6 +15,10 @@ let server: Server;
 let url: string;
 let recorded: Recorded[];
 let uploadStatus: number;
+/** What `GET /v1/health` reports; undefined: the route is missing (404). */
+let serverVersion: string | undefined;
+/** Whether the database holds data the new schema is incompatible with (a breaking change). */
+let breakingChange: boolean;
 
 async function readAll(request: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -25,6 +29,8 @@ async function readAll(request: IncomingMessage): Promise<string> {
 beforeEach(async () => {
   recorded = [];
   uploadStatus = 200;
+  serverVersion = '2.8.3';
+  breakingChange = false;
   server = createServer(async (request, response) => {
     const body = await readAll(request);
     recorded.push({
@@ -34,6 +40,23 @@ beforeEach(async () => {
       body,
     });
     response.setHeader('content-type', 'application/json');
+    if (request.method === 'GET' && request.url === '/v1/health') {
+      if (serverVersion === undefined) {
+        response.statusCode = 404;
+        response.end();
+      } else {
+        response.end(JSON.stringify({ package_name: 'spacetimedb-standalone', version: serverVersion, nodes: [1] }));
+      }
+      return;
+    }
+    const query = new URL(request.url ?? '/', 'http://x').searchParams;
+    if (request.method === 'PUT' && breakingChange && query.get('clear') !== 'true') {
+      // What SpacetimeDB's publish route answers for an AutoMigrateError (crates/client-api publish.rs).
+      response.statusCode = 400;
+      response.setHeader('content-type', 'text/plain');
+      response.end('Database update rejected: Changing the type of column `owner` of table `task` is not supported');
+      return;
+    }
     if (request.method === 'POST' && request.url === '/v1/identity') {
       response.end(JSON.stringify({ identity: 'c200abc', token: 'minted-token' }));
       return;
@@ -54,17 +77,22 @@ describe('publishModule', () => {
     const result = await publishModule({ serverUrl: `${url}/`, database: 'clawfleet', bundle: 'export default 1;' });
     expect(result.token).toBe('minted-token');
     expect(recorded.map((request) => `${request.method} ${request.url}`)).toEqual([
+      'GET /v1/health',
       'POST /v1/identity',
-      'PUT /v1/database/clawfleet?host_type=Js',
+      'PUT /v1/database/clawfleet?host_type=Js&policy=Compatible',
     ]);
-    expect(recorded[1]?.authorization).toBe('Bearer minted-token');
-    expect(recorded[1]?.body).toBe('export default 1;');
+    expect(recorded[2]?.authorization).toBe('Bearer minted-token');
+    expect(recorded[2]?.body).toBe('export default 1;');
+    expect(result.serverVersion).toBe('2.8.3');
   });
 
   it('publishes as the given owner without minting a new identity', async () => {
     await publishModule({ serverUrl: url, database: 'clawfleet-test', token: 'owner-token', bundle: 'x' });
-    expect(recorded.map((request) => request.url)).toEqual(['/v1/database/clawfleet-test?host_type=Js']);
-    expect(recorded[0]?.authorization).toBe('Bearer owner-token');
+    expect(recorded.map((request) => request.url)).toEqual([
+      '/v1/health',
+      '/v1/database/clawfleet-test?host_type=Js&policy=Compatible',
+    ]);
+    expect(recorded[1]?.authorization).toBe('Bearer owner-token');
   });
 
   it('reports a rejected upload with the HTTP status', async () => {
@@ -72,6 +100,63 @@ describe('publishModule', () => {
     await expect(publishModule({ serverUrl: url, database: 'clawfleet', token: 't', bundle: 'x' })).rejects.toThrow(
       /HTTP 400/,
     );
+  });
+
+  it.each([['2.7.9'], ['1.12.0'], ['2.2.0']])(
+    'refuses server version %s before uploading, naming the minimum',
+    async (version) => {
+      serverVersion = version;
+      const error = await publishModule({ serverUrl: url, database: 'clawfleet', token: 't', bundle: 'x' }).catch(
+        (caught: unknown) => caught,
+      );
+      expect(isClawError(error, 'CONFLICT')).toBe(true);
+      expect((error as Error).message).toContain(`is version ${version}; Clawfleet's module needs 2.8.0 or newer`);
+      expect(recorded.map((request) => request.method)).toEqual(['GET']);
+    },
+  );
+
+  it.each([['2.8.0'], ['2.10.1'], ['3.0.0-beta.1']])('accepts server version %s', async (version) => {
+    serverVersion = version;
+    const result = await publishModule({ serverUrl: url, database: 'clawfleet', token: 't', bundle: 'x' });
+    expect(result.serverVersion).toBe(version);
+  });
+
+  it('refuses a server that does not report its version, unless told to go ahead', async () => {
+    serverVersion = undefined;
+    const error = await publishModule({ serverUrl: url, database: 'clawfleet', token: 't', bundle: 'x' }).catch(
+      (caught: unknown) => caught,
+    );
+    expect(isClawError(error, 'CONFLICT')).toBe(true);
+    expect((error as Error).message).toContain('does not report its version');
+    expect((error as Error).message).toContain('--allow-unknown-version');
+    const result = await publishModule({
+      serverUrl: url,
+      database: 'clawfleet',
+      token: 't',
+      bundle: 'x',
+      allowUnknownVersion: true,
+    });
+    expect(result.serverVersion).toBeUndefined();
+  });
+
+  it('explains a breaking schema change: --clear for a development reset, a migration for real data', async () => {
+    breakingChange = true;
+    const error = await publishModule({ serverUrl: url, database: 'clawfleet', token: 't', bundle: 'x' }).catch(
+      (caught: unknown) => caught,
+    );
+    expect(isClawError(error, 'CONFLICT')).toBe(true);
+    const message = (error as Error).message;
+    expect(message).toContain('cannot be applied to the existing data');
+    expect(message).toContain('Changing the type of column `owner`');
+    expect(message).toContain('publish again with --clear (deletes every row)');
+    expect(message).toContain('For real data');
+    expect((error as { details?: unknown }).details).toMatchObject({ reason: 'schema-incompatible' });
+  });
+
+  it('publishes a breaking change with clear=true when asked to reset the database', async () => {
+    breakingChange = true;
+    await publishModule({ serverUrl: url, database: 'clawfleet', token: 't', bundle: 'x', clear: true });
+    expect(recorded.at(-1)?.url).toBe('/v1/database/clawfleet?host_type=Js&policy=Compatible&clear=true');
   });
 
   it.each([
