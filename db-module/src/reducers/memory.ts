@@ -143,7 +143,17 @@ function requireLinks(ctx: ReducerContext, agentName: string, links: LinkInput[]
         if (reflection === null || reflection.agent !== agentName) reject(`Reflection ${link.id} does not exist`);
         break;
       }
-      // cycle, tool_call, inference_usage: rows of the agent loop and accounting, kept as given.
+      case 'cycle': {
+        const cycle = ctx.db.cycle.id.find(link.id);
+        if (cycle === null || cycle.agent !== agentName) reject(`Cycle ${link.id} does not exist`);
+        break;
+      }
+      case 'tool_call': {
+        const call = ctx.db.tool_call.id.find(link.id);
+        if (call === null || call.agent !== agentName) reject(`Tool call ${link.id} does not exist`);
+        break;
+      }
+      // inference_usage: accounting rows have no index by id; kept as given.
     }
   }
 }

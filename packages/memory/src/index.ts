@@ -44,3 +44,11 @@ export type {
   ReflectionWrite,
   StoreCallOptions,
 } from './store/memory-store.ts';
+export {
+  exportMemories,
+  type ImportReport,
+  importMemories,
+  type MemoryRecord,
+  memoryRecordSchema,
+  parseMemoryJsonl,
+} from './transfer/memory-jsonl.ts';

@@ -59,6 +59,8 @@ export const ERROR_CODES = {
   COMMAND_NOT_ALLOWED: { retryable: false, description: "The executable is not on this agent's command allowlist" },
   COMMAND_TIMEOUT: { retryable: false, description: 'The command ran past its time limit and was killed' },
   COMMAND_OUTPUT_LIMIT: { retryable: false, description: 'The command wrote more than its output cap and was killed' },
+  // Memory
+  IMPORT_INVALID: { retryable: false, description: 'A memory import file has a malformed line or a dangling source' },
   // Configuration
   CONFIG_INVALID: { retryable: false, description: 'A configuration option is missing or invalid' },
   // Responses

@@ -262,6 +262,13 @@ const BAD_INPUT: Record<string, Bad[]> = {
     [OWNER, () => ({ ...NOTE, links: [{ kind: 'task', id: 999 }] }), 'REDUCER_REJECTED', 'Task 999 does not exist'],
     [OWNER, () => ({ ...NOTE, links: [{ kind: 'stimulus', id: 9 }] }), 'REDUCER_REJECTED', 'Stimulus 9 does not exist'],
     [OWNER, () => ({ ...NOTE, links: [{ kind: 'website', id: 1 }] }), 'REDUCER_REJECTED', 'Expected `links[].kind`'],
+    [OWNER, () => ({ ...NOTE, links: [{ kind: 'cycle', id: 999 }] }), 'REDUCER_REJECTED', 'Cycle 999 does not exist'],
+    [
+      OWNER,
+      () => ({ ...NOTE, links: [{ kind: 'tool_call', id: 999 }] }),
+      'REDUCER_REJECTED',
+      'Tool call 999 does not exist',
+    ],
     [
       OWNER,
       (f) => ({
