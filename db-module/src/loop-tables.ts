@@ -10,14 +10,14 @@ import { type Infer, t, table } from 'spacetimedb';
 
 /**
  * One Triage → Act → Reflect pass of one agent over one trigger. `trigger_key` names what woke the
- * agent (`stimulus:12`, `task:5:1`, `message:7`, `lease:5:2`, `attention:3`, `reaction:4`); an agent
+ * agent (`stimulus:12`, `task:5:1`, `message:7`, `lease:5:2`, `attention:3`, `plan:4`); an agent
  * has at most one cycle per trigger key, which is what makes the wake-up queue derivable from the
  * database: a trigger with no cycle is still to do, a cycle not `done` is to resume.
  */
 export const cycleColumns = {
   id: t.u64().primaryKey().autoInc(),
   agent: t.string().index('btree'),
-  /** stimulus | task | message | lease | attention | reaction */
+  /** stimulus | task | message | lease | attention | plan */
   trigger_kind: t.string(),
   trigger_key: t.string(),
   /** The stimulus, message or task text the cycle started from (as the agent saw it). */

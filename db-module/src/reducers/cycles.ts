@@ -20,7 +20,7 @@ import {
   requireText,
 } from './guards.ts';
 
-export const CYCLE_TRIGGER_KINDS = ['stimulus', 'task', 'message', 'lease', 'attention', 'reaction'] as const;
+export const CYCLE_TRIGGER_KINDS = ['stimulus', 'task', 'message', 'lease', 'attention', 'plan'] as const;
 export const CYCLE_PHASES = [
   'triaging',
   'acting',
@@ -230,7 +230,9 @@ export const beginToolCall = defineReducer(
   { cycle_id: t.u64(), step: t.u32(), tool: t.string(), args: t.string(), side_effect: t.bool() },
   (ctx, { cycle_id, step, tool, args, side_effect }) => {
     const { agent, cycle } = requireOwnCycle(ctx, cycle_id, 'record its tool calls');
-    if (cycle.phase !== 'acting') reject(`Cycle ${cycle_id} is ${cycle.phase}, not acting; cannot call tools`);
+    if (cycle.phase !== 'acting' && cycle.phase !== 'delegating') {
+      reject(`Cycle ${cycle_id} is ${cycle.phase}, not acting or delegating; cannot call tools`);
+    }
     requireRange('step', step, 0, 1_000);
     if (tool.length === 0 || tool.length > LIMITS.nameLength || !TOOL_NAME.test(tool)) {
       reject(`Expected \`tool\` to be a tool name (lowercase letters, digits, _ . -), got \`${tool.slice(0, 40)}\``);

@@ -5,12 +5,11 @@ import { z } from 'zod';
 export const AGENT_PHASES = ['triage', 'act', 'reflect'] as const;
 export type AgentPhase = (typeof AGENT_PHASES)[number];
 
-const TOOL_NAME = /^[a-z][a-z0-9_.-]*$/;
+/** Tool names as agent-tools registers them: snake_case. */
+const TOOL_NAME = /^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$/;
 const TAG = /^[a-z][a-z0-9_-]*$/;
 
-const toolNameSchema = z
-  .string()
-  .regex(TOOL_NAME, 'Expected a tool name of lowercase letters, digits, `_`, `.` or `-`, starting with a letter');
+const toolNameSchema = z.string().regex(TOOL_NAME, 'Expected a snake_case tool name (lowercase words joined by `_`)');
 
 const tagSchema = z
   .string()
@@ -68,6 +67,57 @@ const wakeUpSchema = z.strictObject({
 });
 export type WakeUpScope = z.infer<typeof wakeUpSchema>;
 
+/** Events a hook (quality gate) runs on. */
+export const HOOK_EVENTS = ['task_created', 'task_completed', 'agent_idle'] as const;
+/** Events a reaction turns into a stimulus for this agent (fired by the database). */
+export const REACTION_EVENTS = ['task_failed', 'task_completed', 'hook_rejected', 'attention_expired'] as const;
+
+const hookNameSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z][A-Za-z0-9_-]{0,63}$/,
+    'Expected a hook name of 1-64 letters, digits, _ or -, starting with a letter',
+  );
+
+/**
+ * A quality gate. `tool`: run this tool (from the agent's allowlist) with these arguments; the gate
+ * rejects when the call fails. `result``result`: the task's result text must match `pattern` (a case-insensitive regular
+ * expression); `message` is the reason given when it does not.
+ */
+const hookCheckSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('tool'), tool: toolNameSchema, args: z.record(z.string(), z.unknown()) }),
+  z.strictObject({
+    kind: z.literal('result'),
+    pattern: z
+      .string()
+      .min(1)
+      .max(500)
+      .refine((pattern) => {
+        try {
+          new RegExp(pattern, 'i');
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'Expected `pattern` to be a valid regular expression'),
+    message: z.string().min(1).max(500),
+  }),
+]);
+
+const hookSchema = z.strictObject({
+  name: hookNameSchema,
+  on: z.enum(HOOK_EVENTS),
+  check: hookCheckSchema,
+});
+export type HookDefinition = z.infer<typeof hookSchema>;
+
+const reactionSchema = z.strictObject({
+  event: z.enum(REACTION_EVENTS),
+  /** Priority of the stimulus the event becomes (0-9). */
+  priority: integer('priority', 0, 9),
+});
+export type ReactionDefinition = z.infer<typeof reactionSchema>;
+
 export const agentJsonSchema = z.strictObject({
   name: identityNameSchema,
   /** What the agent is for; recorded in the agent table. */
@@ -91,6 +141,10 @@ export const agentJsonSchema = z.strictObject({
   wakeUp: wakeUpSchema,
   model: modelSettingsSchema,
   limits: limitsSchema,
+  /** Quality gates this agent runs on its own work. */
+  hooks: z.array(hookSchema).max(32),
+  /** Events that become stimuli for this agent. */
+  reactions: z.array(reactionSchema).max(8),
 });
 export type AgentJson = z.infer<typeof agentJsonSchema>;
 

@@ -5,8 +5,12 @@ export {
   type AgentLimits,
   type AgentPhase,
   agentJsonSchema,
+  HOOK_EVENTS,
+  type HookDefinition,
   type ModelSettings,
   type PhaseSettings,
+  REACTION_EVENTS,
+  type ReactionDefinition,
   type WakeUpScope,
 } from './agent-definition.ts';
 export {

@@ -71,6 +71,15 @@ export function loadAgentDefinition(directory: string): AgentDefinition {
       );
     }
   }
+  for (const hook of json.hooks) {
+    if (hook.check.kind === 'tool' && !json.tools.includes(hook.check.tool)) {
+      throw new ClawError(
+        'CONFIG_INVALID',
+        `Invalid agent definition ${jsonPath}: hook ${hook.name} runs ${hook.check.tool}, which is not in \`tools\``,
+        { details: { path: jsonPath } },
+      );
+    }
+  }
   if (new Set(json.tools).size !== json.tools.length) {
     throw new ClawError('CONFIG_INVALID', `Invalid agent definition ${jsonPath}: \`tools\` lists a tool twice`, {
       details: { path: jsonPath },

@@ -497,7 +497,7 @@ const BAD_INPUT: Record<string, Bad[]> = {
       OWNER,
       () => ({ trigger_kind: 'rumour', trigger_key: 'rumour:1', trigger_text: '', priority: 1 }),
       'REDUCER_REJECTED',
-      'Expected `trigger_kind` to be one of stimulus, task, message, lease, attention, reaction',
+      'Expected `trigger_kind` to be one of stimulus, task, message, lease, attention, plan',
     ],
     [
       OWNER,
@@ -619,7 +619,7 @@ const BAD_INPUT: Record<string, Bad[]> = {
       OWNER,
       (f) => ({ cycle_id: f.triagingCycleId, step: 0, tool: 'files.read', args: '{}', side_effect: false }),
       'REDUCER_REJECTED',
-      'is triaging, not acting; cannot call tools',
+      'is triaging, not acting or delegating; cannot call tools',
     ],
     [
       OWNER,

@@ -1,0 +1,259 @@
+/**
+ * The agent's main loop. It subscribes once to the rows it needs and sleeps until a row change could
+ * have given it something to do (no polling): then it derives its queue from the database, takes the
+ * most urgent event, runs that cycle to its end (or until it parks), and looks again. Events that
+ * arrive meanwhile are rows too, so they coalesce into the next look.
+ */
+
+import type { AgentToolbox } from '@clawfleet/agent-tools';
+import type { AgentDefinition } from '@clawfleet/agents';
+import { REACTION_EVENTS } from '@clawfleet/agents';
+import type { BusSubscription } from '@clawfleet/bus-client';
+import { ClawError, type Logger } from '@clawfleet/protocol';
+import { type CycleRecord, LoopBus, loopQueries } from '../bus/loop-bus.ts';
+import type { LoopInference, LoopMemory } from '../ports.ts';
+import { computeWakeUpQueue, WAKE_TABLES, type WakeEvent } from '../wake-up/wake-up-queue.ts';
+import { CycleRunner, runHooks, type ToolContextFactory } from './cycle-runner.ts';
+
+export interface AgentLoopOptions {
+  agent: AgentDefinition;
+  /** A bus client connected as the agent. */
+  bus: import('@clawfleet/bus-client').BusClient;
+  inference: LoopInference;
+  memory: LoopMemory;
+  toolbox: AgentToolbox;
+  toolContext: ToolContextFactory;
+  logger: Logger;
+  /** @default Date.now */
+  now?: () => number;
+  /** Lease on claimed tasks, renewed every step. @default 300 */
+  leaseSeconds?: number;
+  /** Called when a cycle is about to be triaged (for the wake-up latency benchmark). */
+  onTriageStart?: (event: WakeEvent) => void;
+}
+
+const HOUR_MS = 3_600_000;
+const MAX_BACKOFF_MS = 30_000;
+
+export class AgentLoop implements AsyncDisposable {
+  readonly #options: AgentLoopOptions;
+  readonly #bus: LoopBus;
+  readonly #runner: CycleRunner;
+  readonly #now: () => number;
+  readonly #abort = new AbortController();
+  #subscription: BusSubscription | undefined;
+  #running: Promise<void> | undefined;
+  #dirty = true;
+  #wake: (() => void) | undefined;
+  #queueLength = 0;
+  #cyclesRun = 0;
+  #budgetWarned = false;
+
+  constructor(options: AgentLoopOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#bus = new LoopBus(options.bus, options.agent.name);
+    this.#runner = new CycleRunner({
+      agent: options.agent,
+      bus: this.#bus,
+      inference: options.inference,
+      memory: options.memory,
+      toolbox: options.toolbox,
+      toolContext: options.toolContext,
+      logger: options.logger,
+      now: this.#now,
+      leaseSeconds: options.leaseSeconds ?? 300,
+      report: (phase, cycle, progress) => this.#report(phase, cycle, progress),
+    });
+  }
+
+  /** Cycles this loop has run (or resumed) since it started. */
+  get cyclesRun(): number {
+    return this.#cyclesRun;
+  }
+
+  /**
+   * Subscribes, publishes the agent's schedule and reactions, and starts looping. Resolves once the
+   * subscription's rows are in the cache and the loop runs.
+   */
+  async start(): Promise<void> {
+    if (this.#running !== undefined) throw new ClawError('CONFLICT', 'The agent loop is already running');
+    const agent = this.#options.agent;
+    this.#subscription = this.#options.bus.subscribe(loopQueries(agent.name, agent.approvesPlans), {
+      onInsert: (_row, table) => this.#changed(table),
+      onUpdate: (_old, _new, table) => this.#changed(table),
+      onApplied: () => this.#changed('cycle'),
+    });
+    await this.#subscription.ready;
+    await this.#bus.setSchedule(agent.wakeUp.scheduleSeconds);
+    for (const event of REACTION_EVENTS) {
+      const reaction = agent.reactions.find((candidate) => candidate.event === event);
+      const exists = this.#bus.rows('reaction_rule').some((row) => row.agent === agent.name && row.event === event);
+      if (reaction !== undefined || exists) {
+        await this.#bus.setReaction(event, reaction?.priority ?? 0, reaction !== undefined);
+      }
+    }
+    await this.#report('idle', undefined, 'started');
+    this.#running = this.#loop();
+  }
+
+  /** Stops the loop where it is (the current cycle is left as recorded, to resume later) and unsubscribes. */
+  async stop(): Promise<void> {
+    this.#abort.abort(new ClawError('CANCELLED', 'The agent loop stopped'));
+    this.#wake?.();
+    await this.#running?.catch(() => {});
+    await this.#subscription?.dispose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  #changed(table: string): void {
+    if (!WAKE_TABLES.has(table)) return;
+    this.#dirty = true;
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  /** Waits for a row change that could matter, an abort, or `ms` (a time the database set). */
+  async #sleep(ms?: number): Promise<void> {
+    if (this.#dirty || this.#abort.signal.aborted) return;
+    await new Promise<void>((resolve) => {
+      const timer = ms === undefined ? undefined : setTimeout(resolve, ms);
+      this.#wake = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  async #loop(): Promise<void> {
+    const signal = this.#abort.signal;
+    const logger = this.#options.logger;
+    let backoff = 0;
+    let idleHooksDue = false;
+    while (!signal.aborted) {
+      this.#dirty = false;
+      const queue = computeWakeUpQueue(this.#bus, {
+        agent: this.#options.agent.name,
+        scope: this.#options.agent.wakeUp,
+        approvesPlans: this.#options.agent.approvesPlans,
+        identity: this.#options.bus.identity,
+      });
+      this.#queueLength = queue.length;
+      const event = queue[0];
+      if (event === undefined) {
+        try {
+          if (idleHooksDue) {
+            idleHooksDue = false;
+            await this.#idleHooks(signal);
+          }
+          await this.#report('idle', undefined, 'waiting');
+        } catch (error) {
+          if (signal.aborted) return;
+          logger.warn({ err: error }, 'reporting idle failed');
+        }
+        await this.#sleep();
+        continue;
+      }
+      const budgetWait = this.#hourlyBudgetWait();
+      if (budgetWait > 0) {
+        await this.#budgetExhausted(budgetWait);
+        await this.#sleep(budgetWait);
+        continue;
+      }
+      try {
+        const cycleId = await this.#cycleFor(event, signal);
+        if (cycleId !== undefined) {
+          this.#cyclesRun += 1;
+          await this.#runner.run(cycleId, signal);
+        }
+        backoff = 0;
+        idleHooksDue = true;
+      } catch (error) {
+        if (signal.aborted) return;
+        // A lost connection, a crashed worker: the cycle stays as recorded and is resumed after a pause.
+        backoff = Math.min(MAX_BACKOFF_MS, backoff === 0 ? 500 : backoff * 2);
+        logger.error(
+          { err: error, event: event.type === 'new' ? event.key : event.cycle.triggerKey, backoff },
+          'cycle failed; will resume',
+        );
+        await new Promise((resolve) => setTimeout(resolve, backoff));
+        this.#dirty = true;
+      }
+    }
+  }
+
+  /** Begins a cycle for a new event (or finds the one a racing start began); the cycle id to run. */
+  async #cycleFor(event: WakeEvent, signal: AbortSignal): Promise<number | undefined> {
+    if (event.type === 'resume') return event.cycle.id;
+    this.#options.onTriageStart?.(event);
+    signal.throwIfAborted();
+    try {
+      await this.#bus.beginCycle({
+        triggerKind: event.kind,
+        triggerKey: event.key,
+        triggerText: event.text.slice(0, 8_000),
+        taskId: event.taskId,
+        priority: event.priority,
+      });
+    } catch (error) {
+      if (!(error instanceof ClawError) || error.code !== 'REDUCER_REJECTED') throw error;
+    }
+    return this.#bus.cycleByTrigger(event.key)?.id;
+  }
+
+  /** Milliseconds until the hourly token budget frees up; 0 when there is budget left. */
+  #hourlyBudgetWait(): number {
+    const now = this.#now();
+    const used = this.#bus.tokensSince((now - HOUR_MS) * 1_000);
+    if (used.tokens < this.#options.agent.limits.tokensPerHour || used.oldestMicros === null) {
+      this.#budgetWarned = false;
+      return 0;
+    }
+    return Math.max(1_000, Math.ceil(used.oldestMicros / 1_000 + HOUR_MS - now));
+  }
+
+  async #budgetExhausted(waitMs: number): Promise<void> {
+    const limit = this.#options.agent.limits.tokensPerHour;
+    await this.#report(
+      'idle',
+      undefined,
+      `hourly budget of ${limit} tokens spent; waiting ${Math.ceil(waitMs / 1000)} s`,
+    );
+    if (this.#budgetWarned) return;
+    this.#budgetWarned = true;
+    this.#options.logger.warn({ limit, waitMs }, 'hourly token budget spent');
+    await this.#bus.requestAttention(
+      `${this.#options.agent.name} spent its hourly budget of ${limit} tokens and pauses for ${Math.ceil(waitMs / 60_000)} min.`,
+      5,
+      'wait for the budget to free up',
+      3_600,
+    );
+  }
+
+  async #idleHooks(signal: AbortSignal): Promise<void> {
+    if (!this.#options.agent.hooks.some((hook) => hook.on === 'agent_idle')) return;
+    await runHooks({
+      hooks: this.#options.agent.hooks,
+      event: 'agent_idle',
+      bus: this.#bus,
+      toolbox: this.#options.toolbox,
+      toolContext: this.#options.toolContext,
+      logger: this.#options.logger,
+      signal,
+    });
+  }
+
+  async #report(phase: string, cycle: CycleRecord | undefined, progress: string): Promise<void> {
+    await this.#bus.reportStatus({
+      phase,
+      cycleId: cycle?.id,
+      taskId: cycle?.taskId ?? undefined,
+      progress: progress.slice(0, 200),
+      queueLength: this.#queueLength,
+    });
+  }
+}
