@@ -5,11 +5,13 @@ import { z } from 'zod';
 export const AGENT_PHASES = ['triage', 'act', 'reflect'] as const;
 export type AgentPhase = (typeof AGENT_PHASES)[number];
 
-/** Tool names as agent-tools registers them: snake_case. */
-const TOOL_NAME = /^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$/;
+/** Tool names as agent-tools registers them: dotted lowercase words (`files.read`, `task.hand_off`). */
+const TOOL_NAME = /^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+$/;
 const TAG = /^[a-z][a-z0-9_-]*$/;
 
-const toolNameSchema = z.string().regex(TOOL_NAME, 'Expected a snake_case tool name (lowercase words joined by `_`)');
+const toolNameSchema = z
+  .string()
+  .regex(TOOL_NAME, 'Expected a dotted tool name like `files.read` (lowercase words joined by `.`)');
 
 const tagSchema = z
   .string()

@@ -49,10 +49,10 @@ describe('agent definitions', () => {
     expect(allowlists.size).toBe(5);
     // Only LeadClaw approves plans; only DevClaw runs commands; only OpsClaw reads system health.
     expect(agents.filter((agent) => agent.approvesPlans).map((agent) => agent.name)).toEqual(['LeadClaw']);
-    expect(agents.filter((agent) => agent.tools.includes('command_run')).map((agent) => agent.name)).toEqual([
+    expect(agents.filter((agent) => agent.tools.includes('command.run')).map((agent) => agent.name)).toEqual([
       'DevClaw',
     ]);
-    expect(agents.filter((agent) => agent.tools.includes('system_health')).map((agent) => agent.name)).toEqual([
+    expect(agents.filter((agent) => agent.tools.includes('system.health')).map((agent) => agent.name)).toEqual([
       'OpsClaw',
     ]);
   });
@@ -83,7 +83,7 @@ describe('agent definitions', () => {
   it('refuses unknown keys, so a typo does not pass silently', () => {
     const directory = copyOfAgents();
     editJson(join(directory, 'UXClaw', 'agent.json'), (json) => {
-      json.tool = ['file_read'];
+      json.tool = ['files.read'];
     });
     expect(loadError(join(directory, 'UXClaw')).message).toMatch(/Unrecognized key.*tool/);
   });
@@ -99,9 +99,9 @@ describe('agent definitions', () => {
   it('refuses an approval rule for a tool the agent does not have', () => {
     const directory = copyOfAgents();
     editJson(join(directory, 'UXClaw', 'agent.json'), (json) => {
-      json.approvalRequiredFor = ['command_run'];
+      json.approvalRequiredFor = ['command.run'];
     });
-    expect(loadError(join(directory, 'UXClaw')).message).toContain('names command_run, which is not in `tools`');
+    expect(loadError(join(directory, 'UXClaw')).message).toContain('names command.run, which is not in `tools`');
   });
 
   it('refuses a missing or empty identity file and broken JSON', () => {

@@ -83,7 +83,7 @@ const effects: string[] = [];
 
 const testTools = new ToolRegistry([
   defineTool({
-    name: 'note_write',
+    name: 'notes.write',
     description: 'write a note (a side effect)',
     argsSchema: z.strictObject({ text: z.string().min(1) }),
     sideEffect: true,
@@ -93,14 +93,14 @@ const testTools = new ToolRegistry([
     },
   }),
   defineTool({
-    name: 'file_read',
+    name: 'files.read',
     description: 'read a file',
     argsSchema: z.strictObject({ path: z.string().min(1) }),
     sideEffect: false,
     run: async (args) => ({ output: { path: args.path }, text: `contents of ${args.path}` }),
   }),
   defineTool({
-    name: 'cache_purge',
+    name: 'cache.purge',
     description: 'purge the cache (risky)',
     argsSchema: z.strictObject({}),
     sideEffect: true,
@@ -111,7 +111,7 @@ const testTools = new ToolRegistry([
     },
   }),
   defineTool({
-    name: 'slow_write',
+    name: 'slow.write',
     description: 'a side effect that takes until it is cancelled',
     argsSchema: z.strictObject({}),
     sideEffect: true,
@@ -124,7 +124,7 @@ const testTools = new ToolRegistry([
     },
   }),
   defineTool({
-    name: 'system_health',
+    name: 'system.health',
     description: 'not for DevClaw',
     argsSchema: z.strictObject({}),
     sideEffect: false,
@@ -137,7 +137,7 @@ function testAgent(name: string, overrides: Partial<AgentDefinition> = {}): Agen
   return {
     ...base,
     name,
-    tools: ['note_write', 'file_read', 'cache_purge', 'slow_write'],
+    tools: ['notes.write', 'files.read', 'cache.purge', 'slow.write'],
     approvalRequiredFor: [],
     hooks: [],
     reactions: [],
@@ -166,7 +166,7 @@ async function startLoop(
     toolContext: ({ cycleId, step, taskId, signal, logger }) =>
       createTestToolContext({
         agent: agent.name,
-        cycleId: String(cycleId),
+        cycleId,
         step,
         ...(taskId === undefined ? {} : { taskId }),
         signal,
@@ -220,8 +220,8 @@ describe('the agent loop', () => {
     const inference = new ScriptedInference({
       triage: [{ value: { ...(say.triage('act') as { value: object }).value, cites: ['41'] } }],
       act: [
-        say.tool('file_read', { path: 'README.md' }),
-        say.tool('note_write', { text: 'hello' }),
+        say.tool('files.read', { path: 'README.md' }),
+        say.tool('notes.write', { text: 'hello' }),
         say.finish('success', 'wrote the note'),
       ],
       reflect: [say.reflection('Wrote the note after reading the README', { tags: ['Notes', 'readme'] })],
@@ -234,8 +234,8 @@ describe('the agent loop', () => {
     expect(String(cycle.reason)).toContain('memories 41');
     const calls = toolCalls(harness, cycle.id);
     expect(calls.map((call) => [call.step, call.tool, call.state, call.side_effect])).toEqual([
-      [0, 'file_read', 'succeeded', false],
-      [1, 'note_write', 'succeeded', true],
+      [0, 'files.read', 'succeeded', false],
+      [1, 'notes.write', 'succeeded', true],
     ]);
     expect(calls[1]).toMatchObject({
       idempotency_key: `${cycle.id}:1`,
@@ -368,7 +368,7 @@ describe('the agent loop', () => {
 
   it('stops at the step limit, reflects on why and raises an attention request', async () => {
     const harness = await hostBus();
-    const act: ScriptedAnswer[] = [0, 1, 2].map((index) => say.tool('file_read', { path: `f${index}` }));
+    const act: ScriptedAnswer[] = [0, 1, 2].map((index) => say.tool('files.read', { path: `f${index}` }));
     const inference = new ScriptedInference({ triage: [say.triage('act')], act });
     const agent = testAgent('DevClaw', {
       limits: { stepsPerCycle: 3, tokensPerCycle: 100_000, tokensPerHour: 1_000_000, identicalCalls: 3 },
@@ -389,9 +389,9 @@ describe('the agent loop', () => {
     const inference = new ScriptedInference({
       triage: [say.triage('act'), say.triage('act')],
       act: [
-        say.tool('file_read', { path: 'a' }),
-        say.tool('file_read', { path: 'a' }),
-        { value: (say.tool('file_read', { path: 'b' }) as { value: object }).value, tokensIn: 5_000 },
+        say.tool('files.read', { path: 'a' }),
+        say.tool('files.read', { path: 'a' }),
+        { value: (say.tool('files.read', { path: 'b' }) as { value: object }).value, tokensIn: 5_000 },
       ],
     });
     const agent = testAgent('DevClaw', {
@@ -400,7 +400,7 @@ describe('the agent loop', () => {
     await startLoop(harness, agent, inference);
     await stimulus(harness, 'Loop on a');
     const first = await doneCycle(harness);
-    expect(String(first.outcome_detail)).toContain('2 identical calls of file_read');
+    expect(String(first.outcome_detail)).toContain('2 identical calls of files.read');
     expect(toolCalls(harness, first.id)).toHaveLength(1);
     await stimulus(harness, 'Spend tokens');
     const second = await until('the second cycle done', () =>
@@ -415,9 +415,9 @@ describe('the agent loop', () => {
     const inference = new ScriptedInference({
       triage: [say.triage('act')],
       act: [
-        say.tool('system_health'),
-        say.tool('note_write', { words: 'x' }),
-        say.tool('note_write', { text: 'ok' }),
+        say.tool('system.health'),
+        say.tool('notes.write', { words: 'x' }),
+        say.tool('notes.write', { text: 'ok' }),
         say.finish('success', 'done'),
       ],
     });
@@ -425,9 +425,9 @@ describe('the agent loop', () => {
     await stimulus(harness, 'Check the system');
     const cycle = await doneCycle(harness);
     expect(toolCalls(harness, cycle.id).map((call) => [call.tool, call.state, call.error_code])).toEqual([
-      ['system_health', 'refused', 'TOOL_NOT_ALLOWED'],
-      ['note_write', 'refused', 'TOOL_ARGS_INVALID'],
-      ['note_write', 'succeeded', ''],
+      ['system.health', 'refused', 'TOOL_NOT_ALLOWED'],
+      ['notes.write', 'refused', 'TOOL_ARGS_INVALID'],
+      ['notes.write', 'succeeded', ''],
     ]);
     expect(effects).toEqual(['note:ok']);
     expect(inference.callsOf('act')[1]!.prompt).toContain('TOOL_NOT_ALLOWED');
@@ -438,12 +438,12 @@ describe('the agent loop', () => {
     const harness = await hostBus();
     const inference = new ScriptedInference({
       triage: [say.triage('act')],
-      act: [say.tool('cache_purge'), say.tool('cache_purge'), say.finish('success', 'purged')],
+      act: [say.tool('cache.purge'), say.tool('cache.purge'), say.finish('success', 'purged')],
     });
     await startLoop(harness, testAgent('DevClaw'), inference);
     await stimulus(harness, 'Purge the cache');
     const plan = await until('a pending plan', () => harness.rows('plan').find((row) => row.state === 'pending'));
-    expect(String(plan.text)).toContain('cache_purge');
+    expect(String(plan.text)).toContain('cache.purge');
     expect(cycles(harness)[0]!.phase).toBe('awaiting_approval');
     expect(effects).toEqual([]);
     // LeadClaw, granted approval by the admin, approves through the reducer.
@@ -458,7 +458,7 @@ describe('the agent loop', () => {
   it('ends the cycle without acting when the plan is rejected', async () => {
     effects.length = 0;
     const harness = await hostBus();
-    const inference = new ScriptedInference({ triage: [say.triage('act')], act: [say.tool('cache_purge')] });
+    const inference = new ScriptedInference({ triage: [say.triage('act')], act: [say.tool('cache.purge')] });
     await startLoop(harness, testAgent('DevClaw'), inference);
     await stimulus(harness, 'Purge the cache');
     const plan = await until('a pending plan', () => harness.rows('plan').find((row) => row.state === 'pending'));
@@ -512,7 +512,7 @@ describe('the agent loop', () => {
     const harness = await hostBus();
     const first = new ScriptedInference({
       triage: [say.triage('act')],
-      act: [say.tool('note_write', { text: 'once' }), say.tool('slow_write')],
+      act: [say.tool('notes.write', { text: 'once' }), say.tool('slow.write')],
     });
     const loop = await startLoop(harness, testAgent('DevClaw'), first);
     await stimulus(harness, 'Write once');
@@ -523,16 +523,16 @@ describe('the agent loop', () => {
     expect(toolCalls(harness, cycle!.id).map((call) => call.state)).toEqual(['succeeded', 'started']);
 
     const second = new ScriptedInference({
-      act: [say.tool('note_write', { text: 'once' }), say.finish('success', 'wrote it')],
+      act: [say.tool('notes.write', { text: 'once' }), say.finish('success', 'wrote it')],
     });
     await startLoop(harness, testAgent('DevClaw'), second);
     const done = await doneCycle(harness);
     expect(done.id).toBe(cycle!.id);
     expect(effects.filter((effect) => effect === 'note:once')).toHaveLength(1);
     expect(toolCalls(harness, cycle!.id).map((call) => [call.tool, call.state, call.error_code])).toEqual([
-      ['note_write', 'succeeded', ''],
-      ['slow_write', 'interrupted', 'INTERRUPTED'],
-      ['note_write', 'refused', 'ALREADY_DONE'],
+      ['notes.write', 'succeeded', ''],
+      ['slow.write', 'interrupted', 'INTERRUPTED'],
+      ['notes.write', 'refused', 'ALREADY_DONE'],
     ]);
     // The resumed cycle saw what had happened before it died.
     expect(second.callsOf('act')[0]!.prompt).toContain('wrote once');

@@ -467,12 +467,8 @@ export class CycleRunner {
       logger.info({ tool: decision.tool }, 'plan submitted; waiting for approval');
       return 'parked';
     }
-    if (decision.tool === 'task_complete') {
-      const taskId = Number(
-        (prepared.args as { task_id?: unknown; taskId?: unknown }).task_id ??
-          (prepared.args as { taskId?: unknown }).taskId ??
-          cycle.taskId,
-      );
+    if (decision.tool === 'task.complete') {
+      const taskId = Number((prepared.args as { taskId?: unknown }).taskId ?? cycle.taskId);
       const resultText = String((prepared.args as { result?: unknown }).result ?? '');
       const rejection = await this.#runHooks('task_completed', { cycle, taskId, result: resultText, signal });
       if (rejection !== undefined) {
@@ -516,10 +512,12 @@ export class CycleRunner {
       durationMs: this.#options.now() - started,
     });
     observations.push({ step, tool: decision.tool, args: argsText, status: failure?.code ?? 'ok', text });
-    if (failure === undefined && decision.tool === 'task_create') {
+    if (failure === undefined && decision.tool === 'task.create') {
       await this.#afterTaskCreated(cycle, full, signal);
     }
     await this.#extendLease(cycle);
+    // `plan.submit` (the model asking for approval itself) parks the cycle as the runtime's own plans do.
+    if (this.#cycle(cycle.id).phase === 'awaiting_approval') return 'parked';
     return 'done';
   }
 
@@ -608,7 +606,7 @@ export class CycleRunner {
   }
 
   async #afterTaskCreated(cycle: CycleRecord, output: string, signal: AbortSignal): Promise<void> {
-    const id = Number((safeJson(output) as { id?: unknown; task_id?: unknown } | null)?.id ?? Number.NaN);
+    const id = Number((safeJson(output) as { taskId?: unknown } | null)?.taskId ?? Number.NaN);
     if (!Number.isInteger(id)) return;
     const rejection = await this.#runHooks('task_created', { cycle, taskId: id, signal });
     if (rejection !== undefined) await this.#bus.cancelTask(id, `Rejected by a quality gate: ${rejection}`);
