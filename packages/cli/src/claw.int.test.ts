@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { EmbeddedBusClient } from '@clawfleet/bus-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from './errors/exit-codes.ts';
-import { runClaw, startOrchestrator, stopProcess } from './testing/run-claw.ts';
+import { runClaw, spawnClaw, startOrchestrator, stopProcess } from './testing/run-claw.ts';
 
 /**
  * The real `claw` binary, run as a child process against a real orchestrator (its own process,
@@ -86,6 +86,167 @@ describe('claw against a running orchestrator', () => {
     const all = JSON.parse((await claw('attention', '--state', 'resolved', '--json')).stdout) as unknown[];
     expect(all).toEqual([expect.objectContaining({ state: 'resolved', resolution: 'yes, older than 7 days' })]);
     expectOneLine((await claw('attention', 'resolve', String(open[0]!.id))).stderr, /already resolved/);
+  });
+
+  it('stimulus --wait follows triage, tool calls, reflection and the end of the cycle live', async () => {
+    const waiting = spawnClaw([
+      '--data-dir',
+      dataDirectory,
+      'stimulus',
+      'Rotate the logs',
+      '--to',
+      'OpsClaw',
+      '--wait',
+    ]);
+    let stdout = '';
+    let stderr = '';
+    waiting.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolveExit) => waiting.once('exit', (code) => resolveExit(code)));
+    const stimulusId = await new Promise<number>((resolveId, reject) => {
+      waiting.stdout!.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        const match = /stimulus #(\d+) created/.exec(stdout);
+        if (match) resolveId(Number(match[1]));
+      });
+      waiting.once('exit', (code) => reject(new Error(`claw exited with ${code}: ${stderr}`)));
+    });
+
+    // OpsClaw, scripted: the steps its loop records, through the same reducers.
+    const tokens = JSON.parse(readFileSync(join(dataDirectory, 'tokens.json'), 'utf8')) as Record<string, string>;
+    const ops = await EmbeddedBusClient.connect({
+      socketPath: join(dataDirectory, 'orchestrator.sock'),
+      name: 'OpsClaw',
+      token: tokens.OpsClaw!,
+    });
+    try {
+      const cycles = ops.subscribe(["SELECT * FROM cycle WHERE agent = 'OpsClaw'"]);
+      await cycles.ready;
+      const key = `stimulus:${stimulusId}`;
+      await ops.callReducer('begin_cycle', {
+        trigger_kind: 'stimulus',
+        trigger_key: key,
+        trigger_text: 'Rotate the logs',
+        task_id: null,
+        priority: 7,
+      });
+      const cycleId = Number(ops.rows('cycle').find((row) => row.trigger_key === key)!.id);
+      await ops.callReducer('record_triage', {
+        cycle_id: cycleId,
+        decision: 'act',
+        priority: 7,
+        reason: 'logs are mine',
+        defer_seconds: 0,
+      });
+      await ops.callReducer('begin_tool_call', {
+        cycle_id: cycleId,
+        step: 1,
+        tool: 'files.list',
+        args: '{"path":"logs"}',
+        side_effect: false,
+      });
+      await ops.callReducer('finish_tool_call', {
+        idempotency_key: `${cycleId}:1`,
+        state: 'succeeded',
+        result_digest: 'a'.repeat(64),
+        result: 'app.log',
+        error_code: '',
+        duration_ms: 3,
+      });
+      await ops.callReducer('set_cycle_phase', { cycle_id: cycleId, phase: 'reflecting' });
+      await ops.callReducer('record_reflection', {
+        task_id: null,
+        text: 'Rotated app.log; keep an eye on its growth',
+        importance: 0.6,
+        tags: ['logs'],
+        links: [{ kind: 'cycle', id: cycleId }],
+      });
+      await ops.callReducer('finish_cycle', { cycle_id: cycleId, outcome: 'success', detail: 'rotated' });
+    } finally {
+      await ops.dispose();
+    }
+
+    expect(await exited).toBe(EXIT_CODES.ok);
+    const trail = stdout.split('\n');
+    const at = (pattern: RegExp): number => trail.findIndex((line) => pattern.test(line));
+    const steps = [
+      at(/OpsClaw picked it up/),
+      at(/OpsClaw triaged: act \(priority 7\) - logs are mine/),
+      at(/OpsClaw step 1: files\.list → succeeded/),
+      at(/OpsClaw reflected: Rotated app\.log/),
+      at(/OpsClaw done: success - rotated/),
+    ];
+    expect(steps.every((index) => index >= 0)).toBe(true);
+    expect([...steps].sort((a, b) => a - b)).toEqual(steps);
+  });
+
+  it('stimulus --wait gives up after --timeout with one line, leaving the stimulus in place', async () => {
+    const result = await claw(
+      'stimulus',
+      'Nobody is scripted to take this',
+      '--to',
+      'UXClaw',
+      '--wait',
+      '--timeout',
+      '1s',
+    );
+    expect(result.code).toBe(EXIT_CODES.timeout);
+    expectOneLine(result.stderr, /not finished after 1 s \(no agent has picked it up\)/);
+  });
+
+  it('lists pending plans, approves one and refuses a rejection without a reason', async () => {
+    const created = JSON.parse((await claw('stimulus', 'Clean the scratch disk', '--json')).stdout) as { id: number };
+    const tokens = JSON.parse(readFileSync(join(dataDirectory, 'tokens.json'), 'utf8')) as Record<string, string>;
+    const dev = await EmbeddedBusClient.connect({
+      socketPath: join(dataDirectory, 'orchestrator.sock'),
+      name: 'DevClaw',
+      token: tokens.DevClaw!,
+    });
+    try {
+      const cycles = dev.subscribe(["SELECT * FROM cycle WHERE agent = 'DevClaw'"]);
+      await cycles.ready;
+      const key = `stimulus:${created.id}`;
+      await dev.callReducer('begin_cycle', {
+        trigger_kind: 'stimulus',
+        trigger_key: key,
+        trigger_text: 'Clean the scratch disk',
+        task_id: null,
+        priority: 5,
+      });
+      const cycleId = Number(dev.rows('cycle').find((row) => row.trigger_key === key)!.id);
+      await dev.callReducer('record_triage', {
+        cycle_id: cycleId,
+        decision: 'act',
+        priority: 5,
+        reason: '',
+        defer_seconds: 0,
+      });
+      await dev.callReducer('submit_plan', { cycle_id: cycleId, text: 'rm -rf scratch/*', tools: ['command.run'] });
+    } finally {
+      await dev.dispose();
+    }
+    const pending = JSON.parse((await claw('plans', '--json')).stdout) as { id: number; agent: string }[];
+    expect(pending).toEqual([
+      expect.objectContaining({ agent: 'DevClaw', text: 'rm -rf scratch/*', state: 'pending' }),
+    ]);
+    const id = String(pending[0]!.id);
+
+    const noReason = await claw('reject', id);
+    expect(noReason.code).toBe(EXIT_CODES.usage);
+    expectOneLine(noReason.stderr, /reason/);
+
+    const approved = await claw('approve', id, 'scratch only');
+    expect(approved.code).toBe(EXIT_CODES.ok);
+    const decided = JSON.parse((await claw('plans', '--state', 'approved', '--json')).stdout) as unknown[];
+    expect(decided).toEqual([expect.objectContaining({ decided_by: 'admin', decision_reason: 'scratch only' })]);
+
+    const again = await claw('reject', id, 'too late');
+    expect(again.code).toBe(EXIT_CODES.refused);
+    expectOneLine(again.stderr, /already approved/);
+    const missing = await claw('approve', '424242');
+    expect(missing.code).toBe(EXIT_CODES.notFound);
+    expectOneLine(missing.stderr, /Plan 424242 does not exist/);
   });
 
   it('answers bad input with one clear line and the documented exit code', async () => {

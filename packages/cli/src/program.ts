@@ -6,6 +6,7 @@ import { registerDb } from './commands/db.ts';
 import { registerDown } from './commands/down.ts';
 import { registerLogs } from './commands/logs.ts';
 import { registerMessages } from './commands/messages.ts';
+import { registerPlans } from './commands/plans.ts';
 import { registerReflections } from './commands/reflections.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerStimulus } from './commands/stimulus.ts';
@@ -42,6 +43,7 @@ export function createProgram(environment: CliEnvironment): Command {
   registerMessages(program, runtime);
   registerReflections(program, runtime);
   registerAttention(program, runtime);
+  registerPlans(program, runtime);
   registerUsage(program, runtime);
   registerDb(program, runtime);
   registerLogs(program, runtime);

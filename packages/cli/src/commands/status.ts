@@ -11,10 +11,11 @@ export function registerStatus(program: Command, runtime: CliRuntime): void {
     .action(async (options: { json?: boolean }, command: Command) => {
       const context = runtime.context(command);
       await context.withConnection(async (connection) => {
-        const [status, agents, claimed, usage] = await Promise.all([
+        const [status, agents, claimed, phases, usage] = await Promise.all([
           connection.status(),
           agentRows(connection),
           connection.query('task', { state: 'claimed' }),
+          connection.query('agent_status'),
           connection.sql(
             'SELECT agent, SUM(prompt_tokens) AS tokens_in, SUM(completion_tokens) AS tokens_out, COUNT(*) AS requests FROM inference_usage GROUP BY agent',
             1000,
@@ -23,11 +24,17 @@ export function registerStatus(program: Command, runtime: CliRuntime): void {
         const tokensByAgent = new Map(usage.rows.map((row) => [String(row[0]), Number(row[1]) + Number(row[2])]));
         const agentStatus = agents.map((agent) => {
           const task = claimed.find((row) => row.owner === agent.name);
+          const loop = phases.find((row) => row.agent === agent.name);
           return {
             name: String(agent.name),
             role: String(agent.role),
             online: agent.online === true,
             status: String(agent.status),
+            phase: loop ? String(loop.phase) : null,
+            progress: loop ? String(loop.progress) : null,
+            queueLength: loop ? Number(loop.queue_length) : 0,
+            cycleId: loop?.cycle_id ?? null,
+            lastProgressAt: loop?.progress_at ?? null,
             currentTask: task ? { id: task.id, title: task.title } : null,
             lastHeartbeatAt: agent.last_heartbeat_at,
             tokensUsed: tokensByAgent.get(String(agent.name)) ?? 0,
@@ -50,12 +57,14 @@ export function registerStatus(program: Command, runtime: CliRuntime): void {
         output.line();
         output.line(color.bold('Agents'));
         output.table(
-          ['agent', 'role', 'online', 'status', 'task', 'heartbeat', 'tokens'],
+          ['agent', 'role', 'online', 'phase', 'progress', 'queue', 'task', 'heartbeat', 'tokens'],
           agentStatus.map((agent) => [
             agent.name,
             agent.role,
             agent.online ? color.green('yes') : color.yellow('no'),
-            agent.status,
+            agent.phase ?? agent.status,
+            agent.progress ?? '-',
+            agent.queueLength,
             agent.currentTask ? `#${agent.currentTask.id} ${agent.currentTask.title}` : '-',
             formatAge(agent.lastHeartbeatAt),
             agent.tokensUsed,

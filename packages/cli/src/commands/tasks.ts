@@ -50,15 +50,21 @@ export function registerTasks(program: Command, runtime: CliRuntime): void {
         if (!task) throw new ClawError('NOT_FOUND', `Task ${id} does not exist (\`claw tasks\` lists them)`);
         // Optional columns are filtered here, not in the query: SpacetimeDB refuses `=` on option types.
         const ofTask = (rows: BusRow[]): BusRow[] => rows.filter((row) => Number(row.task_id) === id);
-        const [dependencies, actions, reflections, messages] = await Promise.all([
+        const [dependencies, actions, reflections, messages, cycles] = await Promise.all([
           connection.query('task_dependency', { task_id: id }),
           connection.query('action_log').then(ofTask),
           connection.query('reflection').then(ofTask),
           connection.query('message').then(ofTask),
+          connection.query('cycle').then(ofTask),
         ]);
+        const toolCalls = (
+          await Promise.all(cycles.map((cycle) => connection.query('tool_call', { cycle_id: Number(cycle.id) })))
+        ).flat();
         const detail = {
           task,
           dependsOn: dependencies.map((row) => row.depends_on_task_id),
+          cycles: cycles.sort(byIdAscending),
+          toolCalls: toolCalls.sort(byIdAscending),
           actions: actions.sort(byIdAscending),
           messages: messages.sort(byIdAscending),
           reflections: reflections.sort(byIdAscending),
@@ -85,6 +91,14 @@ export function registerTasks(program: Command, runtime: CliRuntime): void {
         output.line();
         output.line(output.color.bold('History'));
         const history = [
+          ...detail.cycles.map((row) => ({
+            at: row.started_at,
+            text: `${row.agent} cycle #${row.id} (${row.trigger_key}): ${row.decision ?? row.phase}${row.reason ? ` - ${String(row.reason)}` : ''}${row.outcome === null ? '' : ` → ${row.outcome}`}`,
+          })),
+          ...detail.toolCalls.map((row) => ({
+            at: row.started_at,
+            text: `${row.agent} step ${row.step}: ${row.tool} ${String(row.args)} → ${row.state}${row.error_code ? ` (${row.error_code})` : ''}`,
+          })),
           ...detail.actions.map((row) => ({
             at: row.created_at,
             text: `${row.agent} ${row.action} → ${row.outcome}${row.detail ? `: ${String(row.detail)}` : ''}`,
