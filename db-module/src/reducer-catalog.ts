@@ -13,7 +13,13 @@ import {
   registerAgent,
   unregisterAgent,
 } from './reducers/agents.ts';
-import { expireAttentionRequest, requestAttention, resolveAttention, withdrawAttention } from './reducers/attention.ts';
+import {
+  expireAttentionRequest,
+  raiseAgentAttention,
+  requestAttention,
+  resolveAttention,
+  withdrawAttention,
+} from './reducers/attention.ts';
 import {
   beginCycle,
   beginToolCall,
@@ -82,6 +88,7 @@ export interface ReducerCatalog {
   readonly abandon_memory_compaction: typeof abandonMemoryCompaction;
   readonly import_memory: typeof importMemory;
   readonly request_attention: typeof requestAttention;
+  readonly raise_agent_attention: typeof raiseAgentAttention;
   readonly resolve_attention: typeof resolveAttention;
   readonly withdraw_attention: typeof withdrawAttention;
   readonly expire_attention_request: typeof expireAttentionRequest;
@@ -134,6 +141,7 @@ export const reducerCatalog: ReducerCatalog = {
   abandon_memory_compaction: abandonMemoryCompaction,
   import_memory: importMemory,
   request_attention: requestAttention,
+  raise_agent_attention: raiseAgentAttention,
   resolve_attention: resolveAttention,
   withdraw_attention: withdrawAttention,
   expire_attention_request: expireAttentionRequest,

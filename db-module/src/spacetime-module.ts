@@ -100,6 +100,10 @@ export const request_attention: ModuleExport = spacetimedb.reducer(
   reducers.request_attention.params,
   reducers.request_attention.run,
 );
+export const raise_agent_attention: ModuleExport = spacetimedb.reducer(
+  reducers.raise_agent_attention.params,
+  reducers.raise_agent_attention.run,
+);
 export const resolve_attention: ModuleExport = spacetimedb.reducer(
   reducers.resolve_attention.params,
   reducers.resolve_attention.run,

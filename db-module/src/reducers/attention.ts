@@ -10,6 +10,7 @@ import {
   requireAgent,
   requireDatabase,
   requireRange,
+  requireRegisteredAgentName,
   requireText,
 } from './guards.ts';
 import { fireReactions } from './hooks.ts';
@@ -21,34 +22,57 @@ function requireOpenRequest(ctx: ReducerContext, id: bigint): AttentionRequestRo
   return request;
 }
 
+/** Validates and inserts an open request for `agent`, scheduling its expiry. */
+function insertAttentionRequest(
+  ctx: ReducerContext,
+  agent: string,
+  request: { text: string; priority: number; default_action: string; expires_in_seconds: number },
+): void {
+  requireText('text', request.text, LIMITS.textLength);
+  requireRange('priority', request.priority, 0, LIMITS.maxPriority);
+  requireText('default_action', request.default_action, LIMITS.shortTextLength);
+  requireRange('expires_in_seconds', request.expires_in_seconds, 1, LIMITS.maxAttentionSeconds);
+  const expiresAt = addSeconds(ctx.timestamp, request.expires_in_seconds);
+  const row = ctx.db.attention_request.insert({
+    id: 0n,
+    agent,
+    text: request.text,
+    priority: request.priority,
+    default_action: request.default_action,
+    expires_at: expiresAt,
+    state: 'open',
+    resolution: undefined,
+    resolved_by: undefined,
+    resolved_at: undefined,
+    created_at: ctx.timestamp,
+  });
+  ctx.db.attention_expiry_schedule.insert({
+    scheduled_id: 0n,
+    scheduled_at: ScheduleAt.time(expiresAt.microsSinceUnixEpoch),
+    attention_request_id: row.id,
+  });
+}
+
 /** An agent asks a human; if nobody answers before it expires, `default_action` is taken. */
 export const requestAttention = defineReducer(
   { text: t.string(), priority: t.u8(), default_action: t.string(), expires_in_seconds: t.u32() },
   (ctx, { text, priority, default_action, expires_in_seconds }) => {
     const agent = requireAgent(ctx, 'request attention');
-    requireText('text', text, LIMITS.textLength);
-    requireRange('priority', priority, 0, LIMITS.maxPriority);
-    requireText('default_action', default_action, LIMITS.shortTextLength);
-    requireRange('expires_in_seconds', expires_in_seconds, 1, LIMITS.maxAttentionSeconds);
-    const expiresAt = addSeconds(ctx.timestamp, expires_in_seconds);
-    const request = ctx.db.attention_request.insert({
-      id: 0n,
-      agent: agent.name,
-      text,
-      priority,
-      default_action,
-      expires_at: expiresAt,
-      state: 'open',
-      resolution: undefined,
-      resolved_by: undefined,
-      resolved_at: undefined,
-      created_at: ctx.timestamp,
-    });
-    ctx.db.attention_expiry_schedule.insert({
-      scheduled_id: 0n,
-      scheduled_at: ScheduleAt.time(expiresAt.microsSinceUnixEpoch),
-      attention_request_id: request.id,
-    });
+    insertAttentionRequest(ctx, agent.name, { text, priority, default_action, expires_in_seconds });
+  },
+);
+
+/**
+ * The orchestrator (an admin) raises a request about an agent it supervises, e.g. one that keeps
+ * crashing and was given up on. The request is the agent's (`agent` column), so it shows up with
+ * the agent's requests and the agent sees it resolved when it runs again.
+ */
+export const raiseAgentAttention = defineReducer(
+  { agent: t.string(), text: t.string(), priority: t.u8(), default_action: t.string(), expires_in_seconds: t.u32() },
+  (ctx, { agent, text, priority, default_action, expires_in_seconds }) => {
+    requireAdmin(ctx, 'raise attention requests for an agent');
+    const target = requireRegisteredAgentName(ctx, 'agent', agent);
+    insertAttentionRequest(ctx, target.name, { text, priority, default_action, expires_in_seconds });
   },
 );
 

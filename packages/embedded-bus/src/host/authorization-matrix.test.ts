@@ -115,6 +115,17 @@ const CASES: Case[] = [
     allowed: AGENTS,
   },
   {
+    reducer: 'raise_agent_attention',
+    args: () => ({
+      agent: 'DevClaw',
+      text: 'DevClaw keeps crashing',
+      priority: 8,
+      default_action: 'leave it stopped',
+      expires_in_seconds: 60,
+    }),
+    allowed: ['admin'],
+  },
+  {
     reducer: 'resolve_attention',
     args: (f) => ({ attention_request_id: f.attentionRequestId, resolution: 'yes' }),
     allowed: ['admin'],

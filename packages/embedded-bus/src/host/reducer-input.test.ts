@@ -414,6 +414,32 @@ const BAD_INPUT: Record<string, Bad[]> = {
       'Expected `default_action` to be non-empty text',
     ],
   ],
+  raise_agent_attention: [
+    [
+      ADMIN,
+      () => ({ agent: 'Ghost', text: 't', priority: 1, default_action: 'wait', expires_in_seconds: 60 }),
+      'REDUCER_REJECTED',
+      'Expected `agent` to name a registered agent',
+    ],
+    [
+      ADMIN,
+      () => ({ agent: 'DevClaw', text: '', priority: 1, default_action: 'wait', expires_in_seconds: 60 }),
+      'REDUCER_REJECTED',
+      'Expected `text` to be non-empty text',
+    ],
+    [
+      ADMIN,
+      () => ({ agent: 'DevClaw', text: 't', priority: 10, default_action: 'wait', expires_in_seconds: 60 }),
+      'REDUCER_REJECTED',
+      'Expected `priority` to be an integer 0-9',
+    ],
+    [
+      ADMIN,
+      () => ({ agent: 7, text: 't', priority: 1, default_action: 'wait', expires_in_seconds: 60 }),
+      'INVALID_PARAMS',
+      'agent',
+    ],
+  ],
   resolve_attention: [
     [
       ADMIN,
