@@ -1,0 +1,247 @@
+import { ClawError, type Logger, silentLogger } from '@clawfleet/protocol';
+import type { AgentExit, AgentInstance, AgentLaunchSpec, AgentRuntime } from './agent-runtime.ts';
+
+export interface RestartPolicy {
+  /** Wait before the first restart. @default 1000 */
+  initialDelayMs: number;
+  /** Longest wait between restarts. @default 30000 */
+  maxDelayMs: number;
+  /** Each consecutive crash multiplies the wait by this. @default 2 */
+  multiplier: number;
+  /** This many crashes within `crashWindowMs` and the agent is given up on. @default 5 */
+  maxCrashes: number;
+  /** @default 120000 */
+  crashWindowMs: number;
+  /** A run at least this long counts as healthy: the next crash starts the backoff over. @default 60000 */
+  stableAfterMs: number;
+}
+
+export const DEFAULT_RESTART_POLICY: Readonly<RestartPolicy> = Object.freeze({
+  initialDelayMs: 1_000,
+  maxDelayMs: 30_000,
+  multiplier: 2,
+  maxCrashes: 5,
+  crashWindowMs: 120_000,
+  stableAfterMs: 60_000,
+});
+
+/** starting → running → (crashed →) backing-off → starting ...; given-up and stopped are final. */
+export type SupervisedState = 'starting' | 'running' | 'backing-off' | 'given-up' | 'stopping' | 'stopped';
+
+export interface SupervisedAgentStatus {
+  agent: string;
+  state: SupervisedState;
+  /** The running instance's runtime id (`process 4242`), when one runs. */
+  instance: string | undefined;
+  /** Launches after the first. */
+  restarts: number;
+  /** Crashes within the crash window now. */
+  recentCrashes: number;
+  lastExit: AgentExit | undefined;
+}
+
+export type SupervisorEvent =
+  | { type: 'started'; agent: string; instance: string }
+  | { type: 'exited'; agent: string; exit: AgentExit; expected: boolean }
+  | { type: 'restart-scheduled'; agent: string; delayMs: number }
+  | { type: 'given-up'; agent: string; crashes: number; lastExit: AgentExit }
+  | { type: 'stopped'; agent: string };
+
+export interface AgentSupervisorOptions {
+  runtime: AgentRuntime;
+  agents: readonly AgentLaunchSpec[];
+  restart?: Partial<RestartPolicy>;
+  /**
+   * Called once when an agent is given up on (the orchestrator raises an attention request). A
+   * failure here is logged; it never stops the supervisor.
+   */
+  onGiveUp?: (report: {
+    agent: string;
+    crashes: number;
+    lastExit: AgentExit;
+    windowMs: number;
+  }) => void | Promise<void>;
+  /** Every state change, for logs and tests. */
+  onEvent?: (event: SupervisorEvent) => void;
+  logger?: Logger;
+  /** Clock, for the crash window and the stable-run check. @default performance.now */
+  now?: () => number;
+}
+
+interface Supervised {
+  spec: AgentLaunchSpec;
+  state: SupervisedState;
+  instance: AgentInstance | undefined;
+  startedAt: number;
+  restarts: number;
+  consecutiveCrashes: number;
+  crashTimes: number[];
+  lastExit: AgentExit | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * Keeps each agent running through an `AgentRuntime`: an agent that exits while it should run is
+ * restarted after an exponential backoff; one that crashes `maxCrashes` times within the crash
+ * window is given up on (left stopped, `onGiveUp` called). `stop()` stops them all, each with a
+ * grace period, and restarts nothing afterwards.
+ */
+export class AgentSupervisor {
+  readonly #runtime: AgentRuntime;
+  readonly #policy: RestartPolicy;
+  readonly #agents = new Map<string, Supervised>();
+  readonly #onGiveUp: AgentSupervisorOptions['onGiveUp'];
+  readonly #onEvent: AgentSupervisorOptions['onEvent'];
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  #stopping = false;
+
+  constructor(options: AgentSupervisorOptions) {
+    this.#runtime = options.runtime;
+    this.#policy = { ...DEFAULT_RESTART_POLICY, ...options.restart };
+    for (const [key, value] of Object.entries(this.#policy)) {
+      if (!Number.isFinite(value) || value < 0) {
+        throw new ClawError('CONFIG_INVALID', `Expected restart policy \`${key}\` to be a number >= 0, got ${value}`);
+      }
+    }
+    for (const spec of options.agents) {
+      if (this.#agents.has(spec.agent))
+        throw new ClawError('CONFIG_INVALID', `Agent ${spec.agent} is supervised twice`);
+      this.#agents.set(spec.agent, {
+        spec,
+        state: 'stopped',
+        instance: undefined,
+        startedAt: 0,
+        restarts: 0,
+        consecutiveCrashes: 0,
+        crashTimes: [],
+        lastExit: undefined,
+        timer: undefined,
+      });
+    }
+    this.#onGiveUp = options.onGiveUp;
+    this.#onEvent = options.onEvent;
+    this.#logger = (options.logger ?? silentLogger).child({
+      component: 'agent-supervisor',
+      runtime: this.#runtime.kind,
+    });
+    this.#now = options.now ?? (() => performance.now());
+  }
+
+  /** Launches every agent. An agent whose launch fails is treated as a crash (backoff, then give-up). */
+  async start(): Promise<void> {
+    await Promise.all([...this.#agents.values()].map((supervised) => this.#launch(supervised)));
+  }
+
+  status(): SupervisedAgentStatus[] {
+    const now = this.#now();
+    return [...this.#agents.values()].map((supervised) => ({
+      agent: supervised.spec.agent,
+      state: supervised.state,
+      instance: supervised.instance?.id,
+      restarts: supervised.restarts,
+      recentCrashes: supervised.crashTimes.filter((time) => now - time <= this.#policy.crashWindowMs).length,
+      lastExit: supervised.lastExit,
+    }));
+  }
+
+  /** The running instance of an agent, if one runs (tests send it signals). */
+  instance(agent: string): AgentInstance | undefined {
+    return this.#agents.get(agent)?.instance;
+  }
+
+  /**
+   * Stops every agent: no restart is scheduled from now on, pending ones are cancelled, and each
+   * running instance gets SIGTERM and, after `graceMs`, SIGKILL. Resolves when all have ended.
+   */
+  async stop(options: { graceMs: number }): Promise<void> {
+    this.#stopping = true;
+    await Promise.all(
+      [...this.#agents.values()].map(async (supervised) => {
+        if (supervised.timer !== undefined) clearTimeout(supervised.timer);
+        supervised.timer = undefined;
+        const instance = supervised.instance;
+        if (instance !== undefined) {
+          supervised.state = 'stopping';
+          await instance.stop({ graceMs: options.graceMs });
+        }
+        if (supervised.state !== 'given-up') supervised.state = 'stopped';
+        this.#emit({ type: 'stopped', agent: supervised.spec.agent });
+      }),
+    );
+  }
+
+  async #launch(supervised: Supervised): Promise<void> {
+    if (this.#stopping) return;
+    const agent = supervised.spec.agent;
+    supervised.state = 'starting';
+    let instance: AgentInstance;
+    try {
+      instance = await this.#runtime.launch(supervised.spec);
+    } catch (error) {
+      this.#logger.error({ err: error, agent }, 'agent could not be launched');
+      this.#crashed(supervised, { code: null, signal: null });
+      return;
+    }
+    if (this.#stopping) {
+      await instance.stop({ graceMs: 0 });
+      return;
+    }
+    supervised.instance = instance;
+    supervised.state = 'running';
+    supervised.startedAt = this.#now();
+    this.#emit({ type: 'started', agent, instance: instance.id });
+    void instance.exited.then((exit) => {
+      supervised.instance = undefined;
+      supervised.lastExit = exit;
+      const expected = this.#stopping;
+      this.#emit({ type: 'exited', agent, exit, expected });
+      if (expected) return;
+      this.#logger.warn({ agent, instance: instance.id, ...exit }, 'agent exited unexpectedly');
+      if (this.#now() - supervised.startedAt >= this.#policy.stableAfterMs) supervised.consecutiveCrashes = 0;
+      this.#crashed(supervised, exit);
+    });
+  }
+
+  #crashed(supervised: Supervised, exit: AgentExit): void {
+    const agent = supervised.spec.agent;
+    const now = this.#now();
+    supervised.lastExit = exit;
+    supervised.consecutiveCrashes += 1;
+    supervised.crashTimes = [...supervised.crashTimes, now].filter((time) => now - time <= this.#policy.crashWindowMs);
+    if (supervised.crashTimes.length >= this.#policy.maxCrashes) {
+      supervised.state = 'given-up';
+      const report = {
+        agent,
+        crashes: supervised.crashTimes.length,
+        lastExit: exit,
+        windowMs: this.#policy.crashWindowMs,
+      };
+      this.#logger.error(report, 'agent keeps crashing: given up on, raising an attention request');
+      this.#emit({ type: 'given-up', agent, crashes: report.crashes, lastExit: exit });
+      Promise.resolve()
+        .then(() => this.#onGiveUp?.(report))
+        .catch((error: unknown) => this.#logger.error({ err: error, agent }, 'could not report a given-up agent'));
+      return;
+    }
+    const delayMs = Math.min(
+      this.#policy.maxDelayMs,
+      this.#policy.initialDelayMs * this.#policy.multiplier ** (supervised.consecutiveCrashes - 1),
+    );
+    supervised.state = 'backing-off';
+    this.#emit({ type: 'restart-scheduled', agent, delayMs });
+    supervised.timer = setTimeout(() => {
+      supervised.timer = undefined;
+      supervised.restarts += 1;
+      void this.#launch(supervised);
+    }, delayMs);
+  }
+
+  #emit(event: SupervisorEvent): void {
+    try {
+      this.#onEvent?.(event);
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'supervisor event listener threw');
+    }
+  }
+}

@@ -1,0 +1,3 @@
+export * from './agent-runtime.ts';
+export * from './agent-supervisor.ts';
+export * from './process/process-agent-runtime.ts';
