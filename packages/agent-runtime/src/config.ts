@@ -23,6 +23,8 @@ export interface AgentProcessConfig {
   readonly sharedWorkspaceDirectory: string;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
   readonly logFormat: 'json' | 'pretty';
+  /** Where `command.run` looks up the agent's commands (once, at start). */
+  readonly searchPath: string;
 }
 
 /** Each option with its environment variable; an error names both. */
@@ -36,6 +38,7 @@ export const AGENT_ENVIRONMENT = {
   sharedWorkspaceDirectory: 'CLAW_SHARED_WORKSPACE',
   logLevel: 'CLAW_LOG_LEVEL',
   logFormat: 'CLAW_LOG_FORMAT',
+  searchPath: 'PATH',
 } as const;
 
 function invalid(option: keyof typeof AGENT_ENVIRONMENT, message: string): never {
@@ -101,5 +104,6 @@ export function loadAgentProcessConfig(
     sharedWorkspaceDirectory: resolve(cwd, shared),
     logLevel: logLevel.data,
     logFormat: logFormat.data,
+    searchPath: optional(environment, 'searchPath') ?? '/usr/local/bin:/usr/bin:/bin',
   });
 }

@@ -18,7 +18,9 @@ import {
   parseTriage,
   type ReflectionDecision,
   reflectJsonSchema,
+  type TextBounds,
   type TriageDecision,
+  textBounds,
   triageJsonSchema,
 } from '../prompts/decision-schemas.ts';
 import {
@@ -135,6 +137,11 @@ export class CycleRunner {
     }
   }
 
+  /** Text bounds of a phase's reply, from the tokens it may generate. */
+  #bounds(phase: AgentPhase): TextBounds {
+    return textBounds(Math.min(this.#agent.model.phases[phase].maxTokens, this.#agent.model.maxTokens));
+  }
+
   #cycle(id: number): CycleRecord {
     const cycle = this.#bus.cycle(id);
     if (cycle === undefined) throw new ClawError('NOT_FOUND', `Cycle ${id} is not in the cache`);
@@ -157,8 +164,8 @@ export class CycleRunner {
       cycle,
       'triage',
       prompt,
-      triageJsonSchema(delegates, memoryIds),
-      (value) => parseTriage(value, delegates, memoryIds),
+      triageJsonSchema(delegates, memoryIds, this.#bounds('triage')),
+      (value) => parseTriage(value, delegates, memoryIds, this.#bounds('triage')),
       signal,
     );
     if (!decided.ok) {
@@ -357,12 +364,13 @@ export class CycleRunner {
         observations,
         stepsLeft: limits.stepsPerCycle - step,
       });
+      const bounds = this.#bounds('act');
       const decided = await this.#decide<ActDecision>(
         current,
         'act',
         prompt,
-        actJsonSchema(toolNames),
-        parseAct,
+        actJsonSchema(toolNames, bounds),
+        (value) => parseAct(value, bounds),
         signal,
       );
       if (!decided.ok) {
@@ -677,12 +685,13 @@ export class CycleRunner {
       observations,
       ending,
     });
+    const bounds = this.#bounds('reflect');
     const decided = await this.#decide<ReflectionDecision>(
       current,
       'reflect',
       prompt,
-      reflectJsonSchema(),
-      parseReflection,
+      reflectJsonSchema(bounds),
+      (value) => parseReflection(value, bounds),
       signal,
     );
     const reflection: ReflectionDecision = decided.ok

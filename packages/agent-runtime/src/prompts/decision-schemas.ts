@@ -17,9 +17,36 @@ export const NO_TOOL = 'none';
 export const IMPORTANCE_STEPS = ['0.0', '0.1', '0.2', '0.3', '0.4', '0.5', '0.6', '0.7', '0.8', '0.9', '1.0'] as const;
 export const REFLECTION_OUTCOMES = ['success', 'partial', 'failure'] as const;
 
-const REASON_LENGTH = 240;
-const MESSAGE_LENGTH = 400;
-const ARGS_LENGTH = 800;
+/**
+ * Bounds on the free-text fields, derived from the phase's `maxTokens` so that the longest reply the
+ * grammar allows still fits: a model (the generated tiny one in particular) may fill every string to
+ * its maximum, and a reply cut at max tokens is malformed. About one token per character, less a
+ * margin for the JSON around the strings.
+ */
+export interface TextBounds {
+  reason: number;
+  message: number;
+  args: number;
+  summary: number;
+  lessons: number;
+  tag: number;
+}
+
+export function textBounds(maxTokens: number): TextBounds {
+  const budget = Math.max(64, maxTokens - 140);
+  const part = (share: number, floor: number, cap: number) =>
+    Math.min(cap, Math.max(floor, Math.floor(budget * share)));
+  return {
+    reason: part(0.35, 24, 600),
+    message: part(0.55, 32, 2_000),
+    args: part(0.6, 48, 4_000),
+    summary: part(0.45, 32, 1_000),
+    lessons: part(0.3, 16, 1_000),
+    tag: part(0.05, 8, 24),
+  };
+}
+
+const DEFAULT_BOUNDS = textBounds(512);
 
 export interface TriageDecision {
   decision: TriageDecisionKind;
@@ -32,13 +59,17 @@ export interface TriageDecision {
 }
 
 /** Triage: act | delegate | defer | ignore, with the agents it may delegate to and the memories it may cite. */
-export function triageJsonSchema(delegates: readonly string[], memoryIds: readonly number[]): Record<string, unknown> {
+export function triageJsonSchema(
+  delegates: readonly string[],
+  memoryIds: readonly number[],
+  bounds: TextBounds = DEFAULT_BOUNDS,
+): Record<string, unknown> {
   const properties: Record<string, unknown> = {
     decision: { type: 'string', enum: [...TRIAGE_DECISIONS] },
     priority: { type: 'string', enum: [...PRIORITIES] },
-    reason: { type: 'string', minLength: 1, maxLength: REASON_LENGTH },
+    reason: { type: 'string', minLength: 1, maxLength: bounds.reason },
     delegate_to: { type: 'string', enum: [NO_AGENT, ...delegates] },
-    message: { type: 'string', maxLength: MESSAGE_LENGTH },
+    message: { type: 'string', maxLength: bounds.message },
     defer_minutes: { type: 'string', enum: [...DEFER_MINUTES] },
   };
   if (memoryIds.length > 0) {
@@ -47,23 +78,25 @@ export function triageJsonSchema(delegates: readonly string[], memoryIds: readon
   return { type: 'object', properties, required: Object.keys(properties), additionalProperties: false };
 }
 
-const triageShape = z.object({
-  decision: z.enum(TRIAGE_DECISIONS),
-  priority: z.enum(PRIORITIES),
-  reason: z.string().min(1).max(REASON_LENGTH),
-  delegate_to: z.string(),
-  message: z.string().max(MESSAGE_LENGTH),
-  defer_minutes: z.enum(DEFER_MINUTES),
-  cites: z.array(z.string()).max(3).optional(),
-});
+const triageShape = (bounds: TextBounds) =>
+  z.object({
+    decision: z.enum(TRIAGE_DECISIONS),
+    priority: z.enum(PRIORITIES),
+    reason: z.string().min(1).max(bounds.reason),
+    delegate_to: z.string(),
+    message: z.string().max(bounds.message),
+    defer_minutes: z.enum(DEFER_MINUTES),
+    cites: z.array(z.string()).max(3).optional(),
+  });
 
 /** Checks a triage reply against the schema and against sense; returns the decision or why it is wrong. */
 export function parseTriage(
   value: unknown,
   delegates: readonly string[],
   memoryIds: readonly number[],
+  bounds: TextBounds = DEFAULT_BOUNDS,
 ): { ok: true; decision: TriageDecision } | { ok: false; problem: string } {
-  const parsed = triageShape.safeParse(value);
+  const parsed = triageShape(bounds).safeParse(value);
   if (!parsed.success) return { ok: false, problem: describeIssue(parsed.error) };
   const reply = parsed.data;
   const delegateTo = reply.delegate_to === NO_AGENT ? null : reply.delegate_to;
@@ -104,31 +137,35 @@ export type ActDecision =
   | { kind: 'finish'; outcome: 'success' | 'partial' | 'failure'; summary: string };
 
 /** One act step: call a tool of the allowlist (arguments as a JSON object in a string) or finish. */
-export function actJsonSchema(tools: readonly string[]): Record<string, unknown> {
+export function actJsonSchema(tools: readonly string[], bounds: TextBounds = DEFAULT_BOUNDS): Record<string, unknown> {
   const properties = {
     action: { type: 'string', enum: ['tool', 'finish'] },
     tool: { type: 'string', enum: [NO_TOOL, ...tools] },
-    args: { type: 'string', maxLength: ARGS_LENGTH },
+    args: { type: 'string', maxLength: bounds.args },
     outcome: { type: 'string', enum: ['none', ...REFLECTION_OUTCOMES] },
-    summary: { type: 'string', maxLength: MESSAGE_LENGTH },
+    summary: { type: 'string', maxLength: bounds.summary },
   };
   return { type: 'object', properties, required: Object.keys(properties), additionalProperties: false };
 }
 
-const actShape = z.object({
-  action: z.enum(['tool', 'finish']),
-  tool: z.string(),
-  args: z.string().max(ARGS_LENGTH),
-  outcome: z.enum(['none', ...REFLECTION_OUTCOMES]),
-  summary: z.string().max(MESSAGE_LENGTH),
-});
+const actShape = (bounds: TextBounds) =>
+  z.object({
+    action: z.enum(['tool', 'finish']),
+    tool: z.string(),
+    args: z.string().max(bounds.args),
+    outcome: z.enum(['none', ...REFLECTION_OUTCOMES]),
+    summary: z.string().max(bounds.summary),
+  });
 
 /**
  * Checks an act reply. A tool outside `tools` is *not* a malformed reply: the loop records it as a
  * refused call and tells the model, so the allowlist refusal is visible in the database.
  */
-export function parseAct(value: unknown): { ok: true; decision: ActDecision } | { ok: false; problem: string } {
-  const parsed = actShape.safeParse(value);
+export function parseAct(
+  value: unknown,
+  bounds: TextBounds = DEFAULT_BOUNDS,
+): { ok: true; decision: ActDecision } | { ok: false; problem: string } {
+  const parsed = actShape(bounds).safeParse(value);
   if (!parsed.success) return { ok: false, problem: describeIssue(parsed.error) };
   const reply = parsed.data;
   if (reply.action === 'finish') {
@@ -159,24 +196,25 @@ export interface ReflectionDecision {
   tags: string[];
 }
 
-export function reflectJsonSchema(): Record<string, unknown> {
+export function reflectJsonSchema(bounds: TextBounds = DEFAULT_BOUNDS): Record<string, unknown> {
   const properties = {
-    summary: { type: 'string', minLength: 1, maxLength: MESSAGE_LENGTH },
+    summary: { type: 'string', minLength: 1, maxLength: bounds.summary },
     outcome: { type: 'string', enum: [...REFLECTION_OUTCOMES] },
-    lessons: { type: 'string', maxLength: MESSAGE_LENGTH },
+    lessons: { type: 'string', maxLength: bounds.lessons },
     importance: { type: 'string', enum: [...IMPORTANCE_STEPS] },
-    tags: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 24 }, maxItems: 4 },
+    tags: { type: 'array', items: { type: 'string', minLength: 1, maxLength: bounds.tag }, maxItems: 3 },
   };
   return { type: 'object', properties, required: Object.keys(properties), additionalProperties: false };
 }
 
-const reflectShape = z.object({
-  summary: z.string().min(1).max(MESSAGE_LENGTH),
-  outcome: z.enum(REFLECTION_OUTCOMES),
-  lessons: z.string().max(MESSAGE_LENGTH),
-  importance: z.enum(IMPORTANCE_STEPS),
-  tags: z.array(z.string().max(24)).max(4),
-});
+const reflectShape = (bounds: TextBounds) =>
+  z.object({
+    summary: z.string().min(1).max(bounds.summary),
+    outcome: z.enum(REFLECTION_OUTCOMES),
+    lessons: z.string().max(bounds.lessons),
+    importance: z.enum(IMPORTANCE_STEPS),
+    tags: z.array(z.string().max(bounds.tag)).max(3),
+  });
 
 /** Tags as the memory schema accepts them: lowercase, `[a-z0-9_.:/-]`, each once. */
 export function normaliseTags(tags: readonly string[]): string[] {
@@ -194,8 +232,9 @@ export function normaliseTags(tags: readonly string[]): string[] {
 
 export function parseReflection(
   value: unknown,
+  bounds: TextBounds = DEFAULT_BOUNDS,
 ): { ok: true; decision: ReflectionDecision } | { ok: false; problem: string } {
-  const parsed = reflectShape.safeParse(value);
+  const parsed = reflectShape(bounds).safeParse(value);
   if (!parsed.success) return { ok: false, problem: describeIssue(parsed.error) };
   const reply = parsed.data;
   if (reply.summary.trim().length === 0) return { ok: false, problem: 'summary is blank' };

@@ -1,0 +1,85 @@
+/**
+ * One agent process, wired from its config: the agent's definition, its connection to the
+ * orchestrator (bus and inference), its memory, its toolbox, and the loop. Nothing here assumes a
+ * parent process: the same code runs as the orchestrator's child or alone in a container.
+ */
+import { mkdirSync } from 'node:fs';
+import { createToolRegistry } from '@clawfleet/agent-tools';
+import { type AgentDefinition, BUILT_IN_AGENTS_DIRECTORY, loadAgent } from '@clawfleet/agents';
+import { type BusClient, EmbeddedBusClient } from '@clawfleet/bus-client';
+import { InferenceClient } from '@clawfleet/inference-client';
+import { IpcClient } from '@clawfleet/ipc';
+import { AgentMemory } from '@clawfleet/memory';
+import type { JsonValue, Logger } from '@clawfleet/protocol';
+import type { AgentProcessConfig } from '../config.ts';
+import { AgentLoop } from '../loop/agent-loop.ts';
+import { loopMemoryOf, toolMemoryOf } from './memory-adapters.ts';
+
+export interface RunningAgent {
+  readonly definition: AgentDefinition;
+  readonly loop: AgentLoop;
+  readonly bus: BusClient;
+  /** Stops the loop (the current cycle stays recorded, to resume), then closes memory and connections. */
+  stop(): Promise<void>;
+}
+
+/** Connects, opens the agent's memory, builds its toolbox and starts its loop. */
+export async function startAgentProcess(config: AgentProcessConfig, logger: Logger): Promise<RunningAgent> {
+  const definition = loadAgent(config.agentName, config.agentsDirectory ?? BUILT_IN_AGENTS_DIRECTORY);
+  mkdirSync(config.workspaceDirectory, { recursive: true, mode: 0o700 });
+  mkdirSync(config.sharedWorkspaceDirectory, { recursive: true, mode: 0o700 });
+  const connection = { socketPath: config.socketPath, token: config.token };
+  const bus = await EmbeddedBusClient.connect({ ...connection, name: definition.name, logger });
+  const cleanup: (() => Promise<void>)[] = [() => bus.dispose()];
+  try {
+    const ipc = await IpcClient.connect({ ...connection, agent: definition.name, logger, requestTimeoutMs: 600_000 });
+    cleanup.push(() => ipc.close());
+    const inference = new InferenceClient(ipc);
+    const memory = await AgentMemory.openOnBus({ bus, inference, logger });
+    cleanup.push(() => memory.dispose());
+    const registry = createToolRegistry({
+      commands: { commands: definition.commands, searchPath: config.searchPath },
+    });
+    const toolbox = registry.forAgent(definition.name, definition.tools);
+    const toolMemory = toolMemoryOf(memory);
+    const system = {
+      inferenceStatus: async (options: { signal: AbortSignal }) =>
+        (await inference.status({ signal: options.signal })) as unknown as JsonValue,
+    };
+    const loop = new AgentLoop({
+      agent: definition,
+      bus,
+      inference,
+      memory: loopMemoryOf(memory),
+      toolbox,
+      toolContext: ({ cycleId, step, taskId, signal, logger: stepLogger }) => ({
+        agent: definition.name,
+        cycleId,
+        step,
+        ...(taskId === undefined ? {} : { taskId }),
+        workspaceDir: config.workspaceDirectory,
+        sharedDir: config.sharedWorkspaceDirectory,
+        bus,
+        memory: toolMemory,
+        system,
+        signal,
+        logger: stepLogger,
+      }),
+      logger: logger.child({ component: 'loop' }),
+    });
+    await loop.start();
+    logger.info({ tools: toolbox.names.length }, 'agent started');
+    return {
+      definition,
+      loop,
+      bus,
+      async stop() {
+        await loop.stop();
+        for (const close of cleanup.reverse()) await close().catch(() => {});
+      },
+    };
+  } catch (error) {
+    for (const close of cleanup.reverse()) await close().catch(() => {});
+    throw error;
+  }
+}
