@@ -1,20 +1,21 @@
 import { EventEmitter } from 'node:events';
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import {
   ClawError,
   DEFAULT_MAX_FRAME_BYTES,
   type Frame,
-  FrameDecoder,
+  type FrameDecoder,
   identityNameSchema,
-  isClawError,
   type Logger,
-  PROTOCOL_VERSION,
   silentLogger,
   type WelcomeFrame,
 } from '@clawfleet/protocol';
 import { type BackoffOptions, backoffDelay, sleep } from '../shared/backoff.ts';
-import { FrameWriter } from '../shared/frame-writer.ts';
-import { type TimeoutEntry, TimeoutQueue } from '../shared/timeout-queue.ts';
+import type { FrameWriter } from '../shared/frame-writer.ts';
+import { TimeoutQueue } from '../shared/timeout-queue.ts';
+import { handshake } from './handshake.ts';
+import { HeartbeatWatch } from './heartbeat-watch.ts';
+import { abortReason, PendingRequests } from './pending-request.ts';
 
 export interface IpcClientOptions {
   socketPath: string;
@@ -46,92 +47,10 @@ export interface RequestOptions {
 }
 
 /**
- * A request awaiting its reply. It is its own abort listener (`handleEvent`) and its timer gets it
- * as an argument, so a request allocates no closures on the hot path.
+ * There is no `connected` event: `connect()` resolving is the first connection (nobody could listen
+ * before it returns); `reconnected` follows each later one.
  */
-class PendingRequest {
-  readonly promise: Promise<unknown>;
-  readonly onDelta: ((data: unknown) => void) | undefined;
-  timeout: TimeoutEntry | undefined;
-  readonly #timeouts: TimeoutQueue;
-  #timeoutMs = 0;
-  readonly #table: Map<number, PendingRequest>;
-  readonly #id: number;
-  readonly #method: string;
-  readonly #signal: AbortSignal | undefined;
-  readonly #write: (frame: Frame) => void;
-  #resolve!: (value: unknown) => void;
-  #reject!: (error: ClawError) => void;
-
-  constructor(
-    table: Map<number, PendingRequest>,
-    timeouts: TimeoutQueue,
-    id: number,
-    method: string,
-    onDelta: ((data: unknown) => void) | undefined,
-    signal: AbortSignal | undefined,
-    write: (frame: Frame) => void,
-  ) {
-    this.#table = table;
-    this.#timeouts = timeouts;
-    this.#id = id;
-    this.#method = method;
-    this.onDelta = onDelta;
-    this.#signal = signal;
-    this.#write = write;
-    this.promise = new Promise((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-    signal?.addEventListener('abort', this, { once: true });
-  }
-
-  get method(): string {
-    return this.#method;
-  }
-
-  resolve(value: unknown): void {
-    if (this.#settle()) this.#resolve(value);
-  }
-
-  reject(error: ClawError): void {
-    if (this.#settle()) this.#reject(error);
-  }
-
-  /** Rejects locally and tells the server to stop. */
-  cancel(error: ClawError): void {
-    if (!this.#settle()) return;
-    this.#write({ type: 'cancel', id: this.#id, reason: error.message.slice(0, 1024) });
-    this.#reject(error);
-  }
-
-  /** Starts the request's timeout; `timeoutMs` is what the caller asked for, for the message. */
-  startTimeout(remainingMs: number, timeoutMs: number): void {
-    this.#timeoutMs = timeoutMs;
-    this.timeout = this.#timeouts.add(remainingMs, this);
-  }
-
-  /** The timeout passed. */
-  expire(): void {
-    this.cancel(new ClawError('TIMEOUT', `\`${this.#method}\` did not complete within ${this.#timeoutMs} ms`));
-  }
-
-  /** The caller's signal aborted. */
-  handleEvent(): void {
-    this.cancel(abortReason(this.#signal!));
-  }
-
-  #settle(): boolean {
-    if (this.#table.get(this.#id) !== this) return false;
-    this.#table.delete(this.#id);
-    if (this.timeout) this.#timeouts.cancel(this.timeout);
-    this.#signal?.removeEventListener('abort', this);
-    return true;
-  }
-}
-
 interface IpcClientEvents {
-  connected: [];
   disconnected: [error: ClawError];
   reconnected: [];
   closed: [];
@@ -143,25 +62,24 @@ interface Link {
   socket: Socket;
   writer: FrameWriter;
   welcome: WelcomeFrame;
-  heartbeat: NodeJS.Timeout;
+  heartbeat: HeartbeatWatch;
 }
 
 /**
  * Client of the IPC server. Connects with retries (exponential backoff with jitter), reconnects and
  * re-handshakes after the server restarts, and rejects pending requests with a retryable
  * CONNECTION_CLOSED when the connection drops. Requests issued while reconnecting wait for the new
- * connection within their own timeout.
+ * connection within their own timeout. Its parts: `handshake.ts` (one connection attempt),
+ * `pending-request.ts` (requests awaiting replies), `heartbeat-watch.ts` (a silent server).
  */
 export class IpcClient extends EventEmitter<IpcClientEvents> {
   readonly #options: IpcClientOptions;
   readonly #logger: Logger;
-  readonly #pending = new Map<number, PendingRequest>();
   readonly #timeouts = new TimeoutQueue();
+  readonly #pending = new PendingRequests(this.#timeouts);
   readonly #eventListeners = new Map<string, Set<EventListener>>();
   readonly #disposed = new AbortController();
   #link: Link | undefined;
-  #nextId = 1;
-  #lastSeen = Date.now();
   #reconnecting: Promise<void> | undefined;
   #linkWaiters = new Set<() => void>();
 
@@ -176,7 +94,6 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     validateOptions(options);
     const client = new IpcClient(options);
     await client.#connectWithRetry(options.connectTimeoutMs ?? 10_000);
-    client.emit('connected');
     return client;
   }
 
@@ -217,18 +134,9 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     deadline: number,
     options: RequestOptions,
   ): Promise<Result> {
-    const id = this.#allocateId();
     const remaining = deadline - Date.now();
-    const pending = new PendingRequest(
-      this.#pending,
-      this.#timeouts,
-      id,
-      method,
-      options.onDelta,
-      options.signal,
-      (frame) => this.#writeQuietly(frame),
-    );
-    this.#pending.set(id, pending);
+    const pending = this.#pending.open(method, options.onDelta, options.signal, (frame) => this.#writeQuietly(frame));
+    const id = pending.id;
     let wireTimeout: number | undefined;
     if (Number.isFinite(remaining)) {
       wireTimeout = Math.max(1, Math.min(86_400_000, Math.ceil(remaining)));
@@ -265,11 +173,11 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     this.#disposed.abort(new ClawError('CONNECTION_CLOSED', 'Client closed'));
     const link = this.#link;
     this.#link = undefined;
-    this.#failPending(new ClawError('CONNECTION_CLOSED', 'Client closed', { retryable: false }));
+    this.#pending.failAll(new ClawError('CONNECTION_CLOSED', 'Client closed', { retryable: false }));
     this.#timeouts.clear();
     for (const wake of this.#linkWaiters) wake();
     if (link) {
-      clearInterval(link.heartbeat);
+      link.heartbeat.stop();
       this.#writeQuietly({ type: 'goodbye', reason: 'client closing', reconnect: false }, link);
       await new Promise<void>((resolve) => {
         link.socket.once('close', () => resolve());
@@ -285,14 +193,6 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
-  }
-
-  #allocateId(): number {
-    // Ids wrap within u32 and skip any still in flight.
-    do {
-      this.#nextId = this.#nextId >= 0xffff_ffff ? 1 : this.#nextId + 1;
-    } while (this.#pending.has(this.#nextId));
-    return this.#nextId;
   }
 
   #writeQuietly(frame: Frame, link: Link | undefined = this.#link): void {
@@ -350,89 +250,33 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     });
   }
 
-  #connectOnce(timeoutMs: number): Promise<void> {
+  async #connectOnce(timeoutMs: number): Promise<void> {
     const options = this.#options;
-    const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    return new Promise<void>((resolve, reject) => {
-      const socket = netConnect(options.socketPath);
-      const decoder = new FrameDecoder({ maxFrameBytes });
-      const writer = new FrameWriter(socket, maxFrameBytes);
-      let settled = false;
-      const fail = (error: ClawError): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        socket.destroy();
-        reject(error);
-      };
-      const timer = setTimeout(
-        () => fail(new ClawError('CONNECT_FAILED', `Handshake took over ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      socket.once('error', (error: NodeJS.ErrnoException) => {
-        fail(new ClawError('CONNECT_FAILED', `${error.code ?? 'error'}: ${error.message}`, { cause: error }));
-      });
-      socket.once('close', () =>
-        fail(new ClawError('CONNECT_FAILED', 'Server closed the connection during the handshake')),
-      );
-      socket.once('connect', () => {
-        writer.write({
-          type: 'hello',
-          agent: options.agent,
-          token: options.token,
-          protocolVersion: PROTOCOL_VERSION,
-          capabilities: options.capabilities ?? [],
-        });
-      });
-      const onHandshakeData = (chunk: Buffer): void => {
-        const { frames, error } = decoder.push(chunk);
-        const [first, ...rest] = frames;
-        if (!first) {
-          if (error) fail(error);
-          return;
-        }
-        if (first.type === 'error') {
-          fail(ClawError.fromJSON(first.error));
-          return;
-        }
-        if (first.type !== 'welcome') {
-          fail(new ClawError('HANDSHAKE_REQUIRED', `Expected \`welcome\`, got \`${first.type}\``));
-          return;
-        }
-        settled = true;
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        socket.removeAllListeners('close');
-        socket.off('data', onHandshakeData);
-        this.#attach(socket, decoder, writer, first);
-        for (const frame of rest) this.#onFrame(frame);
-        if (error) socket.destroy(error);
-        resolve();
-      };
-      socket.on('data', onHandshakeData);
+    const { socket, decoder, writer, welcome, early, error } = await handshake({
+      socketPath: options.socketPath,
+      agent: options.agent,
+      token: options.token,
+      capabilities: options.capabilities ?? [],
+      maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+      timeoutMs,
     });
+    this.#attach(socket, decoder, writer, welcome);
+    for (const frame of early) this.#onFrame(frame);
+    if (error) socket.destroy(error);
   }
 
   #attach(socket: Socket, decoder: FrameDecoder, writer: FrameWriter, welcome: WelcomeFrame): void {
-    this.#lastSeen = Date.now();
     const interval = welcome.heartbeatIntervalMs > 0 ? welcome.heartbeatIntervalMs : 5000;
-    const timeout = this.#options.heartbeatTimeoutMs ?? interval * 3;
-    const heartbeat = setInterval(
-      () => {
-        if (Date.now() - this.#lastSeen > timeout) {
-          this.#logger.warn({ silentMs: Date.now() - this.#lastSeen }, 'server missed heartbeats; reconnecting');
-          socket.destroy(new ClawError('PEER_UNRESPONSIVE', 'Server missed its heartbeats'));
-        }
-      },
-      Math.min(interval, timeout),
-    );
-    heartbeat.unref();
+    const heartbeat = new HeartbeatWatch(interval, this.#options.heartbeatTimeoutMs ?? interval * 3, (silentMs) => {
+      this.#logger.warn({ silentMs }, 'server missed heartbeats; reconnecting');
+      socket.destroy(new ClawError('PEER_UNRESPONSIVE', 'Server missed its heartbeats'));
+    });
     const link: Link = { socket, writer, welcome, heartbeat };
     this.#link = link;
     for (const wake of this.#linkWaiters) wake();
 
     socket.on('data', (chunk: Buffer) => {
-      this.#lastSeen = Date.now();
+      heartbeat.seen();
       const { frames, error } = decoder.push(chunk);
       for (const frame of frames) this.#onFrame(frame);
       if (error) {
@@ -483,19 +327,14 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
   }
 
   #onLinkClosed(link: Link): void {
-    clearInterval(link.heartbeat);
+    link.heartbeat.stop();
     if (this.#link !== link) return;
     this.#link = undefined;
     const error = new ClawError('CONNECTION_CLOSED', 'Connection to the server closed');
-    this.#failPending(error);
+    this.#pending.failAll(error);
     if (this.#disposed.signal.aborted) return;
     this.emit('disconnected', error);
     if (this.#options.reconnect !== false) this.#reconnectLoop();
-  }
-
-  #failPending(error: ClawError): void {
-    // Each entry removes itself from the table as it settles.
-    for (const entry of [...this.#pending.values()]) entry.reject(error);
   }
 
   #reconnectLoop(): void {
@@ -523,14 +362,6 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
       this.#reconnecting = undefined;
     });
   }
-}
-
-function abortReason(signal: AbortSignal): ClawError {
-  const reason: unknown = signal.reason;
-  if (isClawError(reason)) return reason;
-  return new ClawError('CANCELLED', reason instanceof Error ? reason.message : 'Request was aborted', {
-    cause: reason,
-  });
 }
 
 function validateOptions(options: IpcClientOptions): void {
