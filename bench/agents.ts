@@ -1,0 +1,45 @@
+/**
+ * `npm run bench -- agents [--quick] [--only cycle,wake,rss]`
+ *
+ * The agents' benchmarks, one section per concern (bench/agents/*.ts), each against a baseline
+ * measured in the same run:
+ * - cycle: one cycle on the tiny model broken into queue wait, triage, act, reflect and bus time;
+ * - wake: stimulus written -> triage started with five agents idle;
+ * - rss: agent process RSS at rest and after 1,000 cycles.
+ */
+import { loadavg } from 'node:os';
+import { loopCycleSection } from './agents/loop-cycle.ts';
+import { loopRssSection } from './agents/loop-rss.ts';
+import { loopWakeSection } from './agents/loop-wake.ts';
+import type { AgentBenchSection } from './agents/section.ts';
+import { machineDescription } from './support/statistics.ts';
+
+const SECTIONS: AgentBenchSection[] = [loopCycleSection, loopWakeSection, loopRssSection];
+
+export async function run(args: string[]): Promise<void> {
+  const quick = args.includes('--quick');
+  const onlyIndex = args.indexOf('--only');
+  const only = onlyIndex >= 0 ? (args[onlyIndex + 1] ?? '').split(',') : undefined;
+  const unknown = only?.filter((name) => !SECTIONS.some((section) => section.name === name)) ?? [];
+  if (unknown.length > 0) {
+    console.error(`Unknown section ${unknown.join(', ')}; sections: ${SECTIONS.map((s) => s.name).join(', ')}`);
+    process.exit(2);
+  }
+  console.log(`# agents benchmark${quick ? ' (--quick)' : ''}`);
+  console.log(`machine: ${await machineDescription()}`);
+  console.log(
+    `load average at start: ${loadavg()
+      .map((value) => value.toFixed(2))
+      .join(' ')}`,
+  );
+  for (const section of SECTIONS) {
+    if (only !== undefined && !only.includes(section.name)) continue;
+    console.log(`\n## ${section.name}: ${section.title}`);
+    for (const line of await section.run({ quick, args })) console.log(line);
+  }
+  console.log(
+    `\nload average at end: ${loadavg()
+      .map((value) => value.toFixed(2))
+      .join(' ')}`,
+  );
+}

@@ -1,0 +1,7 @@
+export {
+  phaseOfSchema,
+  type RecordedCall,
+  type ScriptedAnswer,
+  ScriptedInference,
+  say,
+} from './scripted-inference.ts';
