@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { EmbeddedBusClient } from '@clawfleet/bus-client';
+import { EmbeddedBusClient, type ReducerArgs } from '@clawfleet/bus-client';
 import { EmbeddedDatabase, identityForName } from '@clawfleet/embedded-bus';
 import { IpcClient } from '@clawfleet/ipc';
 import Database from 'better-sqlite3';
@@ -34,7 +34,7 @@ interface Figures {
   p99Ms: number;
 }
 
-const taskArgs = (title: string): Record<string, unknown> => ({
+const taskArgs = (title: string): ReducerArgs<'create_task'> => ({
   title,
   description: 'benchmark task',
   priority: 5,

@@ -1,6 +1,7 @@
 // Node-safe entry: what the embedded host and tests import. The SpacetimeDB entry is spacetime-module.ts
 // (bundled only; it imports `spacetimedb/server`, which plain Node 20 cannot load).
 export type * from './context.ts';
+export * from './generated/client-types.ts';
 export {
   type ReducerCatalog,
   type ReducerName,

@@ -20,6 +20,7 @@ const ALLOWED: Record<string, string[]> = {
   'inference-client': ['protocol', 'ipc'],
   memory: ['protocol', 'db-module', 'bus-client', 'inference-client'],
   'agent-tools': ['protocol', 'bus-client'],
+  'agent-connection': ['protocol', 'ipc', 'bus-client', 'inference-client'],
   agents: ['protocol'],
   'agent-runtime': [
     'protocol',
@@ -53,6 +54,7 @@ const ALLOWED: Record<string, string[]> = {
 const TESTS_MAY_ALSO_USE: Record<string, string[]> = {
   'bus-client': ['embedded-bus'],
   memory: ['embedded-bus', 'ipc'],
+  'agent-connection': ['embedded-bus'],
   'agent-runtime': ['embedded-bus'],
   'agent-tools': ['embedded-bus', 'ipc'],
 };

@@ -1,12 +1,26 @@
 export type {
   BusCacheView,
   BusClient,
+  BusQuery,
+  BusReducerName,
+  BusReducers,
   BusRow,
+  BusRowOf,
   BusSubscription,
+  BusTableName,
+  BusTables,
   CallReducerOptions,
+  QueriesTables,
+  QueryTable,
+  ReducerArgs,
+  ReducerArguments,
   SubscribeOptions,
   SubscriptionCallbacks,
 } from './bus-client.ts';
-// The contract suite imports vitest, so it has its own entry: `@clawfleet/bus-client/contract`.
-export { EmbeddedBusClient, type EmbeddedBusClientOptions } from './embedded/embedded-bus-client.ts';
+export {
+  EmbeddedBusClient,
+  type EmbeddedBusClientAttachOptions,
+  type EmbeddedBusClientOptions,
+} from './embedded/embedded-bus-client.ts';
 export { SpacetimeDbBusClient, type SpacetimeDbBusClientOptions } from './spacetimedb/spacetimedb-bus-client.ts';
+// Test support (the contract suite) imports vitest, so it has its own entry: `@clawfleet/bus-client/testing`.

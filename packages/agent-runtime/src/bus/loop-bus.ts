@@ -4,7 +4,7 @@
  * converted into small typed records. The bus client keeps the cache current through subscriptions;
  * nothing here polls.
  */
-import type { BusClient, BusRow } from '@clawfleet/bus-client';
+import type { BusClient, BusQuery, BusReducerName, BusRow, BusTableName, ReducerArgs } from '@clawfleet/bus-client';
 
 export interface CycleRecord {
   id: number;
@@ -135,7 +135,7 @@ export function toPlan(row: BusRow): PlanRecord {
 }
 
 /** The subscription queries one agent's loop needs; everything it reads comes from these rows. */
-export function loopQueries(agent: string, approvesPlans: boolean): string[] {
+export function loopQueries(agent: string, approvesPlans: boolean): BusQuery[] {
   const quoted = `'${agent.replaceAll("'", "''")}'`;
   return [
     'SELECT * FROM agent',
@@ -162,12 +162,16 @@ export class LoopBus {
     this.agent = agent;
   }
 
-  #call(reducer: string, args: Record<string, unknown>, signal?: AbortSignal): Promise<void> {
+  #call<Reducer extends BusReducerName>(
+    reducer: Reducer,
+    args: ReducerArgs<Reducer>,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const clean = Object.fromEntries(Object.entries(args).filter(([, value]) => value !== undefined));
-    return this.client.callReducer(reducer, clean, signal === undefined ? {} : { signal });
+    return this.client.callReducer(reducer, clean as ReducerArgs<Reducer>, signal === undefined ? {} : { signal });
   }
 
-  rows(table: string): BusRow[] {
+  rows(table: BusTableName): readonly BusRow[] {
     return this.client.rows(table);
   }
 

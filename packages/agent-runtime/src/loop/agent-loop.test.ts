@@ -449,7 +449,7 @@ describe('the agent loop', () => {
     // LeadClaw, granted approval by the admin, approves through the reducer.
     await harness.admin.callReducer('set_plan_approver', { agent: 'LeadClaw', allowed: true });
     const lead = await harness.connect('LeadClaw');
-    await lead.callReducer('decide_plan', { plan_id: plan.id, approve: true, reason: 'fine' });
+    await lead.callReducer('decide_plan', { plan_id: plan.id as number, approve: true, reason: 'fine' });
     const cycle = await doneCycle(harness);
     expect(cycle.outcome).toBe('success');
     expect(effects).toEqual(['purged']);
@@ -462,7 +462,11 @@ describe('the agent loop', () => {
     await startLoop(harness, testAgent('DevClaw'), inference);
     await stimulus(harness, 'Purge the cache');
     const plan = await until('a pending plan', () => harness.rows('plan').find((row) => row.state === 'pending'));
-    await harness.admin.callReducer('decide_plan', { plan_id: plan.id, approve: false, reason: 'not during the demo' });
+    await harness.admin.callReducer('decide_plan', {
+      plan_id: plan.id as number,
+      approve: false,
+      reason: 'not during the demo',
+    });
     const cycle = await doneCycle(harness);
     expect(cycle.outcome).toBe('failure');
     expect(String(cycle.outcome_detail)).toContain('not during the demo');

@@ -10,6 +10,9 @@ function unavailable(what: string): never {
 export const unavailableBus: BusClient = {
   name: 'test',
   identity: '00',
+  get reducers() {
+    return unavailable('bus');
+  },
   callReducer: async () => unavailable('bus'),
   subscribe: () => unavailable('bus'),
   rows: () => unavailable('bus'),

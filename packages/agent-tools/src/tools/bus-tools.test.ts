@@ -58,7 +58,7 @@ function contextFor(bus: BusClient, agent: string, taskId?: number) {
 }
 
 const tasks = () =>
-  admin.rows('task') as {
+  admin.rows('task') as unknown as {
     id: number;
     title: string;
     state: string;

@@ -1,4 +1,4 @@
-import type { BusRow } from '@clawfleet/bus-client';
+import type { BusRow, BusTableName } from '@clawfleet/bus-client';
 import { ClawError } from '@clawfleet/protocol';
 import { z } from 'zod';
 import { type AnyAgentTool, defineTool, type ToolContext } from '../tool.ts';
@@ -39,7 +39,7 @@ function newestId(rows: readonly BusRow[], matches: (row: BusRow) => boolean): n
   return newest;
 }
 
-function cachedRows(context: ToolContext, table: string): BusRow[] {
+function cachedRows(context: ToolContext, table: BusTableName): readonly BusRow[] {
   try {
     return context.bus.rows(table);
   } catch {

@@ -1,7 +1,7 @@
 import type { BusRowChange } from '@clawfleet/protocol';
-import type { BusRow, SubscriptionCallbacks } from '../bus-client.ts';
+import type { BusRow, RowCallbacks } from '../bus-client.ts';
 import type { RowCache } from './row-cache.ts';
-import { rowKey } from './row-key.ts';
+import { contentKey, type RowKey, rowKeyFunction } from './row-key.ts';
 
 type Notification =
   | { op: 'insert'; table: string; row: BusRow }
@@ -9,28 +9,33 @@ type Notification =
   | { op: 'delete'; table: string; row: BusRow };
 
 /**
- * The rows one subscription holds in the shared cache. Changes are applied to the cache first and
- * the callbacks fire afterwards, so a callback reading the cache sees the change it is told about.
+ * The rows one subscription holds in the shared cache, keyed by primary key. Changes are applied to
+ * the cache first and the callbacks fire afterwards, so a callback reading the cache sees the change
+ * it is told about.
  */
 export class SubscriptionRows {
   readonly #cache: RowCache;
-  readonly #tables = new Map<string, Map<string, BusRow>>();
+  readonly #tables = new Map<string, Map<RowKey, BusRow>>();
 
   constructor(cache: RowCache) {
     this.#cache = cache;
   }
 
-  /** Replaces the held rows with a snapshot; rows that vanished fire onDelete, new ones onInsert. */
-  reconcile(tables: readonly { table: string; rows: readonly BusRow[] }[], callbacks: SubscriptionCallbacks): void {
+  /**
+   * Replaces the held rows with a snapshot: rows that vanished fire onDelete, new ones onInsert, and
+   * rows whose content changed meanwhile (a reconnect) onUpdate.
+   */
+  reconcile(tables: readonly { table: string; rows: readonly BusRow[] }[], callbacks: RowCallbacks): void {
     const notifications: Notification[] = [];
-    const next = new Map<string, Map<string, BusRow>>();
+    const next = new Map<string, Map<RowKey, BusRow>>();
     for (const { table, rows } of tables) {
       let keyed = next.get(table);
       if (!keyed) {
         keyed = new Map();
         next.set(table, keyed);
       }
-      for (const row of rows) keyed.set(rowKey(row), row);
+      const keyOf = rowKeyFunction(table);
+      for (const row of rows) keyed.set(keyOf(row), row);
     }
     for (const [table, held] of this.#tables) {
       const incoming = next.get(table);
@@ -43,9 +48,17 @@ export class SubscriptionRows {
     for (const [table, incoming] of next) {
       const held = this.#tables.get(table);
       for (const [key, row] of incoming) {
-        if (held?.has(key)) continue;
-        this.#cache.hold(table, key, row);
-        notifications.push({ op: 'insert', table, row });
+        const oldRow = held?.get(key);
+        if (oldRow === undefined) {
+          this.#cache.hold(table, key, row);
+          notifications.push({ op: 'insert', table, row });
+        } else if (contentKey(oldRow) !== contentKey(row)) {
+          this.#cache.replace(table, key, row);
+          notifications.push({ op: 'update', table, oldRow, row });
+        } else {
+          // Unchanged: keep the object callers may already hold.
+          incoming.set(key, oldRow);
+        }
       }
     }
     this.#tables.clear();
@@ -54,21 +67,30 @@ export class SubscriptionRows {
   }
 
   /** Applies one transaction's changes as the host routed them to this subscription. */
-  apply(changes: readonly BusRowChange[], callbacks: SubscriptionCallbacks): void {
+  apply(changes: readonly BusRowChange[], callbacks: RowCallbacks): void {
     const notifications: Notification[] = [];
     for (const change of changes) {
-      const { table } = change;
-      if (change.op === 'insert') {
-        if (this.#add(table, change.row)) notifications.push({ op: 'insert', table, row: change.row });
-      } else if (change.op === 'delete') {
-        if (this.#remove(table, change.row)) notifications.push({ op: 'delete', table, row: change.row });
+      const { table, row } = change;
+      const keyOf = rowKeyFunction(table);
+      if (change.op === 'delete') {
+        if (this.#remove(table, keyOf(row))) notifications.push({ op: 'delete', table, row });
+        continue;
+      }
+      const key = keyOf(row);
+      const oldKey = change.op === 'update' && change.oldRow !== undefined ? keyOf(change.oldRow) : key;
+      const held = this.#tables.get(table);
+      const oldRow = held?.get(oldKey);
+      if (oldRow === undefined) {
+        this.#add(table, key, row);
+        notifications.push({ op: 'insert', table, row });
+      } else if (oldKey === key) {
+        held!.set(key, row);
+        this.#cache.replace(table, key, row);
+        notifications.push({ op: 'update', table, oldRow, row });
       } else {
-        const oldRow = change.oldRow ?? change.row;
-        const hadOld = this.#remove(table, oldRow);
-        this.#add(table, change.row);
-        notifications.push(
-          hadOld ? { op: 'update', table, oldRow, row: change.row } : { op: 'insert', table, row: change.row },
-        );
+        this.#remove(table, oldKey);
+        this.#add(table, key, row);
+        notifications.push({ op: 'update', table, oldRow, row });
       }
     }
     notify(notifications, callbacks);
@@ -80,31 +102,26 @@ export class SubscriptionRows {
     this.#tables.clear();
   }
 
-  #add(table: string, row: BusRow): boolean {
+  #add(table: string, key: RowKey, row: BusRow): void {
     let held = this.#tables.get(table);
     if (!held) {
       held = new Map();
       this.#tables.set(table, held);
     }
-    const key = rowKey(row);
-    if (held.has(key)) return false;
     held.set(key, row);
     this.#cache.hold(table, key, row);
-    return true;
   }
 
-  #remove(table: string, row: BusRow): boolean {
+  #remove(table: string, key: RowKey): boolean {
     const held = this.#tables.get(table);
-    const key = rowKey(row);
-    if (!held?.has(key)) return false;
-    held.delete(key);
+    if (!held?.delete(key)) return false;
     if (held.size === 0) this.#tables.delete(table);
     this.#cache.release(table, key);
     return true;
   }
 }
 
-function notify(notifications: readonly Notification[], callbacks: SubscriptionCallbacks): void {
+function notify(notifications: readonly Notification[], callbacks: RowCallbacks): void {
   for (const notification of notifications) {
     if (notification.op === 'insert') callbacks.onInsert?.(notification.row, notification.table);
     else if (notification.op === 'delete') callbacks.onDelete?.(notification.row, notification.table);

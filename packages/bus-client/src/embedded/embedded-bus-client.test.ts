@@ -5,7 +5,7 @@ import { BusService, EmbeddedDatabase, identityForName } from '@clawfleet/embedd
 import { IpcServer } from '@clawfleet/ipc';
 import { isClawError } from '@clawfleet/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { describeBusClientContract } from '../contract/bus-client-contract.ts';
+import { describeBusClientContract } from '../testing/bus-client-contract.ts';
 import { EmbeddedBusClient } from './embedded-bus-client.ts';
 
 const TOKEN = 'contract-token';
@@ -78,7 +78,7 @@ describe('EmbeddedBusClient', () => {
     const alice = await bus.connect('Alice');
     const bob = await bus.connect('Bob');
     for (const client of [alice, bob]) {
-      await admin.callReducer('register_agent', { name: client.name, identity: client.identity, role: 'test' });
+      await admin.reducers.registerAgent({ name: client.name, identity: client.identity, role: 'test' });
     }
     // As on SpacetimeDB, the private table itself is refused; its view shows each agent its own rows.
     const refused = bob.subscribe('SELECT * FROM memory_entry');
@@ -86,7 +86,7 @@ describe('EmbeddedBusClient', () => {
     const bobSees = bob.subscribe('SELECT * FROM visible_memory');
     const aliceSees = alice.subscribe('SELECT * FROM visible_memory');
     await Promise.all([bobSees.ready, aliceSees.ready]);
-    await alice.callReducer('write_memory', {
+    await alice.reducers.writeMemory({
       tier: 'short',
       scope: 'private',
       importance: 0.3,
@@ -112,7 +112,7 @@ describe('EmbeddedBusClient', () => {
       },
     });
     await subscription.ready;
-    await admin.callReducer('create_task', {
+    await admin.reducers.createTask({
       title: 'survives',
       description: '',
       priority: 1,
@@ -136,7 +136,7 @@ describe('EmbeddedBusClient', () => {
       expect(applied).toBe(2);
       expect(deleted).toEqual(['survives']);
       expect(admin.rows('task')).toEqual([]);
-      await admin.callReducer('create_task', {
+      await admin.reducers.createTask({
         title: 'after restart',
         description: '',
         priority: 1,
@@ -157,7 +157,7 @@ describe('EmbeddedBusClient', () => {
     bus = await hostBus();
     const client = await bus.connect('orchestrator');
     await client.dispose();
-    await expect(client.callReducer('agent_heartbeat', { status: 'x' })).rejects.toSatisfy((error) =>
+    await expect(client.reducers.agentHeartbeat({ status: 'x' })).rejects.toSatisfy((error) =>
       isClawError(error, 'CONNECTION_CLOSED'),
     );
   });

@@ -20,12 +20,20 @@ import type { ZodType } from 'zod';
 import type {
   BusCacheView,
   BusClient,
-  BusRow,
+  BusQuery,
+  BusReducerName,
+  BusReducers,
   BusSubscription,
+  BusTableName,
+  BusTables,
   CallReducerOptions,
+  QueriesTables,
+  ReducerArgs,
+  RowCallbacks,
   SubscribeOptions,
   SubscriptionCallbacks,
 } from '../bus-client.ts';
+import { createBusReducers } from '../bus-reducers.ts';
 import { RowCache } from '../cache/row-cache.ts';
 import { SubscriptionRows } from '../cache/subscription-rows.ts';
 import { normalizeQueries } from '../query-list.ts';
@@ -46,6 +54,14 @@ export interface EmbeddedBusClientOptions {
   signal?: AbortSignal;
 }
 
+/** Options of a bus client over a connection someone else opened (see `connectAgent`). */
+export interface EmbeddedBusClientAttachOptions {
+  logger?: Logger;
+  /** Whether the connection reconnects after the host restarts (the IpcClient's `reconnect`). @default true */
+  reconnects?: boolean;
+  signal?: AbortSignal;
+}
+
 type SubscriptionState = 'pending' | 'active' | 'ended';
 
 /**
@@ -57,7 +73,7 @@ class EmbeddedSubscription implements BusSubscription {
   readonly ready: Promise<void>;
   readonly id: number;
   readonly rows: SubscriptionRows;
-  readonly callbacks: SubscriptionCallbacks;
+  readonly callbacks: RowCallbacks;
   state: SubscriptionState = 'pending';
   held: BusRowChange[][] = [];
   readonly #owner: EmbeddedBusClient;
@@ -68,7 +84,7 @@ class EmbeddedSubscription implements BusSubscription {
     id: number,
     queries: readonly string[],
     cache: RowCache,
-    callbacks: SubscriptionCallbacks,
+    callbacks: RowCallbacks,
   ) {
     this.#owner = owner;
     this.id = id;
@@ -116,7 +132,12 @@ class EmbeddedSubscription implements BusSubscription {
 export class EmbeddedBusClient implements BusClient {
   readonly name: string;
   readonly identity: string;
+  readonly reducers: BusReducers = createBusReducers((reducer, args, options) =>
+    this.callReducer(reducer, args, options),
+  );
   readonly #ipc: IpcClient;
+  /** Whether disposing this client closes the connection (it opened it itself). */
+  readonly #ownsConnection: boolean;
   readonly #logger: Logger;
   readonly #cache = new RowCache();
   readonly #subscriptions = new Map<number, EmbeddedSubscription>();
@@ -125,20 +146,35 @@ export class EmbeddedBusClient implements BusClient {
   #nextSubscriptionId = 1;
   #disposed = false;
 
-  private constructor(ipc: IpcClient, name: string, identity: string, logger: Logger, reconnects: boolean) {
+  private constructor(
+    ipc: IpcClient,
+    ownsConnection: boolean,
+    name: string,
+    identity: string,
+    logger: Logger,
+    reconnects: boolean,
+  ) {
     this.#ipc = ipc;
+    this.#ownsConnection = ownsConnection;
     this.#reconnects = reconnects;
     this.name = name;
     this.identity = identity;
     this.#logger = logger;
-    this.#offRows = ipc.onEvent(BUS_ROWS_TOPIC, (data, subscriptionId) => this.#onRows(data, subscriptionId));
-    ipc.on('reconnected', () => this.#resubscribeAll());
-    ipc.on('disconnected', (error) => {
+    const offRows = ipc.onEvent(BUS_ROWS_TOPIC, (data, subscriptionId) => this.#onRows(data, subscriptionId));
+    const onReconnected = (): void => this.#resubscribeAll();
+    const onDisconnected = (error: ClawError): void => {
       if (this.#reconnects || this.#disposed) return;
       // Without reconnecting, no subscription will hear from the host again: say so.
       for (const subscription of this.#subscriptions.values()) subscription.end(error, true);
       this.#subscriptions.clear();
-    });
+    };
+    ipc.on('reconnected', onReconnected);
+    ipc.on('disconnected', onDisconnected);
+    this.#offRows = () => {
+      offRows();
+      ipc.off('reconnected', onReconnected);
+      ipc.off('disconnected', onDisconnected);
+    };
   }
 
   /** Connects, authenticates as `name`, and learns this client's identity. */
@@ -154,27 +190,50 @@ export class EmbeddedBusClient implements BusClient {
       reconnect: options.reconnect ?? true,
     });
     try {
-      const result = parseResult(
-        busIdentityResultSchema,
-        await ipc.request(BUS_METHODS.identity, {}, { signal: options.signal }),
-        BUS_METHODS.identity,
-      );
-      return new EmbeddedBusClient(ipc, result.name, result.identity, logger, options.reconnect ?? true);
+      return await EmbeddedBusClient.#create(ipc, true, logger, options.reconnect ?? true, options.signal);
     } catch (error) {
       await ipc.close();
       throw error;
     }
   }
 
+  /**
+   * A bus client over a connection that is already open and authenticated (one connection per agent:
+   * `connectAgent` shares it with the inference client). Disposing the bus client leaves it open.
+   */
+  static async attach(ipc: IpcClient, options: EmbeddedBusClientAttachOptions = {}): Promise<EmbeddedBusClient> {
+    const logger = (options.logger ?? silentLogger).child({ component: 'embedded-bus-client' });
+    return EmbeddedBusClient.#create(ipc, false, logger, options.reconnects ?? true, options.signal);
+  }
+
+  static async #create(
+    ipc: IpcClient,
+    ownsConnection: boolean,
+    logger: Logger,
+    reconnects: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<EmbeddedBusClient> {
+    const result = parseResult(
+      busIdentityResultSchema,
+      await ipc.request(BUS_METHODS.identity, {}, { signal }),
+      BUS_METHODS.identity,
+    );
+    return new EmbeddedBusClient(ipc, ownsConnection, result.name, result.identity, logger, reconnects);
+  }
+
   get cache(): BusCacheView {
     return this.#cache.view;
   }
 
-  rows(table: string): BusRow[] {
-    return this.#cache.rows(table);
+  rows<Table extends BusTableName>(table: Table): readonly BusTables[Table][] {
+    return this.#cache.rows(table) as unknown as readonly BusTables[Table][];
   }
 
-  async callReducer(reducer: string, args: Record<string, unknown>, options: CallReducerOptions = {}): Promise<void> {
+  async callReducer<Reducer extends BusReducerName>(
+    reducer: Reducer,
+    args: ReducerArgs<Reducer>,
+    options: CallReducerOptions = {},
+  ): Promise<void> {
     this.#checkOpen();
     if (typeof reducer !== 'string' || reducer.length === 0) {
       throw new ClawError('INVALID_PARAMS', `Expected \`reducer\` to be a reducer name, got ${describeValue(reducer)}`);
@@ -186,9 +245,9 @@ export class EmbeddedBusClient implements BusClient {
     parseResult(busCallResultSchema, result, BUS_METHODS.call);
   }
 
-  subscribe(
-    queries: string | readonly string[],
-    callbacks: SubscriptionCallbacks = {},
+  subscribe<const Queries extends BusQuery | readonly BusQuery[]>(
+    queries: Queries,
+    callbacks: SubscriptionCallbacks<QueriesTables<Queries>> = {},
     options: SubscribeOptions = {},
   ): BusSubscription {
     this.#checkOpen();
@@ -196,7 +255,9 @@ export class EmbeddedBusClient implements BusClient {
     // Parse here too, so a bad query fails in the caller's stack before anything is sent.
     for (const query of list) parseBusQuery(query);
     const id = this.#allocateSubscriptionId();
-    const subscription = new EmbeddedSubscription(this, id, list, this.#cache, callbacks);
+    // The typed callbacks take each table's rows; the host sends exactly those tables' rows.
+    const rowCallbacks = callbacks as RowCallbacks;
+    const subscription = new EmbeddedSubscription(this, id, list, this.#cache, rowCallbacks);
     this.#subscriptions.set(id, subscription);
     if (options.signal) {
       if (options.signal.aborted) {
@@ -235,7 +296,7 @@ export class EmbeddedBusClient implements BusClient {
     for (const subscription of this.#subscriptions.values()) subscription.end(closed, false);
     this.#subscriptions.clear();
     this.#cache.clear();
-    await this.#ipc.close();
+    if (this.#ownsConnection) await this.#ipc.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {

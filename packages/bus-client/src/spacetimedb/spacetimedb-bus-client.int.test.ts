@@ -1,4 +1,4 @@
-import { describeBusClientContract } from '../contract/bus-client-contract.ts';
+import { describeBusClientContract } from '../testing/bus-client-contract.ts';
 import { SpacetimeDbBusClient } from './spacetimedb-bus-client.ts';
 
 /**

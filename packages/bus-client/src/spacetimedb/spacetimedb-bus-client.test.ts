@@ -9,7 +9,7 @@ import { type ClawError, isClawError } from '@clawfleet/protocol';
 import { setGlobalLogLevel } from 'spacetimedb';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BusRow } from '../bus-client.ts';
-import { describeBusClientContract } from '../contract/bus-client-contract.ts';
+import { describeBusClientContract } from '../testing/bus-client-contract.ts';
 import { SpacetimeDbTestServer } from '../testing/spacetimedb-test-server.ts';
 import { SpacetimeDbBusClient } from './spacetimedb-bus-client.ts';
 

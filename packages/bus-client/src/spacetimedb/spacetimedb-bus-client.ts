@@ -14,12 +14,21 @@ import type { AlgebraicType, ErrorContextInterface, EventContextInterface, Subsc
 import type {
   BusCacheView,
   BusClient,
+  BusQuery,
+  BusReducerName,
+  BusReducers,
   BusRow,
   BusSubscription,
+  BusTableName,
+  BusTables,
   CallReducerOptions,
+  QueriesTables,
+  ReducerArgs,
+  RowCallbacks,
   SubscribeOptions,
   SubscriptionCallbacks,
 } from '../bus-client.ts';
+import { createBusReducers } from '../bus-reducers.ts';
 import { RowCache } from '../cache/row-cache.ts';
 import { SubscriptionRows } from '../cache/subscription-rows.ts';
 import { normalizeQueries } from '../query-list.ts';
@@ -88,14 +97,14 @@ type SubscriptionState = 'pending' | 'active' | 'ended';
  * One subscription over SpacetimeDB. It holds its own rows (as the embedded client's subscriptions do)
  * in the client's reference-counted cache, so callbacks mean the same on both hosts: the initial rows
  * fire onInsert before onApplied, an update that leaves the queries fires onDelete, and after a
- * reconnect the new snapshot is reconciled with the rows held before (vanished rows fire onDelete, new
- * or changed ones onInsert), then onApplied fires again.
+ * reconnect the new snapshot is reconciled by primary key with the rows held before (vanished rows fire
+ * onDelete, new ones onInsert, changed ones onUpdate), then onApplied fires again.
  */
 class SpacetimeDbSubscription implements BusSubscription {
   readonly queries: readonly string[];
   readonly ready: Promise<void>;
   readonly rows: SubscriptionRows;
-  readonly callbacks: SubscriptionCallbacks;
+  readonly callbacks: RowCallbacks;
   /** The queries, typed against their tables' columns; undefined when the query was refused. */
   readonly typed: readonly ParsedBusQuery[];
   state: SubscriptionState = 'pending';
@@ -108,7 +117,7 @@ class SpacetimeDbSubscription implements BusSubscription {
     queries: readonly string[],
     typed: readonly ParsedBusQuery[],
     cache: RowCache,
-    callbacks: SubscriptionCallbacks,
+    callbacks: RowCallbacks,
   ) {
     this.#client = client;
     this.queries = queries;
@@ -177,6 +186,9 @@ class SpacetimeDbSubscription implements BusSubscription {
 export class SpacetimeDbBusClient implements BusClient {
   readonly name: string;
   readonly logger: Logger;
+  readonly reducers: BusReducers = createBusReducers((reducer, args, options) =>
+    this.callReducer(reducer, args, options),
+  );
   readonly #options: SpacetimeDbBusClientOptions;
   readonly #tables = moduleTables();
   readonly #reducers = moduleReducers();
@@ -233,11 +245,15 @@ export class SpacetimeDbBusClient implements BusClient {
     return this.#cache.view;
   }
 
-  rows(table: string): BusRow[] {
-    return this.#cache.rows(table);
+  rows<Table extends BusTableName>(table: Table): readonly BusTables[Table][] {
+    return this.#cache.rows(table) as unknown as readonly BusTables[Table][];
   }
 
-  async callReducer(reducer: string, args: Record<string, unknown>, options: CallReducerOptions = {}): Promise<void> {
+  async callReducer<Reducer extends BusReducerName>(
+    reducer: Reducer,
+    args: ReducerArgs<Reducer>,
+    options: CallReducerOptions = {},
+  ): Promise<void> {
     this.#checkOpen();
     if (options.signal?.aborted) throw new ClawError('CANCELLED', 'The call was cancelled before it was sent');
     if (typeof reducer !== 'string' || reducer.length === 0) {
@@ -276,9 +292,9 @@ export class SpacetimeDbBusClient implements BusClient {
     });
   }
 
-  subscribe(
-    queries: string | readonly string[],
-    callbacks: SubscriptionCallbacks = {},
+  subscribe<const Queries extends BusQuery | readonly BusQuery[]>(
+    queries: Queries,
+    callbacks: SubscriptionCallbacks<QueriesTables<Queries>> = {},
     options: SubscribeOptions = {},
   ): BusSubscription {
     this.#checkOpen();
@@ -307,7 +323,7 @@ export class SpacetimeDbBusClient implements BusClient {
         break;
       }
     }
-    const subscription = new SpacetimeDbSubscription(this, list, typed, this.#cache, callbacks);
+    const subscription = new SpacetimeDbSubscription(this, list, typed, this.#cache, callbacks as RowCallbacks);
     this.#subscriptions.add(subscription);
     if (options.signal) {
       if (options.signal.aborted) {

@@ -1,4 +1,4 @@
-import type { BusClient, BusRow, BusSubscription } from '@clawfleet/bus-client';
+import type { BusClient, BusRow, BusSubscription, ReducerArgs } from '@clawfleet/bus-client';
 import { ClawError, type Logger, silentLogger } from '@clawfleet/protocol';
 import type { CompactionRun, MemoryEntry, MemoryLink, MemoryScope } from '../memory-entry.ts';
 import type {
@@ -22,7 +22,7 @@ const QUERIES = [
   'SELECT * FROM visible_memory',
   'SELECT * FROM visible_memory_link',
   'SELECT * FROM visible_memory_compaction',
-];
+] as const;
 
 /**
  * The real MemoryStore: reducer calls for writes, and one subscription to the `visible_memory*`
@@ -173,9 +173,9 @@ export class BusMemoryStore implements MemoryStore {
    * Runs a reducer that inserts one own entry and returns that entry. The call resolves after its
    * rows reached this client, so the entry is the own one that was not there before and matches.
    */
-  async #writeAndFind(
-    reducer: string,
-    args: Record<string, unknown>,
+  async #writeAndFind<Reducer extends 'write_memory' | 'record_reflection'>(
+    reducer: Reducer,
+    args: ReducerArgs<Reducer>,
     matches: (entry: MemoryEntry) => boolean,
     options: StoreCallOptions,
   ): Promise<MemoryEntry> {

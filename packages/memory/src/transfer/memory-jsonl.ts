@@ -106,7 +106,7 @@ export function parseMemoryJsonl(text: string): MemoryRecord[] {
 async function withAgentMemory<T>(
   bus: BusClient,
   agent: string,
-  use: (rows: () => { entries: BusRow[]; links: BusRow[] }) => Promise<T>,
+  use: (rows: () => { entries: readonly BusRow[]; links: readonly BusRow[] }) => Promise<T>,
 ): Promise<T> {
   requireAgentName(agent);
   const subscription = bus.subscribe([

@@ -1,0 +1,1 @@
+export { type AgentConnection, type ConnectAgentOptions, connectAgent } from './connect-agent.ts';

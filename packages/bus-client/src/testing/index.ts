@@ -1,0 +1,6 @@
+// Test support for every bus client implementation; imports vitest, so it has its own entry.
+export {
+  type BusClientContractHarness,
+  type BusClientContractOptions,
+  describeBusClientContract,
+} from './bus-client-contract.ts';
