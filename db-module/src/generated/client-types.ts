@@ -471,6 +471,13 @@ export interface ReducerArguments {
     default_action: string;
     expires_in_seconds: number;
   };
+  raise_agent_attention: {
+    agent: string;
+    text: string;
+    priority: number;
+    default_action: string;
+    expires_in_seconds: number;
+  };
   resolve_attention: {
     attention_request_id: WideInteger;
     resolution: string;
@@ -612,6 +619,7 @@ export const busReducerNames = [
   'abandon_memory_compaction',
   'import_memory',
   'request_attention',
+  'raise_agent_attention',
   'resolve_attention',
   'withdraw_attention',
   'log_action',
