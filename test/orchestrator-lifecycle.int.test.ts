@@ -131,7 +131,16 @@ describe('start-up failures: one line, the fix, a documented exit code, before t
     const notModel = join(scratch, 'notes.gguf');
     writeFileSync(notModel, 'these are my notes, not a model\n'.repeat(10));
     const outcome = await runToExit(baseEnvironment(join(scratch, 'd2'), { CLAW_MODEL_PATH: notModel }));
-    expectOneClearLine(outcome, 65, /notes\.gguf is not a GGUF file/);
+    expectOneClearLine(outcome, 65, /notes\.gguf is not a valid GGUF file/);
+  });
+
+  it('a model cut inside its tensor data: 65, found before the worker starts', async () => {
+    const cut = join(scratch, 'cut-data.gguf');
+    const bytes = readFileSync(modelPath);
+    writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.7)));
+    const outcome = await runToExit(baseEnvironment(join(scratch, 'd3b'), { CLAW_MODEL_PATH: cut }));
+    expectOneClearLine(outcome, 65, /cut-data\.gguf is truncated: it is \d+ bytes, its \d+ tensors need \d+/);
+    expect(outcome.stdout).not.toMatch(/worker/);
   });
 
   it('a truncated model: 65', async () => {

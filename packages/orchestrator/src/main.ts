@@ -9,7 +9,7 @@ import { ClawError, type Logger } from '@clawfleet/protocol';
 import pino from 'pino';
 import { loadConfig, type OrchestratorConfig } from './config/config.ts';
 import { CLI_IDENTITY, Orchestrator } from './orchestrator.ts';
-import { EXIT_CODES, exitCodeFor, StartupError } from './startup/index.ts';
+import { EXIT_CODES, exitCodeFor, fixFor } from './startup/index.ts';
 
 /**
  * A Ctrl-C in a terminal reaches this process twice when it runs under `npm start` (from the
@@ -61,8 +61,9 @@ async function main(): Promise<void> {
       // Not a failure we know how to explain: a bug, so the stack is worth having.
       logger.fatal({ err: clawError, code: clawError.code }, `could not start: ${clawError.message}`);
     } else {
-      const fix = clawError instanceof StartupError ? ` Fix: ${clawError.fix}` : '';
-      process.stderr.write(`clawfleet: cannot start: ${clawError.message}${fix}\n`);
+      const fix = fixFor(clawError);
+      const message = clawError.message.endsWith('.') ? clawError.message : `${clawError.message}.`;
+      process.stderr.write(`clawfleet: cannot start: ${message}${fix ? ` Fix: ${fix}` : ''}\n`);
     }
     logger.flush();
     process.exitCode = exitCode;

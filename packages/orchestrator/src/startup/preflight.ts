@@ -1,17 +1,15 @@
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { GENERATED_MODEL, type OrchestratorConfig } from '../config/config.ts';
+import { ggufRequiredBytes } from './gguf-extent.ts';
 import { EXIT_CODES, StartupError } from './startup-error.ts';
 
 /** Linux `sun_path` holds 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH_BYTES = 107;
-const GGUF_MAGIC = 'GGUF';
-/** Magic, version, tensor count, metadata count. */
-const GGUF_HEADER_BYTES = 24;
 
 /**
  * Checks what can be checked in milliseconds, before the database opens and the inference worker
  * is forked (which takes seconds): the socket path, each configured model file (there, a regular
- * file, GGUF, a supported version, not cut short before its tables), a CUDA device when one is
+ * file, GGUF, a supported version, as long as its tensor table says), a CUDA device when one is
  * required, and a memory budget that can hold the largest model's weights. Each failure is a
  * StartupError: one line with the problem and the fix, and the exit code of its class. The worker
  * still checks each model fully (tensor data extent, architecture) when it starts.
@@ -68,14 +66,6 @@ function checkModelFile(id: string, path: string): number {
       { modelId: id, path },
     );
   }
-  const header = Buffer.alloc(GGUF_HEADER_BYTES);
-  const descriptor = openSync(path, 'r');
-  let read: number;
-  try {
-    read = readSync(descriptor, header, 0, GGUF_HEADER_BYTES, 0);
-  } finally {
-    closeSync(descriptor);
-  }
   const invalid = (problem: string) =>
     new StartupError(
       'MODEL_INVALID',
@@ -84,14 +74,22 @@ function checkModelFile(id: string, path: string): number {
       'Point CLAW_MODEL_PATH (or `models[].path`) at a complete GGUF model file (download it again if it was cut short).',
       { modelId: id, path, sizeBytes: size },
     );
-  if (read < 4 || header.toString('latin1', 0, 4) !== GGUF_MAGIC) throw invalid('is not a GGUF file');
-  if (read < GGUF_HEADER_BYTES) throw invalid(`is truncated (${size} bytes, shorter than a GGUF header)`);
-  const version = header.readUInt32LE(4);
-  if (version < 2 || version > 3) throw invalid(`is GGUF version ${version}; llama.cpp reads versions 2 and 3`);
-  const tensorCount = header.readBigUInt64LE(8);
-  // Each tensor's table entry takes at least 24 bytes, its data at least one more.
-  if (tensorCount === 0n || tensorCount * 25n > BigInt(size)) {
-    throw invalid(`is truncated or corrupt (${size} bytes for ${tensorCount} tensors)`);
+  let extent: ReturnType<typeof ggufRequiredBytes>;
+  try {
+    extent = ggufRequiredBytes(path);
+  } catch (error) {
+    const reason = (error as Error).message;
+    throw invalid(
+      reason.startsWith('ends inside')
+        ? `is truncated: it ${reason}`
+        : `is not a valid GGUF file: it ${reason.replace(/^not a GGUF file$/, 'does not start with GGUF')}`,
+    );
+  }
+  if (extent.tensors === 0) throw invalid('holds no tensors');
+  if (extent.fileBytes < extent.requiredBytes) {
+    throw invalid(
+      `is truncated: it is ${extent.fileBytes} bytes, its ${extent.tensors} tensors need ${extent.requiredBytes}`,
+    );
   }
   return size;
 }

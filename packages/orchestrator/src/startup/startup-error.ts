@@ -68,3 +68,24 @@ export function exitCodeFor(error: ClawError): ExitCode {
       return EXIT_CODES.software;
   }
 }
+
+/** What to do about a failure found after the preflight (by the worker, or at the socket). */
+export function fixFor(error: ClawError): string | undefined {
+  if (error instanceof StartupError) return error.fix;
+  switch (error.code) {
+    case 'CONFIG_INVALID':
+      return 'Correct it in the environment or the config file (docs/configuration.md).';
+    case 'SOCKET_PATH_INVALID':
+      return 'Set CLAW_SOCKET (or `socketPath`) to a path that is free or a stale socket.';
+    case 'SOCKET_IN_USE':
+      return 'Another server answers on that socket: stop it, or set CLAW_SOCKET to another path.';
+    case 'MODEL_NOT_FOUND':
+    case 'MODEL_INVALID':
+      return 'Point CLAW_MODEL_PATH (or `models[].path`) at a complete GGUF model llama.cpp supports.';
+    case 'MODEL_TOO_LARGE':
+    case 'INSUFFICIENT_MEMORY':
+      return 'Raise CLAW_MEMORY_BUDGET_MB (or `memoryBudgetBytes`), lower `contextSize` or `slots`, or use a smaller model.';
+    default:
+      return undefined;
+  }
+}
