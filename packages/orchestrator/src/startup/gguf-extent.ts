@@ -141,13 +141,18 @@ class Reader {
 
   skipValue(type: number): void {
     const fixed = FIXED_VALUE_BYTES[type];
-    if (fixed !== undefined) return this.skip(fixed);
-    if (type === STRING) return this.skip(this.count());
-    if (type !== ARRAY) throw new Error(`holds a metadata value of unknown type ${type}`);
-    const itemType = this.u32();
-    const items = this.count();
-    const itemBytes = FIXED_VALUE_BYTES[itemType];
-    if (itemBytes !== undefined) return this.skip(items * itemBytes);
-    for (let index = 0; index < items; index++) this.skipValue(itemType);
+    if (fixed !== undefined) {
+      this.skip(fixed);
+    } else if (type === STRING) {
+      this.skip(this.count());
+    } else if (type === ARRAY) {
+      const itemType = this.u32();
+      const items = this.count();
+      const itemBytes = FIXED_VALUE_BYTES[itemType];
+      if (itemBytes !== undefined) this.skip(items * itemBytes);
+      else for (let index = 0; index < items; index++) this.skipValue(itemType);
+    } else {
+      throw new Error(`holds a metadata value of unknown type ${type}`);
+    }
   }
 }
