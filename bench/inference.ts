@@ -65,7 +65,7 @@ async function startOrchestrator(
   const settings: InferenceServiceSettings = {
     agents: Object.fromEntries(Object.keys(TOKENS).map((agent) => [agent, agentSettings])),
   };
-  const service = new InferenceService({ pool, backend, settings });
+  const service = new InferenceService({ pool, settings });
   const socketPath = join(directory, `inference-${slots}-${Date.now()}.sock`);
   const server = new IpcServer({ socketPath, authenticate: tokenAuthenticator(TOKENS) });
   service.register(server);

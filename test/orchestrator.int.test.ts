@@ -112,7 +112,13 @@ describe('orchestrator (npm start)', () => {
       expect(deltas.join('')).toBe(result.text);
       await vi.waitFor(() =>
         expect(bus.rows('inference_usage')).toContainEqual(
-          expect.objectContaining({ agent: 'LeadClaw', completion_tokens: result.tokensOut }),
+          expect.objectContaining({
+            agent: 'LeadClaw',
+            completion_tokens: result.tokensOut,
+            method: 'generate',
+            outcome: 'ok',
+            request_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+          }),
         ),
       );
     } finally {

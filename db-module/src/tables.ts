@@ -290,11 +290,25 @@ export const inferenceUsageColumns = {
   model: t.string(),
   /** human | triage | act | reflect | compaction */
   priority_class: t.string(),
+  /** Prompt tokens; for `embed`, the tokens of every text embedded. */
   prompt_tokens: t.u32(),
   completion_tokens: t.u32(),
+  /** Milliseconds from arrival to the end: queued plus generating. */
   duration_ms: t.u32(),
   task_id: t.option(t.u64()),
   created_at: t.timestamp(),
+  /** The request's id (a UUID) given on arrival; its log lines carry it as `requestId`. */
+  request_id: t.string(),
+  /** generate | structured | embed */
+  method: t.string(),
+  /** ok | failed | cancelled */
+  outcome: t.string(),
+  /** The ClawError code when the outcome is failed or cancelled. */
+  error_code: t.option(t.string()),
+  /** Prompt tokens taken from the slot's cache instead of being evaluated (part of `prompt_tokens`). */
+  cached_prompt_tokens: t.u32(),
+  /** Milliseconds waiting for a slot (part of `duration_ms`). */
+  queued_ms: t.u32(),
 };
 const inferenceUsageOptions = { name: 'inference_usage', public: true } as const;
 export const inferenceUsage: ReturnType<typeof table<typeof inferenceUsageColumns, typeof inferenceUsageOptions>> =

@@ -2,6 +2,7 @@ import { t } from 'spacetimedb';
 import { defineReducer } from './define-reducer.ts';
 import {
   LIMITS,
+  reject,
   requireAdmin,
   requireAgent,
   requireMaxLength,
@@ -39,7 +40,16 @@ export const logAction = defineReducer(
   },
 );
 
-/** Inference accounting is written by the orchestrator (admin) only, so agents cannot forge it. */
+export const INFERENCE_METHODS = ['generate', 'structured', 'embed'] as const;
+export const INFERENCE_OUTCOMES = ['ok', 'failed', 'cancelled'] as const;
+const ERROR_CODE_PATTERN = /^[A-Z][A-Z0-9_]{0,63}$/;
+const REQUEST_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Inference accounting is written by the orchestrator (admin) only, so agents cannot forge it. One
+ * row per request, whatever its outcome: `outcome` with `error_code` tells a failed or cancelled
+ * request from a good one, and `request_id` joins the row with the request's log lines.
+ */
 export const recordInference = defineReducer(
   {
     agent: t.string(),
@@ -50,6 +60,12 @@ export const recordInference = defineReducer(
     completion_tokens: t.u32(),
     duration_ms: t.u32(),
     task_id: t.option(t.u64()),
+    request_id: t.string(),
+    method: t.string(),
+    outcome: t.string(),
+    error_code: t.option(t.string()),
+    cached_prompt_tokens: t.u32(),
+    queued_ms: t.u32(),
   },
   (ctx, args) => {
     requireAdmin(ctx, 'record inference usage');
@@ -59,6 +75,26 @@ export const recordInference = defineReducer(
     requireOneOf('priority_class', args.priority_class, PRIORITY_CLASSES);
     requireRange('prompt_tokens', args.prompt_tokens, 0, LIMITS.maxTokens);
     requireRange('completion_tokens', args.completion_tokens, 0, LIMITS.maxTokens);
+    requireRange('cached_prompt_tokens', args.cached_prompt_tokens, 0, args.prompt_tokens);
+    if (args.queued_ms > args.duration_ms) {
+      reject(`Expected \`queued_ms\` to be at most \`duration_ms\` (${args.duration_ms}), got ${args.queued_ms}`);
+    }
+    if (!REQUEST_ID_PATTERN.test(args.request_id)) {
+      reject(`Expected \`request_id\` to be a lowercase UUID, got ${JSON.stringify(args.request_id.slice(0, 80))}`);
+    }
+    requireOneOf('method', args.method, INFERENCE_METHODS);
+    requireOneOf('outcome', args.outcome, INFERENCE_OUTCOMES);
+    if (args.outcome === 'ok' && args.error_code !== undefined) {
+      reject('Expected no `error_code` when `outcome` is ok');
+    }
+    if (args.outcome !== 'ok' && args.error_code === undefined) {
+      reject(`Expected an \`error_code\` when \`outcome\` is ${args.outcome}`);
+    }
+    if (args.error_code !== undefined && !ERROR_CODE_PATTERN.test(args.error_code)) {
+      reject(
+        `Expected \`error_code\` to be an UPPER_SNAKE error code, got ${JSON.stringify(args.error_code.slice(0, 80))}`,
+      );
+    }
     if (args.task_id !== undefined) requireTask(ctx, args.task_id);
     ctx.db.inference_usage.insert({ id: 0n, ...args, created_at: ctx.timestamp });
   },

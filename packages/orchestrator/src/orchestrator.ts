@@ -16,6 +16,8 @@ import { loadOrCreateTokens } from './tokens/token-store.ts';
 export const ORCHESTRATOR_IDENTITY = 'orchestrator';
 /** The identity the `claw` CLI connects as. */
 export const CLI_IDENTITY = 'cli';
+/** Generation cap of the CLI's inference requests. */
+const CLI_MAX_TOKENS = 1024;
 
 /**
  * The orchestrator process's parts, started in dependency order and stopped in reverse: the
@@ -101,21 +103,32 @@ export class Orchestrator {
         backend,
         models,
         ...(config.memoryBudgetBytes === undefined ? {} : { memoryBudgetBytes: config.memoryBudgetBytes }),
+        onLoadProgress: loadProgressLogger(logger.child({ component: 'models' })),
         logger,
       });
       cleanup.push(() => pool.dispose());
+      // Loaded now (unless `lazy`), so the first request is not the one that waits; the bus is
+      // served meanwhile, and start() resolves once they are in.
+      const preloading = Promise.all(
+        config.models.filter((model) => model.lazy !== true).map((model) => pool.preload(model.id)),
+      );
+      preloading.catch(() => {});
 
       const host = hostname();
       const inference = new InferenceService({
         pool,
-        backend,
         settings: {
-          agents: Object.fromEntries(
-            Object.entries(config.agents).map(([name, agent]) => [
-              name,
-              { modelId: agent.modelId, sampling: { ...agent.sampling } },
-            ]),
-          ),
+          agents: {
+            // The CLI is a person at a terminal: the only identity that may ask with priority human.
+            [CLI_IDENTITY]: { modelId: models[0]?.id as string, sampling: { maxTokens: CLI_MAX_TOKENS } },
+            ...Object.fromEntries(
+              Object.entries(config.agents).map(([name, agent]) => [
+                name,
+                { modelId: agent.modelId, sampling: { ...agent.sampling } },
+              ]),
+            ),
+          },
+          humans: [CLI_IDENTITY],
         },
         onAccounting: (record) => recordInference(database, host, record, logger.child({ component: 'accounting' })),
         logger,
@@ -139,6 +152,7 @@ export class Orchestrator {
       });
       cleanup.push(() => admin.dispose());
       await server.listen();
+      await preloading;
       return new Orchestrator({ config, server, database, backend, pool, inference, busService, admin, logger, lock });
     } catch (error) {
       for (const step of cleanup.reverse()) {
@@ -161,6 +175,8 @@ export class Orchestrator {
     this.#stopping ??= (async () => {
       const timeoutMs = options.timeoutMs ?? this.config.drainTimeoutMs;
       this.#logger.info({ drainTimeoutMs: timeoutMs }, 'stopping');
+      // From here a worker that dies is not restarted: the drain ends what it can, then everything stops.
+      this.backend.beginShutdown();
       await this.server.close({ timeoutMs });
       this.#busService.dispose();
       this.#admin.dispose();
@@ -179,6 +195,17 @@ export class Orchestrator {
 }
 
 /** Registers every configured agent that the database does not know yet (idempotent across restarts). */
+/** Logs each model load at every tenth of its progress (node-llama-cpp reports far more often). */
+function loadProgressLogger(logger: Logger): (event: { modelId: string; progress: number }) => void {
+  const logged = new Map<string, number>();
+  return ({ modelId, progress }) => {
+    const tenth = Math.floor(progress * 10);
+    if ((logged.get(modelId) ?? -1) >= tenth) return;
+    logged.set(modelId, tenth);
+    logger.info({ model: modelId, percent: tenth * 10 }, tenth === 10 ? 'model loaded' : 'loading model');
+  };
+}
+
 function registerAgents(database: EmbeddedDatabase, config: OrchestratorConfig): void {
   const known = new Set(database.query(ORCHESTRATOR_IDENTITY, 'agent').map((row) => row.name));
   for (const [name, agent] of Object.entries(config.agents)) {
@@ -205,7 +232,8 @@ async function resolveModels(config: OrchestratorConfig): Promise<ModelSpec[]> {
 
 /**
  * Writes one accounting record to the database. A failure to record is logged, never thrown: the
- * agent already has its answer, and accounting must not turn a success into an error.
+ * agent already has its answer, and accounting must not turn a success into an error. Rows are per
+ * agent: the CLI (a person, not an agent) is counted only in the service's in-memory totals.
  */
 function recordInference(
   database: EmbeddedDatabase,
@@ -213,6 +241,8 @@ function recordInference(
   record: InferenceAccountingRecord,
   logger: Logger,
 ): void {
+  if (record.agent === CLI_IDENTITY) return;
+  const milliseconds = (value: number): number => Math.min(0xffff_ffff, Math.round(value));
   try {
     database.callReducer(ORCHESTRATOR_IDENTITY, 'record_inference', {
       agent: record.agent,
@@ -224,7 +254,13 @@ function recordInference(
       priority_class: record.priority,
       prompt_tokens: record.tokensIn,
       completion_tokens: record.tokensOut,
-      duration_ms: Math.min(0xffff_ffff, Math.round(record.queuedMs + record.generateMs)),
+      duration_ms: milliseconds(record.queuedMs + record.generateMs),
+      request_id: record.requestId,
+      method: record.method,
+      outcome: record.outcome,
+      ...(record.errorCode === undefined ? {} : { error_code: record.errorCode }),
+      cached_prompt_tokens: record.tokensReused,
+      queued_ms: Math.min(milliseconds(record.queuedMs), milliseconds(record.queuedMs + record.generateMs)),
     });
   } catch (error) {
     logger.warn({ err: error, agent: record.agent, requestId: record.requestId }, 'could not record inference usage');

@@ -475,47 +475,61 @@ const BAD_INPUT: Record<string, Bad[]> = {
     ],
   ],
   record_inference: [
+    [ADMIN, () => usage({ agent: 'Ghost' }), 'REDUCER_REJECTED', 'Expected `agent` to name a registered agent'],
     [
       ADMIN,
-      () => ({
-        agent: 'Ghost',
-        host: 'gpu',
-        model: 'm',
-        priority_class: 'act',
-        prompt_tokens: 1,
-        completion_tokens: 1,
-        duration_ms: 1,
-      }),
-      'REDUCER_REJECTED',
-      'Expected `agent` to name a registered agent',
-    ],
-    [
-      ADMIN,
-      () => ({
-        agent: 'DevClaw',
-        host: 'gpu',
-        model: 'm',
-        priority_class: 'urgent',
-        prompt_tokens: 1,
-        completion_tokens: 1,
-        duration_ms: 1,
-      }),
+      () => usage({ priority_class: 'urgent' }),
       'REDUCER_REJECTED',
       'Expected `priority_class` to be one of human, triage, act, reflect, compaction',
     ],
     [
       ADMIN,
-      () => ({
-        agent: 'DevClaw',
-        host: 'gpu',
-        model: 'm',
-        priority_class: 'act',
-        prompt_tokens: 1.5,
-        completion_tokens: 1,
-        duration_ms: 1,
-      }),
+      () => usage({ prompt_tokens: 1.5 }),
       'INVALID_PARAMS',
       'Expected `prompt_tokens` to be an integer 0-4294967295 (u32)',
+    ],
+    [
+      ADMIN,
+      () => usage({ outcome: 'done' }),
+      'REDUCER_REJECTED',
+      'Expected `outcome` to be one of ok, failed, cancelled',
+    ],
+    [
+      ADMIN,
+      () => usage({ method: 'chat' }),
+      'REDUCER_REJECTED',
+      'Expected `method` to be one of generate, structured, embed',
+    ],
+    [ADMIN, () => usage({ request_id: '42' }), 'REDUCER_REJECTED', 'Expected `request_id` to be a lowercase UUID'],
+    [
+      ADMIN,
+      () => usage({ outcome: 'failed' }),
+      'REDUCER_REJECTED',
+      'Expected an `error_code` when `outcome` is failed',
+    ],
+    [
+      ADMIN,
+      () => usage({ error_code: 'TIMEOUT' }),
+      'REDUCER_REJECTED',
+      'Expected no `error_code` when `outcome` is ok',
+    ],
+    [
+      ADMIN,
+      () => usage({ outcome: 'cancelled', error_code: 'not a code' }),
+      'REDUCER_REJECTED',
+      'Expected `error_code` to be an UPPER_SNAKE error code',
+    ],
+    [
+      ADMIN,
+      () => usage({ cached_prompt_tokens: 11 }),
+      'REDUCER_REJECTED',
+      'Expected `cached_prompt_tokens` to be an integer 0-10',
+    ],
+    [
+      ADMIN,
+      () => usage({ queued_ms: 13 }),
+      'REDUCER_REJECTED',
+      'Expected `queued_ms` to be at most `duration_ms` (12), got 13',
     ],
   ],
   begin_cycle: [
@@ -793,6 +807,25 @@ const BAD_INPUT: Record<string, Bad[]> = {
     ],
   ],
 };
+
+/** A valid `record_inference` call for DevClaw, with some fields replaced. */
+function usage(overrides: Record<string, unknown>): Record<string, unknown> {
+  return {
+    agent: 'DevClaw',
+    host: 'gpu',
+    model: 'm',
+    priority_class: 'act',
+    prompt_tokens: 10,
+    completion_tokens: 1,
+    duration_ms: 12,
+    request_id: '4f6c2a6e-0b1d-4c39-9a51-2f7e8d9c0a1b',
+    method: 'generate',
+    outcome: 'ok',
+    cached_prompt_tokens: 4,
+    queued_ms: 2,
+    ...overrides,
+  };
+}
 
 describe('bad input to every reducer', () => {
   it('has cases for every client reducer', () => {

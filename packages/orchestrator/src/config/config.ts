@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { ClawError, describeValue, identityNameSchema, integerInRange } from '@clawfleet/protocol';
 import { z } from 'zod';
 import { modelIdSchema, modelSpecSchema } from '../inference/model-spec-schema.ts';
+import { defaultInferenceThreads } from '../inference/worker/worker-backend.ts';
 
 /** The five agents of a default fleet. */
 export const DEFAULT_AGENTS = ['LeadClaw', 'DevClaw', 'UXClaw', 'OpsClaw', 'ScribeClaw'] as const;
@@ -22,7 +22,12 @@ const samplingSchema = z.strictObject({
 });
 
 /** A model entry: `path` may be `generated` for the project's tiny model. */
-const modelSchema = modelSpecSchema;
+const modelSchema = modelSpecSchema.extend({
+  /** Load the model on its first request instead of at start. @default false */
+  lazy: z
+    .boolean({ error: (issue) => `Expected \`lazy\` to be true or false, got ${describeValue(issue.input)}` })
+    .optional(),
+});
 
 const agentSchema = z.strictObject({
   /** What the agent is for, recorded in the database's agent table. */
@@ -200,7 +205,7 @@ export function loadConfig(
     logLevel: options.logLevel ?? 'info',
     logFormat: options.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json'),
     gpu: options.gpu === 'cpu' ? false : (options.gpu ?? 'auto'),
-    threads: options.threads ?? availableParallelism(),
+    threads: options.threads ?? defaultInferenceThreads(),
     memoryBudgetBytes: options.memoryBudgetBytes,
     drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
     models: models.map((model) =>

@@ -72,6 +72,33 @@ export interface GenerateCallbacks {
   onDelta?: (text: string) => void;
 }
 
+export interface LoadModelOptions {
+  /** Stops waiting for the load (llama.cpp cannot cancel one midway). */
+  signal?: AbortSignal;
+  /** Called with the load's progress, 0 to 1, as node-llama-cpp reports it. */
+  onProgress?: (progress: number) => void;
+}
+
+export interface EmbedResult {
+  /** One vector per text, in order, each of the model's `embeddingSize`. */
+  vectors: number[][];
+  /** Tokens evaluated over all texts (for accounting). */
+  tokensIn: number;
+}
+
+/**
+ * Characters a prompt may hold per token of context. Text is checked against
+ * `contextSize × MAX_CHARACTERS_PER_TOKEN` before it is tokenized: no tokenizer in use averages
+ * more than ~6 characters per token on real text, so a longer text cannot fit the context and is
+ * refused without the cost (and, for megabytes, the stack) of tokenizing it.
+ */
+export const MAX_CHARACTERS_PER_TOKEN = 16;
+
+/** The most characters (prefix and prompt together) a request on a context of this size may send. */
+export function maxPromptCharacters(contextSize: number): number {
+  return contextSize * MAX_CHARACTERS_PER_TOKEN;
+}
+
 export interface MemoryState {
   totalBytes: number;
   freeBytes: number;
@@ -80,10 +107,10 @@ export interface MemoryState {
 export interface InferenceBackend {
   /** Bytes the model would need loaded with this spec, without loading it. Throws MODEL_NOT_FOUND / MODEL_INVALID. */
   estimateModelMemory(spec: ModelSpec): Promise<number>;
-  loadModel(spec: ModelSpec, signal?: AbortSignal): Promise<LoadedModel>;
+  loadModel(spec: ModelSpec, options?: LoadModelOptions): Promise<LoadedModel>;
   unloadModel(modelId: string): Promise<void>;
   generate(request: GenerateRequest, callbacks?: GenerateCallbacks): Promise<GenerateResult>;
-  embed(modelId: string, texts: string[], signal?: AbortSignal): Promise<number[][]>;
+  embed(modelId: string, texts: string[], signal?: AbortSignal): Promise<EmbedResult>;
   /** What the device (VRAM, or RAM on CPU) reports now. */
   memoryState(): Promise<MemoryState>;
   dispose(): Promise<void>;

@@ -9,7 +9,7 @@ import type { InferenceBackend, ModelSpec } from '../inference/backend.ts';
 export interface InferenceBackendContractSubject {
   backend: InferenceBackend;
   /**
-   * A model that loads on this backend, with at least 2 slots and a context of at least 256 tokens.
+   * A model that loads on this backend, with at least 2 slots and a context of at least 2048 tokens.
    * Its path must exist; the suite derives a missing path and other ids from it.
    */
   model: ModelSpec;
@@ -35,11 +35,14 @@ export interface InferenceBackendContractOptions {
  *   the pool must never do it).
  * - `tokensOut <= maxTokens`; stopReason `max-tokens` exactly when the cap was reached.
  * - Deltas concatenate to `text`.
- * - An abort during generation resolves with stopReason `aborted` and the text so far; a signal
- *   already aborted before the call rejects with CANCELLED.
+ * - Two slots of one model generate at the same time: each has produced text before the other ends.
+ * - Sampling is honoured: the same seed gives the same text, another seed at a non-zero temperature
+ *   gives another text.
+ * - An abort during generation resolves with stopReason `aborted` (never `eos`) and the text so far;
+ *   a signal already aborted before the call rejects with CANCELLED.
  * - With `jsonSchema`, `text` parses as JSON and matches the schema (given enough `maxTokens`).
  * - `embed` returns one vector per text, each of `embeddingSize` finite numbers; equal texts give
- *   equal vectors.
+ *   equal vectors; `tokensIn` counts the tokens embedded.
  * - A slot that ran a prefix reports, on the next request with the same prefix, `tokensReused > 0`,
  *   and greedy sampling gives the same text as without reuse.
  * - After `dispose()`, calls reject with SHUTTING_DOWN.
@@ -69,6 +72,21 @@ export function describeInferenceBackendContract(
     }, timeout);
 
     const missingPath = (): string => join(tmpdir(), `clawfleet-missing-${randomUUID()}.gguf`);
+
+    /**
+     * A generation that cannot end on its own before `LONG_OUTPUT_CHARACTERS` characters: a
+     * JSON-schema grammar forbids the end of sequence until the string is that long, so a test
+     * that sees it end early knows the backend stopped it.
+     */
+    const LONG_OUTPUT_CHARACTERS = 1200;
+    const longRequest = (slot: number, prompt: string) => ({
+      modelId: model.id,
+      slot,
+      prompt,
+      sampling: { maxTokens: LONG_OUTPUT_CHARACTERS + 200, temperature: 1, seed: 11 + slot },
+      // 30 strings of 40 characters: llama.cpp refuses one string rule repeated 1,200 times.
+      jsonSchema: { type: 'array', items: { type: 'string', minLength: 40, maxLength: 40 }, minItems: 30 },
+    });
 
     async function expectCode(promise: Promise<unknown>, code: ErrorCode, messageIncludes?: string): Promise<void> {
       let caught: unknown;
@@ -142,17 +160,21 @@ export function describeInferenceBackendContract(
     );
 
     it(
-      'accepts sampling options (temperature, topP, seed) and gives the same text for the same seed',
+      'honours sampling: the same seed gives the same text, other seeds give other texts',
       async () => {
-        const request = {
+        const request = (seed: number) => ({
           modelId: model.id,
           slot: 1,
           prompt: 'Write something.',
-          sampling: { maxTokens: 16, temperature: 0.8, topP: 0.9, seed: 42 },
-        };
-        const first = await backend.generate(request);
-        const second = await backend.generate(request);
+          sampling: { maxTokens: 16, temperature: 0.8, topP: 0.9, seed },
+        });
+        const first = await backend.generate(request(42));
+        const second = await backend.generate(request(42));
         expect(second.text).toBe(first.text);
+        // A backend that ignores the seed or the temperature gives one text for every seed.
+        const others: string[] = [];
+        for (const seed of [43, 44, 45]) others.push((await backend.generate(request(seed))).text);
+        expect(others.some((text) => text !== first.text)).toBe(true);
       },
       timeout,
     );
@@ -161,25 +183,18 @@ export function describeInferenceBackendContract(
       'stops with stopReason aborted when the signal fires during generation',
       async () => {
         const controller = new AbortController();
-        let deltas = 0;
-        const result = await backend.generate(
-          {
-            modelId: model.id,
-            slot: 0,
-            prompt: 'Tell a long story.',
-            sampling: { maxTokens: 200, temperature: 1, seed: 7 },
+        let streamed = '';
+        const result = await backend.generate(longRequest(0, 'Tell a long story.'), {
+          signal: controller.signal,
+          onDelta: (text) => {
+            streamed += text;
+            if (!controller.signal.aborted) controller.abort();
           },
-          {
-            signal: controller.signal,
-            onDelta: () => {
-              deltas += 1;
-              if (deltas === 1) controller.abort();
-            },
-          },
-        );
-        // A model may end on its own before the abort lands; only an unaborted cap run is wrong.
-        expect(result.stopReason === 'aborted' || result.stopReason === 'eos').toBe(true);
-        expect(result.tokensOut).toBeLessThan(200);
+        });
+        // The grammar rules out an end of its own here: only the abort can have stopped it early.
+        expect(result.stopReason).toBe('aborted');
+        expect(result.text.length).toBeLessThan(LONG_OUTPUT_CHARACTERS);
+        expect(result.text).toBe(streamed);
       },
       timeout,
     );
@@ -230,21 +245,34 @@ export function describeInferenceBackendContract(
     );
 
     it(
-      'runs requests on different slots of one model in parallel',
+      'runs requests on different slots of one model in parallel: both produce text before either ends',
       async () => {
-        const results = await Promise.all(
-          [0, 1].map((slot) =>
-            backend.generate({
-              modelId: model.id,
-              slot,
-              prompt: `Parallel request ${slot}`,
-              sampling: { maxTokens: 8 },
+        const controllers = [new AbortController(), new AbortController()];
+        const started = [false, false];
+        const ended = [false, false];
+        let bothStartedWhileRunning: boolean | undefined;
+        const runs = [0, 1].map((slot) =>
+          backend
+            .generate(longRequest(slot, `Parallel request ${slot}`), {
+              signal: (controllers[slot] as AbortController).signal,
+              onDelta: () => {
+                started[slot] = true;
+                if (bothStartedWhileRunning === undefined && started[0] && started[1]) {
+                  // A backend that runs one slot after the other gets here only after the first ended.
+                  bothStartedWhileRunning = !ended[0] && !ended[1];
+                  for (const controller of controllers) controller.abort();
+                }
+              },
+            })
+            .finally(() => {
+              ended[slot] = true;
             }),
-          ),
         );
+        const results = await Promise.all(runs);
+        expect(bothStartedWhileRunning).toBe(true);
         for (const result of results) {
+          expect(result.stopReason).toBe('aborted');
           expect(result.tokensOut).toBeGreaterThan(0);
-          expect(result.tokensOut).toBeLessThanOrEqual(8);
         }
       },
       timeout,
@@ -313,8 +341,9 @@ export function describeInferenceBackendContract(
       'embeds texts into vectors of the model embedding size',
       async () => {
         const loaded = await backend.loadModel(model);
-        const vectors = await backend.embed(model.id, ['alpha', 'beta gamma', 'alpha']);
+        const { vectors, tokensIn } = await backend.embed(model.id, ['alpha', 'beta gamma', 'alpha']);
         expect(vectors).toHaveLength(3);
+        expect(tokensIn).toBeGreaterThanOrEqual(3);
         for (const vector of vectors) {
           expect(vector).toHaveLength(loaded.embeddingSize);
           for (const value of vector) expect(Number.isFinite(value)).toBe(true);

@@ -12,5 +12,5 @@ afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
 describeInferenceBackendContract('FakeInferenceBackend', async () => ({
   backend: new FakeInferenceBackend(),
-  model: { id: 'fake', path, contextSize: 512, slots: 2, gpuLayers: 0 },
+  model: { id: 'fake', path, contextSize: 2048, slots: 2, gpuLayers: 0 },
 }));

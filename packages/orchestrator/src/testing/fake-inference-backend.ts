@@ -2,11 +2,13 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { ClawError, describeValue } from '@clawfleet/protocol';
 import type {
+  EmbedResult,
   GenerateCallbacks,
   GenerateRequest,
   GenerateResult,
   InferenceBackend,
   LoadedModel,
+  LoadModelOptions,
   MemoryState,
   ModelSpec,
 } from '../inference/backend.ts';
@@ -51,6 +53,9 @@ export interface FakeBackendStatistics {
   peakConcurrentGenerations: number;
   /** Generations refused because their slot was busy: the pool must keep this at 0. */
   busySlotConflicts: number;
+  embeddings: number;
+  /** Highest number of embedding requests running at once. */
+  peakConcurrentEmbeddings: number;
 }
 
 interface FakeModel {
@@ -75,6 +80,8 @@ export class FakeInferenceBackend implements InferenceBackend {
     peakLoadedBytes: 0,
     peakConcurrentGenerations: 0,
     busySlotConflicts: 0,
+    embeddings: 0,
+    peakConcurrentEmbeddings: 0,
   };
   /** Bytes used on the device by something other than this backend's models. */
   externalUsedBytes = 0;
@@ -84,8 +91,10 @@ export class FakeInferenceBackend implements InferenceBackend {
   readonly #models = new Map<string, FakeModel>();
   readonly #failures = new Map<FakeOperation, ClawError[]>();
   #running = 0;
+  #embedding = 0;
   #disposed = false;
-  #gate: { promise: Promise<void>; open: () => void } | undefined;
+  #gate: Gate | undefined;
+  #embedGate: Gate | undefined;
 
   constructor(options: FakeBackendOptions = {}) {
     this.#options = {
@@ -108,18 +117,29 @@ export class FakeInferenceBackend implements InferenceBackend {
 
   /** Generations started from now on wait, before their first token, until {@link openGate}. */
   closeGate(): void {
-    if (this.#gate !== undefined) return;
-    let open = (): void => {};
-    const promise = new Promise<void>((resolve) => {
-      open = resolve;
-    });
-    this.#gate = { promise, open };
+    this.#gate ??= createGate();
   }
 
   openGate(): void {
     const gate = this.#gate;
     this.#gate = undefined;
     gate?.open();
+  }
+
+  /** Embedding requests started from now on wait until {@link openEmbeddingGate}. */
+  closeEmbeddingGate(): void {
+    this.#embedGate ??= createGate();
+  }
+
+  openEmbeddingGate(): void {
+    const gate = this.#embedGate;
+    this.#embedGate = undefined;
+    gate?.open();
+  }
+
+  /** Embedding requests running now. */
+  get runningEmbeddings(): number {
+    return this.#embedding;
   }
 
   /** Ids of the models loaded now. */
@@ -139,7 +159,8 @@ export class FakeInferenceBackend implements InferenceBackend {
     return this.#memoryOf(spec);
   }
 
-  async loadModel(spec: ModelSpec, signal?: AbortSignal): Promise<LoadedModel> {
+  async loadModel(spec: ModelSpec, options: LoadModelOptions = {}): Promise<LoadedModel> {
+    const { signal, onProgress } = options;
     this.#assertOpen();
     const existing = this.#models.get(spec.id);
     if (existing !== undefined) {
@@ -153,7 +174,9 @@ export class FakeInferenceBackend implements InferenceBackend {
     }
     this.#takeFailure('load');
     await this.#checkPath(spec);
+    onProgress?.(0);
     if (this.#options.loadMilliseconds > 0) await sleep(this.#options.loadMilliseconds);
+    onProgress?.(1);
     if (signal?.aborted) throw new ClawError('CANCELLED', `Loading model \`${spec.id}\` was cancelled`);
     this.#assertOpen();
     const raced = this.#models.get(spec.id);
@@ -244,18 +267,29 @@ export class FakeInferenceBackend implements InferenceBackend {
     }
   }
 
-  async embed(modelId: string, texts: string[], signal?: AbortSignal): Promise<number[][]> {
+  async embed(modelId: string, texts: string[], signal?: AbortSignal): Promise<EmbedResult> {
     this.#assertOpen();
     const model = this.#requireModel(modelId);
     if (signal?.aborted) throw new ClawError('CANCELLED', 'The embedding was cancelled before it started');
     this.#takeFailure('embed');
-    return texts.map((text) => {
+    this.statistics.embeddings++;
+    this.#embedding++;
+    this.statistics.peakConcurrentEmbeddings = Math.max(this.statistics.peakConcurrentEmbeddings, this.#embedding);
+    try {
+      if (this.#embedGate !== undefined) await this.#embedGate.promise;
+      if (signal?.aborted) throw ClawError.from(signal.reason, 'CANCELLED');
+    } finally {
+      this.#embedding--;
+    }
+    const vectors = texts.map((text) => {
       const digest = createHash('sha256').update(text).digest();
       return Array.from(
         { length: model.loaded.embeddingSize },
         (_, index) => ((digest[index % digest.length] as number) - 127.5) / 127.5,
       );
     });
+    // One token per character, as for generation.
+    return { vectors, tokensIn: texts.reduce((sum, text) => sum + text.length, 0) };
   }
 
   async memoryState(): Promise<MemoryState> {
@@ -267,6 +301,7 @@ export class FakeInferenceBackend implements InferenceBackend {
   async dispose(): Promise<void> {
     this.#disposed = true;
     this.openGate();
+    this.openEmbeddingGate();
     this.#models.clear();
   }
 
@@ -363,6 +398,19 @@ function minimalValueFor(schema: Record<string, unknown>): unknown {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+interface Gate {
+  promise: Promise<void>;
+  open: () => void;
+}
+
+function createGate(): Gate {
+  let open = (): void => {};
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
 }
 
 function sleep(milliseconds: number): Promise<void> {

@@ -132,8 +132,10 @@ export type InferenceUsageParams = z.infer<typeof inferenceUsageParamsSchema>;
 /** Running totals of one agent since the orchestrator started. */
 export const inferenceUsageTotalsSchema = z.strictObject({
   requests: count,
-  /** Requests that ended in an error (cancellations included). */
+  /** Requests that ended in an error other than a cancellation by the caller. */
   failures: count,
+  /** Requests the caller cancelled (a cancel frame, a disconnect). */
+  cancelled: count,
   tokensIn: count,
   tokensOut: count,
   tokensReused: count,
@@ -176,23 +178,35 @@ export const inferenceStatusResultSchema = z.strictObject({
 });
 export type InferenceStatusResult = z.infer<typeof inferenceStatusResultSchema>;
 
+export const INFERENCE_OUTCOMES = ['ok', 'failed', 'cancelled'] as const;
+export const inferenceOutcomeSchema = z.enum(INFERENCE_OUTCOMES);
+export type InferenceOutcome = z.infer<typeof inferenceOutcomeSchema>;
+
 /** One request's accounting, emitted when it ends (success or not). No host-local ids. */
 export const inferenceAccountingRecordSchema = z.strictObject({
-  /** Unique id of the request (a UUID), for joining with logs. */
+  /**
+   * Unique id of the request (a UUID), created when the request arrived; every log line about the
+   * request carries it as `requestId`.
+   */
   requestId: z.string(),
   agent: identityNameSchema,
   method: z.enum(['generate', 'structured', 'embed']),
   modelId: z.string(),
   priority: inferencePrioritySchema,
+  /** Prompt tokens (for `embed`: the tokens of every text embedded). */
   tokensIn: count,
   tokensOut: count,
+  /** Prompt tokens taken from the slot's cache instead of being evaluated (part of `tokensIn`). */
   tokensReused: count,
   queuedMs: milliseconds,
   generateMs: milliseconds,
-  /** `completed` includes a generation stopped by its caller with `aborted` after it produced text. */
-  outcome: z.enum(['completed', 'failed']),
+  /**
+   * `ok`: answered. `cancelled`: stopped by its caller (a cancel, a disconnect: CANCELLED).
+   * `failed`: any other error, the deadline (TIMEOUT) and shutdown included.
+   */
+  outcome: inferenceOutcomeSchema,
   stopReason: inferenceStopReasonSchema.optional(),
-  /** The ClawError code when `outcome` is `failed`. */
+  /** The ClawError code when `outcome` is `failed` or `cancelled`. */
   errorCode: z.string().optional(),
   /** Milliseconds since the Unix epoch when the request ended. */
   finishedAt: z.number().int(),

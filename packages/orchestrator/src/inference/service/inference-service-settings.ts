@@ -27,6 +27,11 @@ export type AgentInferenceSettings = z.infer<typeof agentInferenceSettingsSchema
 export const inferenceServiceSettingsSchema = z.strictObject({
   /** Settings by agent (identity) name. */
   agents: z.record(identityNameSchema, agentInferenceSettingsSchema),
+  /**
+   * Identities a person uses (the CLI): only they may send priority `human`. Agents asking for it
+   * get FORBIDDEN. @default none
+   */
+  humans: z.array(identityNameSchema).optional(),
   /** For identities not listed in `agents`; without it they are refused with FORBIDDEN. */
   defaults: agentInferenceSettingsSchema.optional(),
   /**

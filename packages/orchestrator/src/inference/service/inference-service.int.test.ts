@@ -30,7 +30,6 @@ describe('inference over IPC with the llama.cpp worker', () => {
     });
     const service = new InferenceService({
       pool,
-      backend,
       settings: { agents: { LeadClaw: { modelId: 'tiny', sampling: { maxTokens: 48 } } } },
       onAccounting: (record) => records.push(record),
     });
@@ -54,7 +53,7 @@ describe('inference over IPC with the llama.cpp worker', () => {
     const deltas: string[] = [];
     const first = await inference.generate('What should we do first?', {
       prefix,
-      priority: 'human',
+      priority: 'triage',
       onDelta: (text) => deltas.push(text),
     });
     expect(first.tokensOut).toBeGreaterThan(0);
@@ -78,5 +77,9 @@ describe('inference over IPC with the llama.cpp worker', () => {
     expect(usage.totals.requests).toBe(4);
     expect(usage.totals.tokensOut).toBe(first.tokensOut + second.tokensOut + decision.tokensOut);
     expect(records.map((record) => record.method)).toEqual(['generate', 'generate', 'structured', 'embed']);
+    expect(records.map((record) => record.outcome)).toEqual(['ok', 'ok', 'ok', 'ok']);
+    expect(records[1]?.tokensReused).toBe(second.tokensReused);
+    // Embedding tokens are counted by the real tokenizer.
+    expect(records[3]?.tokensIn).toBeGreaterThan(0);
   });
 });

@@ -1,7 +1,7 @@
 import { InferenceClient } from '@clawfleet/inference-client';
 import { IpcClient, IpcServer, tokenAuthenticator } from '@clawfleet/ipc';
 import { tempSocketPath } from '@clawfleet/ipc/testing';
-import { type InferenceAccountingRecord, isClawError } from '@clawfleet/protocol';
+import type { InferenceAccountingRecord, Logger } from '@clawfleet/protocol';
 import { rejectionOf } from '@clawfleet/protocol/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeInferenceBackend } from '../../testing/fake-inference-backend.ts';
@@ -9,20 +9,36 @@ import { SlotPool } from '../slot-pool/slot-pool.ts';
 import { InferenceService } from './inference-service.ts';
 import type { InferenceServiceSettings } from './inference-service-settings.ts';
 
-const tokens = { LeadClaw: 'lead-token', DevClaw: 'dev-token', Stranger: 'stranger-token' };
+const tokens = { LeadClaw: 'lead-token', DevClaw: 'dev-token', Stranger: 'stranger-token', cli: 'cli-token' };
 
 const settings: InferenceServiceSettings = {
   agents: {
     LeadClaw: { modelId: 'main', sampling: { maxTokens: 40 } },
     DevClaw: { modelId: 'main', embeddingModelId: 'embedder', sampling: { maxTokens: 400, temperature: 0.5, seed: 1 } },
+    cli: { modelId: 'main', sampling: { maxTokens: 40 } },
   },
+  humans: ['cli'],
 };
+
+/** Every line logged, with the bindings of the child logger that wrote it. */
+function recordingLogger(lines: Record<string, unknown>[], bindings: Record<string, unknown> = {}): Logger {
+  const write = (level: string) => (object: Record<string, unknown>, message?: string) =>
+    lines.push({ level, ...bindings, ...object, message });
+  return {
+    debug: write('debug'),
+    info: write('info'),
+    warn: write('warn'),
+    error: write('error'),
+    child: (more) => recordingLogger(lines, { ...bindings, ...more }),
+  };
+}
 
 interface Harness {
   backend: FakeInferenceBackend;
   pool: SlotPool;
   service: InferenceService;
   records: InferenceAccountingRecord[];
+  lines: Record<string, unknown>[];
   client(agent: keyof typeof tokens): Promise<{ inference: InferenceClient; ipc: IpcClient }>;
 }
 
@@ -45,7 +61,13 @@ async function harness(options: { millisecondsPerToken?: number; slots?: number 
     ],
   });
   const records: InferenceAccountingRecord[] = [];
-  const service = new InferenceService({ pool, backend, settings, onAccounting: (record) => records.push(record) });
+  const lines: Record<string, unknown>[] = [];
+  const service = new InferenceService({
+    pool,
+    settings,
+    onAccounting: (record) => records.push(record),
+    logger: recordingLogger(lines),
+  });
   const socket = tempSocketPath();
   const server = new IpcServer({ socketPath: socket.socketPath, authenticate: tokenAuthenticator(tokens) });
   service.register(server);
@@ -61,6 +83,7 @@ async function harness(options: { millisecondsPerToken?: number; slots?: number 
     pool,
     service,
     records,
+    lines,
     async client(agent) {
       const ipc = await IpcClient.connect({
         socketPath: socket.socketPath,
@@ -99,12 +122,15 @@ describe('InferenceService over IPC', () => {
     expect(again.tokensReused).toBe('You are DevClaw. '.length);
 
     expect(records).toHaveLength(2);
-    expect(records[0]).toMatchObject({ agent: 'DevClaw', method: 'generate', outcome: 'completed', priority: 'act' });
+    expect(records[0]).toMatchObject({ agent: 'DevClaw', method: 'generate', outcome: 'ok', priority: 'act' });
+    expect(records[1]).toMatchObject({ tokensReused: 'You are DevClaw. '.length });
+    expect(new Set(records.map((record) => record.requestId)).size).toBe(2);
     const usage = await inference.usage();
     expect(usage.agent).toBe('DevClaw');
     expect(usage.totals).toMatchObject({
       requests: 2,
       failures: 0,
+      cancelled: 0,
       tokensOut: result.tokensOut + again.tokensOut,
       tokensReused: again.tokensReused,
     });
@@ -177,11 +203,11 @@ describe('InferenceService over IPC', () => {
     expect((await rejectionOf(running)).code).toBe('CANCELLED');
     await until(() => pool.status().running === 0);
     await until(() => records.length === 1);
-    expect(records[0]).toMatchObject({ outcome: 'failed', errorCode: 'CANCELLED' });
+    expect(records[0]).toMatchObject({ outcome: 'cancelled', errorCode: 'CANCELLED' });
   });
 
   it("cancels an agent's queued and running requests when it disconnects", async () => {
-    const { client, pool, backend } = await harness({ slots: 1 });
+    const { client, pool, backend, records } = await harness({ slots: 1 });
     backend.closeGate();
     const dev = await client('DevClaw');
     const lead = await client('LeadClaw');
@@ -192,10 +218,116 @@ describe('InferenceService over IPC', () => {
     const leadResult = lead.inference.generate('waiting behind DevClaw');
     await until(() => pool.status().running === 1 && pool.status().queued === 2);
     await dev.ipc.close();
-    for (const outcome of await Promise.all(outcomes)) expect(isClawError(outcome)).toBe(true);
-    await until(() => pool.status().queued === 1);
+    await Promise.all(outcomes);
+    // What the server did, not what the client raised locally: DevClaw's queued request ended there,
+    // cancelled by the disconnect, and its running one was told to stop.
+    await until(() => records.length === 1);
+    expect(records[0]).toMatchObject({ agent: 'DevClaw', outcome: 'cancelled', errorCode: 'CONNECTION_CLOSED' });
+    expect(pool.status()).toMatchObject({ queued: 1, running: 1 });
     backend.openGate();
     expect((await leadResult).text.length).toBeGreaterThan(0);
+    const devRecords = records.filter((record) => record.agent === 'DevClaw');
+    expect(devRecords).toHaveLength(2);
+    expect(devRecords[1]).toMatchObject({
+      outcome: 'cancelled',
+      errorCode: 'CONNECTION_CLOSED',
+      stopReason: 'aborted',
+    });
+    expect(records.at(-1)).toMatchObject({ agent: 'LeadClaw', outcome: 'ok' });
     expect(pool.status()).toMatchObject({ queued: 0, running: 0, permitsInUse: 0 });
+  });
+
+  it('reserves priority human for a person: an agent asking for it is FORBIDDEN, the CLI gets it', async () => {
+    const { client, records } = await harness();
+    const lead = (await client('LeadClaw')).inference;
+    const refused = await rejectionOf(lead.generate('I am a human, honest', { priority: 'human' }));
+    expect(refused.code).toBe('FORBIDDEN');
+    expect(refused.message).toBe(
+      'Priority `human` is reserved for a person (identities: cli); agent `LeadClaw` may use triage, act, reflect or compaction',
+    );
+    expect((await rejectionOf(lead.embed(['x'], { priority: 'human' }))).code).toBe('FORBIDDEN');
+    const cli = (await client('cli')).inference;
+    expect((await cli.generate('A person asks.', { priority: 'human' })).text.length).toBeGreaterThan(0);
+    expect(records.map((record) => [record.agent, record.priority])).toEqual([['cli', 'human']]);
+  });
+
+  it('refuses a prompt longer than the context can hold by its length, before tokenizing or queueing', async () => {
+    const { client, backend } = await harness();
+    const { inference } = await client('LeadClaw');
+    const huge = 'x'.repeat(4 * 1024 * 1024);
+    const refused = await rejectionOf(inference.generate(huge));
+    expect(refused.code).toBe('INVALID_PARAMS');
+    // main has a context of 1024 tokens: 16 characters per token at most.
+    expect(refused.message).toBe(
+      `Expected \`prefix\` and \`prompt\` together to be at most 16384 characters for model \`main\` (context 1024 tokens), got ${huge.length}`,
+    );
+    const split = await rejectionOf(inference.generate('x'.repeat(10_000), { prefix: 'y'.repeat(10_000) }));
+    expect(split.code).toBe('INVALID_PARAMS');
+    const longText = await rejectionOf((await client('DevClaw')).inference.embed(['ok', 'z'.repeat(5000)]));
+    expect(longText.message).toBe('Expected `texts[1]` to be at most 4096 characters for model `embedder`, got 5000');
+    expect(backend.statistics.generations).toBe(0);
+    expect((await inference.generate('x'.repeat(16_000))).stopReason).toBe('max-tokens');
+  });
+
+  it('refuses a structured request whose jsonSchema is not a valid schema with INVALID_PARAMS', async () => {
+    const { client, backend } = await harness();
+    const { inference } = await client('DevClaw');
+    const cases: [Record<string, unknown>, string][] = [
+      [
+        { type: 'object', properties: 5 },
+        'Invalid `jsonSchema` at `properties`: Expected `properties` to be an object of schemas, got `5` (number)',
+      ],
+      [{ type: 'object', properties: { a: { type: 'strnig' } } }, 'Invalid `jsonSchema` at `properties.a.type`'],
+      [
+        { type: 'array', items: { type: 'string' }, maxItems: -1 },
+        'Expected `maxItems` to be a non-negative integer, got `-1` (number)',
+      ],
+      [
+        { anyOf: [{ type: 'string' }, { type: 'number' }] },
+        '`anyOf` is not supported by structured output; use `oneOf`',
+      ],
+      [{ enum: [] }, 'Expected `enum` to list at least one value'],
+    ];
+    for (const [jsonSchema, message] of cases) {
+      const refused = await rejectionOf(inference.structured('Decide.', jsonSchema));
+      expect(refused.code).toBe('INVALID_PARAMS');
+      expect(refused.message).toContain(message);
+    }
+    expect(backend.statistics.generations).toBe(0);
+  });
+
+  it('embeds without a generation slot, and accounts the tokens embedded', async () => {
+    const { client, backend, pool, records } = await harness({ slots: 1 });
+    backend.closeGate();
+    const lead = (await client('LeadClaw')).inference;
+    const generating = lead.generate('Hold the only slot.', { priority: 'triage' });
+    await until(() => pool.status().running === 1);
+    // The only generation slot is held; the embedding still runs (on the model's embedding context).
+    const embedded = await lead.embed(['memory one', 'memory two'], { priority: 'act' });
+    expect(embedded.vectors).toHaveLength(2);
+    expect(records.at(-1)).toMatchObject({
+      agent: 'LeadClaw',
+      method: 'embed',
+      outcome: 'ok',
+      tokensIn: 'memory one'.length + 'memory two'.length,
+    });
+    backend.openGate();
+    await generating;
+  });
+
+  it('gives each request an id on arrival that every log line about it and its record carry', async () => {
+    const { client, records, lines } = await harness();
+    const { inference } = await client('LeadClaw');
+    await inference.generate('first');
+    await rejectionOf(inference.structured('second', { properties: 5 }));
+    expect(records).toHaveLength(1);
+    const requestId = records[0]?.requestId;
+    const about = lines.filter((line) => line.requestId === requestId);
+    expect(about.map((line) => line.message)).toEqual(['request arrived', 'lease granted', 'request finished']);
+    for (const line of about) expect(line).toMatchObject({ agent: 'LeadClaw', method: 'generate' });
+    // The refused request has its own id too.
+    const refused = lines.filter((line) => line.method === 'structured');
+    expect(refused[0]?.requestId).toEqual(expect.any(String));
+    expect(refused[0]?.requestId).not.toBe(requestId);
   });
 });

@@ -8,6 +8,7 @@ import {
   type InferenceEmbedResult,
   type InferenceGenerateParams,
   type InferenceGenerateResult,
+  type InferenceOutcome,
   type InferencePriority,
   type InferenceStatusResult,
   type InferenceStructuredParams,
@@ -19,26 +20,25 @@ import {
   inferenceStructuredParamsSchema,
   inferenceUsageParamsSchema,
   type Logger,
+  parseOrThrow,
   silentLogger,
 } from '@clawfleet/protocol';
 import type { ZodType } from 'zod';
-import { z } from 'zod';
-import type { GenerateResult, InferenceBackend } from '../backend.ts';
-import type { SlotLease } from '../slot-pool/slot-lease.ts';
+import { type GenerateResult, maxPromptCharacters } from '../backend.ts';
+import type { EmbeddingLease, SlotLease } from '../slot-pool/slot-lease.ts';
 import type { SlotPool } from '../slot-pool/slot-pool.ts';
-import { parseOrThrow } from '../slot-pool/slot-pool-options.ts';
 import { DeltaStream } from './delta-stream.ts';
 import {
   type AgentInferenceSettings,
   type InferenceServiceSettings,
   inferenceServiceSettingsSchema,
 } from './inference-service-settings.ts';
+import { StructuredSchemaCache } from './structured-schemas.ts';
 import { UsageLedger } from './usage-ledger.ts';
 
 export interface InferenceServiceOptions {
+  /** The pool that lends slots; a lease runs the generation on its slot. */
   pool: SlotPool;
-  /** The backend the pool lends slots of; the service runs generations on it. */
-  backend: InferenceBackend;
   /** Validated here (CONFIG_INVALID): per-agent model and sampling settings. */
   settings: InferenceServiceSettings;
   /** Called once per request when it ends, success or not; e.g. to write it to the database. */
@@ -62,20 +62,48 @@ export interface MethodRegistry {
 
 type AccountedMethod = InferenceAccountingRecord['method'];
 
+/** One request from its arrival: the id every log line and its accounting record carry. */
+interface RequestScope {
+  readonly requestId: string;
+  readonly logger: Logger;
+  readonly method: AccountedMethod;
+  readonly agent: string;
+  readonly priority: InferencePriority;
+  /** `performance.now()` at arrival. */
+  readonly arrived: number;
+  modelId: string;
+}
+
+/** What a finished request reports besides its outcome. */
+interface RequestFigures {
+  queuedMs?: number;
+  generateMs?: number;
+  tokensIn?: number;
+  tokensOut?: number;
+  tokensReused?: number;
+  stopReason?: InferenceAccountingRecord['stopReason'];
+}
+
 /**
  * The inference API over IPC: `inference.generate` (streamed), `inference.structured` (JSON-schema
  * constrained, validated), `inference.embed`, `inference.usage`. The caller is the connection's
  * authenticated identity; its model and sampling come from the settings, never from the request.
- * Every request goes through the slot pool and ends in one accounting record.
+ * Every request gets a request id on arrival (bound into a child logger, so each log line about it
+ * carries the id), goes through the slot pool, and ends in one accounting record with that id.
+ *
+ * Params are validated once, where they enter: by the IPC server against the method's schema.
+ * The public methods trust their (typed) arguments; what needs state or settings is checked here.
  */
 export class InferenceService {
   readonly #pool: SlotPool;
-  readonly #backend: InferenceBackend;
   readonly #settings: InferenceServiceSettings;
   readonly #onAccounting: ((record: InferenceAccountingRecord) => void) | undefined;
   readonly #logger: Logger;
   readonly #ledger = new UsageLedger();
+  readonly #schemas = new StructuredSchemaCache();
   readonly #requestTimeoutMs: number;
+  readonly #humans: ReadonlySet<string>;
+  readonly #contextSizes: Map<string, number>;
 
   constructor(options: InferenceServiceOptions) {
     this.#settings = parseOrThrow(
@@ -84,24 +112,24 @@ export class InferenceService {
       'CONFIG_INVALID',
       'inference service settings',
     );
-    const configured = new Set(options.pool.status().models.map((model) => model.id));
+    this.#contextSizes = options.pool.contextSizes();
     const entries: [string, AgentInferenceSettings][] = Object.entries(this.#settings.agents);
     if (this.#settings.defaults !== undefined) entries.push(['defaults', this.#settings.defaults]);
     for (const [agent, settings] of entries) {
       for (const modelId of [settings.modelId, settings.embeddingModelId]) {
-        if (modelId !== undefined && !configured.has(modelId)) {
+        if (modelId !== undefined && !this.#contextSizes.has(modelId)) {
           throw new ClawError(
             'CONFIG_INVALID',
-            `Invalid inference service settings at \`${agent}\`: model \`${modelId}\` is not configured; configured: ${[...configured].join(', ')}`,
+            `Invalid inference service settings at \`${agent}\`: model \`${modelId}\` is not configured; configured: ${[...this.#contextSizes.keys()].join(', ')}`,
           );
         }
       }
     }
     this.#pool = options.pool;
-    this.#backend = options.backend;
     this.#onAccounting = options.onAccounting;
     this.#logger = (options.logger ?? silentLogger).child({ component: 'inference-service' });
     this.#requestTimeoutMs = this.#settings.requestTimeoutMs ?? 600_000;
+    this.#humans = new Set(this.#settings.humans ?? []);
   }
 
   /** Registers the `inference.*` methods on the IPC server. */
@@ -160,33 +188,24 @@ export class InferenceService {
     params: InferenceGenerateParams,
     call: InferenceCallOptions = {},
   ): Promise<InferenceGenerateResult> {
-    const parsed = parseOrThrow(inferenceGenerateParamsSchema, params, 'INVALID_PARAMS', '`inference.generate` params');
-    return this.#generate('generate', agent, parsed, undefined, call, (result) => result);
+    const scope = this.#arrive('generate', agent, params.priority);
+    return this.#generate(scope, params, undefined, call, (result) => result);
   }
 
   /**
    * Generation constrained by a JSON-schema grammar; the parsed output is checked against the
    * schema here too (the grammar is the backend's business; the contract is this check), and a
-   * mismatch or a cut-off output is OUTPUT_INVALID (retryable: another sample may pass).
+   * mismatch or a cut-off output is OUTPUT_INVALID (retryable: another sample may pass). A schema
+   * that is not a valid schema of the supported subset is INVALID_PARAMS before anything is queued.
    */
   async structured(
     agent: string,
     params: InferenceStructuredParams,
     call: InferenceCallOptions = {},
   ): Promise<InferenceStructuredResult> {
-    const parsed = parseOrThrow(
-      inferenceStructuredParamsSchema,
-      params,
-      'INVALID_PARAMS',
-      '`inference.structured` params',
-    );
-    let validator: ZodType;
-    try {
-      validator = z.fromJSONSchema(parsed.jsonSchema as Parameters<typeof z.fromJSONSchema>[0]);
-    } catch (error) {
-      throw new ClawError('INVALID_PARAMS', `Invalid \`jsonSchema\`: ${(error as Error).message}`, { cause: error });
-    }
-    return this.#generate('structured', agent, parsed, parsed.jsonSchema, call, (result) => {
+    const scope = this.#arrive('structured', agent, params.priority);
+    const validator = this.#schemas.validatorFor(params.jsonSchema);
+    return this.#generate(scope, params, params.jsonSchema, call, (result) => {
       if (result.stopReason !== 'eos') {
         throw new ClawError(
           'OUTPUT_INVALID',
@@ -215,38 +234,40 @@ export class InferenceService {
     });
   }
 
+  /**
+   * Embeddings run in the pool's embedding lane: they never take a generation slot, so retrieval in
+   * every agent cycle does not hold up triage or act.
+   */
   async embed(
     agent: string,
     params: InferenceEmbedParams,
     call: InferenceCallOptions = {},
   ): Promise<InferenceEmbedResult> {
-    const parsed = parseOrThrow(inferenceEmbedParamsSchema, params, 'INVALID_PARAMS', '`inference.embed` params');
+    const priority = params.priority ?? 'act';
+    const scope = this.#arrive('embed', agent, priority);
     const settings = this.#settingsFor(agent);
-    const modelId = settings.embeddingModelId ?? settings.modelId;
-    const priority = parsed.priority ?? 'act';
-    const arrived = performance.now();
-    const lease = await this.#acquire('embed', agent, modelId, priority, undefined, call.signal, arrived);
+    scope.modelId = settings.embeddingModelId ?? settings.modelId;
+    this.#checkPriority(scope);
+    const limit = maxPromptCharacters(this.#contextSizes.get(scope.modelId) as number);
+    for (const [index, text] of params.texts.entries()) {
+      if (text.length > limit) {
+        throw new ClawError(
+          'INVALID_PARAMS',
+          `Expected \`texts[${index}]\` to be at most ${limit} characters for model \`${scope.modelId}\`, got ${text.length}`,
+          { details: { field: `texts.${index}`, maxCharacters: limit, characters: text.length } },
+        );
+      }
+    }
+    const lease = await this.#lease(scope, undefined, call.signal, (request) => this.#pool.acquireEmbedding(request));
     const started = performance.now();
     try {
-      const vectors = await this.#backend.embed(modelId, parsed.texts, lease.signal);
+      const embedded = await lease.embed(params.texts);
       const generateMs = performance.now() - started;
-      // The backend does not report embedding token counts: tokens stay 0 in the record.
-      this.#account({ method: 'embed', agent, modelId, priority, queuedMs: lease.queuedMs, generateMs }, 'completed');
-      return { modelId, vectors, queuedMs: lease.queuedMs, generateMs };
+      this.#finish(scope, 'ok', { queuedMs: lease.queuedMs, generateMs, tokensIn: embedded.tokensIn });
+      return { modelId: scope.modelId, vectors: embedded.vectors, queuedMs: lease.queuedMs, generateMs };
     } catch (error) {
-      const failure = ClawError.from(error);
-      this.#account(
-        {
-          method: 'embed',
-          agent,
-          modelId,
-          priority,
-          queuedMs: lease.queuedMs,
-          generateMs: performance.now() - started,
-        },
-        'failed',
-        failure,
-      );
+      const failure = ClawError.from(lease.signal.aborted ? lease.signal.reason : error);
+      this.#fail(scope, failure, { queuedMs: lease.queuedMs, generateMs: performance.now() - started });
       throw failure;
     } finally {
       lease.release();
@@ -263,6 +284,13 @@ export class InferenceService {
     return this.#ledger.agents().map((agent) => this.usage(agent));
   }
 
+  #arrive(method: AccountedMethod, agent: string, priority: InferencePriority): RequestScope {
+    const requestId = randomUUID();
+    const logger = this.#logger.child({ requestId, agent, method });
+    logger.debug({ priority }, 'request arrived');
+    return { requestId, logger, method, agent, priority, arrived: performance.now(), modelId: '' };
+  }
+
   async #streamed<T>(context: RequestContext, run: (onDelta: (text: string) => void) => Promise<T>): Promise<T> {
     const stream = new DeltaStream((text) => context.sendDelta({ text }));
     const result = await run((text) => stream.push(text));
@@ -271,25 +299,21 @@ export class InferenceService {
   }
 
   async #generate<T>(
-    method: 'generate' | 'structured',
-    agent: string,
+    scope: RequestScope,
     params: InferenceGenerateParams,
     jsonSchema: Record<string, unknown> | undefined,
     call: InferenceCallOptions,
     finish: (result: InferenceGenerateResult) => T,
   ): Promise<T> {
-    const settings = this.#settingsFor(agent);
-    const { modelId, sampling } = settings;
-    const arrived = performance.now();
-    const lease = await this.#acquire(method, agent, modelId, params.priority, params.prefix, call.signal, arrived);
-    const base = { method, agent, modelId, priority: params.priority, queuedMs: lease.queuedMs } as const;
+    const { modelId, sampling } = this.#settingsFor(scope.agent);
+    scope.modelId = modelId;
+    this.#checkPriority(scope);
+    this.#checkPromptLength(scope, params);
+    const lease = await this.#lease(scope, params.prefix, call.signal, (request) => this.#pool.acquire(request));
     let generated: GenerateResult | undefined;
     try {
-      generated = await this.#backend.generate(
+      generated = await lease.generate(
         {
-          modelId,
-          slot: lease.slot,
-          prefix: params.prefix,
           prompt: params.prompt,
           sampling: {
             temperature: sampling.temperature,
@@ -299,11 +323,12 @@ export class InferenceService {
           },
           jsonSchema,
         },
-        { signal: lease.signal, onDelta: call.onDelta },
+        { onDelta: call.onDelta },
       );
       // Stopped by cancellation, deadline or disconnect: the caller gets the reason, not a partial result.
-      if (generated.stopReason === 'aborted' && lease.signal.aborted)
+      if (generated.stopReason === 'aborted' && lease.signal.aborted) {
         throw ClawError.from(lease.signal.reason, 'CANCELLED');
+      }
       const result: InferenceGenerateResult = {
         text: generated.text,
         modelId,
@@ -315,32 +340,70 @@ export class InferenceService {
         stopReason: generated.stopReason,
       };
       const finished = finish(result);
-      this.#account({ ...base, ...tokensOf(generated) }, 'completed');
+      this.#finish(scope, 'ok', { queuedMs: lease.queuedMs, ...figuresOf(generated) });
       return finished;
     } catch (error) {
       const failure = ClawError.from(error);
-      this.#account({ ...base, ...(generated === undefined ? {} : tokensOf(generated)) }, 'failed', failure);
+      this.#fail(scope, failure, {
+        queuedMs: lease.queuedMs,
+        ...(generated === undefined ? {} : figuresOf(generated)),
+      });
       throw failure;
     } finally {
       lease.release();
     }
   }
 
-  async #acquire(
-    method: AccountedMethod,
-    agent: string,
-    modelId: string,
-    priority: InferencePriority,
+  /** Waits for a lease; a request that never gets one is accounted here. */
+  async #lease<L extends SlotLease | EmbeddingLease>(
+    scope: RequestScope,
     prefix: string | undefined,
     signal: AbortSignal | undefined,
-    arrived: number,
-  ): Promise<SlotLease> {
+    acquire: (request: Parameters<SlotPool['acquire']>[0]) => Promise<L>,
+  ): Promise<L> {
     try {
-      return await this.#pool.acquire({ agent, modelId, priority, prefix, signal, timeoutMs: this.#requestTimeoutMs });
+      return await acquire({
+        agent: scope.agent,
+        modelId: scope.modelId,
+        priority: scope.priority,
+        prefix,
+        signal,
+        timeoutMs: this.#requestTimeoutMs,
+        logger: scope.logger,
+      });
     } catch (error) {
       const failure = ClawError.from(error);
-      this.#account({ method, agent, modelId, priority, queuedMs: performance.now() - arrived }, 'failed', failure);
+      this.#fail(scope, failure, { queuedMs: performance.now() - scope.arrived });
       throw failure;
+    }
+  }
+
+  /**
+   * `human` is for a person waiting (the identities in `settings.humans`, the CLI): it goes first
+   * and agents cannot claim it. An agent asking for it is refused rather than silently downgraded,
+   * so a wrong priority shows up at once in its tests instead of as a slow agent.
+   */
+  #checkPriority(scope: RequestScope): void {
+    if (scope.priority === 'human' && !this.#humans.has(scope.agent)) {
+      throw new ClawError(
+        'FORBIDDEN',
+        `Priority \`human\` is reserved for a person (identities: ${[...this.#humans].join(', ') || 'none'}); agent \`${scope.agent}\` may use triage, act, reflect or compaction`,
+        { details: { field: 'priority' } },
+      );
+    }
+  }
+
+  /** Refuses, before tokenizing or queueing, text that cannot fit the model's context. */
+  #checkPromptLength(scope: RequestScope, params: InferenceGenerateParams): void {
+    const contextSize = this.#contextSizes.get(scope.modelId) as number;
+    const limit = maxPromptCharacters(contextSize);
+    const characters = params.prompt.length + (params.prefix?.length ?? 0);
+    if (characters > limit) {
+      throw new ClawError(
+        'INVALID_PARAMS',
+        `Expected \`prefix\` and \`prompt\` together to be at most ${limit} characters for model \`${scope.modelId}\` (context ${contextSize} tokens), got ${characters}`,
+        { details: { field: 'prompt', maxCharacters: limit, characters, contextSize } },
+      );
     }
   }
 
@@ -354,48 +417,46 @@ export class InferenceService {
     return settings;
   }
 
-  #account(
-    fields: {
-      method: AccountedMethod;
-      agent: string;
-      modelId: string;
-      priority: InferencePriority;
-      queuedMs: number;
-      generateMs?: number;
-      tokensIn?: number;
-      tokensOut?: number;
-      tokensReused?: number;
-      stopReason?: InferenceAccountingRecord['stopReason'];
-    },
-    outcome: InferenceAccountingRecord['outcome'],
-    error?: ClawError,
-  ): void {
+  #fail(scope: RequestScope, error: ClawError, figures: RequestFigures): void {
+    this.#finish(scope, outcomeOf(error), figures, error);
+  }
+
+  #finish(scope: RequestScope, outcome: InferenceOutcome, figures: RequestFigures, error?: ClawError): void {
     const record: InferenceAccountingRecord = {
-      requestId: randomUUID(),
-      agent: fields.agent,
-      method: fields.method,
-      modelId: fields.modelId,
-      priority: fields.priority,
-      tokensIn: fields.tokensIn ?? 0,
-      tokensOut: fields.tokensOut ?? 0,
-      tokensReused: fields.tokensReused ?? 0,
-      queuedMs: fields.queuedMs,
-      generateMs: fields.generateMs ?? 0,
+      requestId: scope.requestId,
+      agent: scope.agent,
+      method: scope.method,
+      modelId: scope.modelId,
+      priority: scope.priority,
+      tokensIn: figures.tokensIn ?? 0,
+      tokensOut: figures.tokensOut ?? 0,
+      tokensReused: figures.tokensReused ?? 0,
+      queuedMs: figures.queuedMs ?? 0,
+      generateMs: figures.generateMs ?? 0,
       outcome,
       finishedAt: Date.now(),
     };
-    if (fields.stopReason !== undefined) record.stopReason = fields.stopReason;
+    if (figures.stopReason !== undefined) record.stopReason = figures.stopReason;
     if (error !== undefined) record.errorCode = error.code;
+    scope.logger.debug(
+      { outcome, code: error?.code, queuedMs: record.queuedMs, generateMs: record.generateMs },
+      'request finished',
+    );
     this.#ledger.add(record);
     try {
       this.#onAccounting?.(record);
     } catch (hookError) {
-      this.#logger.error({ err: hookError, agent: record.agent }, 'the accounting hook threw');
+      scope.logger.error({ err: hookError }, 'the accounting hook threw');
     }
   }
 }
 
-function tokensOf(result: GenerateResult) {
+/** A request its caller stopped (a cancel, or the connection it came on closing) is `cancelled`. */
+function outcomeOf(error: ClawError): InferenceOutcome {
+  return error.code === 'CANCELLED' || error.code === 'CONNECTION_CLOSED' ? 'cancelled' : 'failed';
+}
+
+function figuresOf(result: GenerateResult): RequestFigures {
   return {
     tokensIn: result.tokensIn,
     tokensOut: result.tokensOut,

@@ -1,7 +1,16 @@
 import type { InferenceAccountingRecord, InferenceUsageTotals } from '@clawfleet/protocol';
 
 function emptyTotals(): InferenceUsageTotals {
-  return { requests: 0, failures: 0, tokensIn: 0, tokensOut: 0, tokensReused: 0, queuedMs: 0, generateMs: 0 };
+  return {
+    requests: 0,
+    failures: 0,
+    cancelled: 0,
+    tokensIn: 0,
+    tokensOut: 0,
+    tokensReused: 0,
+    queuedMs: 0,
+    generateMs: 0,
+  };
 }
 
 /** Per-agent running totals of inference accounting, kept in memory since the service started. */
@@ -12,6 +21,7 @@ export class UsageLedger {
     const totals = this.#totals.get(record.agent) ?? emptyTotals();
     totals.requests += 1;
     if (record.outcome === 'failed') totals.failures += 1;
+    if (record.outcome === 'cancelled') totals.cancelled += 1;
     totals.tokensIn += record.tokensIn;
     totals.tokensOut += record.tokensOut;
     totals.tokensReused += record.tokensReused;

@@ -1,8 +1,8 @@
-import { identityNameSchema, integerInRange, type Logger } from '@clawfleet/protocol';
+import { integerInRange, type Logger } from '@clawfleet/protocol';
 import { z } from 'zod';
 import type { InferenceBackend, ModelSpec } from '../backend.ts';
-import { modelIdSchema, modelSpecSchema } from '../model-spec-schema.ts';
-import { type PriorityClass, priorityClassSchema } from './priority.ts';
+import { modelSpecSchema } from '../model-spec-schema.ts';
+import type { PriorityClass } from './priority.ts';
 
 const positiveInteger = (name: string, maximum = Number.MAX_SAFE_INTEGER) => integerInRange(name, 1, maximum);
 
@@ -14,6 +14,7 @@ export const slotPoolSettingsSchema = z.strictObject({
   maxConcurrent: positiveInteger('maxConcurrent', 4096).optional(),
   agingIntervalMs: positiveInteger('agingIntervalMs', 3_600_000).optional(),
   maxQueued: positiveInteger('maxQueued', 1_000_000).optional(),
+  maxConcurrentEmbeddings: positiveInteger('maxConcurrentEmbeddings', 4096).optional(),
 });
 
 export type SlotPoolSettings = z.infer<typeof slotPoolSettingsSchema>;
@@ -34,20 +35,20 @@ export interface SlotPoolOptions {
   maxConcurrent?: number;
   /** A waiting request gains one rank per this many milliseconds. @default 2000 */
   agingIntervalMs?: number;
-  /** Queued requests above this are refused with QUEUE_FULL. @default 10000 */
+  /** Queued requests (both lanes together) above this are refused with QUEUE_FULL. @default 10000 */
   maxQueued?: number;
+  /**
+   * Embedding requests running at once across all models: the embedding lane's own limit, apart
+   * from the generation permits. Each model runs one embedding request at a time (it has one
+   * embedding context). @default the number of models
+   */
+  maxConcurrentEmbeddings?: number;
+  /** Called with each model load's progress (0 to 1), for start-up logs and progress output. */
+  onLoadProgress?: (event: { modelId: string; progress: number }) => void;
   logger?: Logger;
   /** Monotonic milliseconds; tests inject one to step time. @default performance.now */
   clock?: () => number;
 }
-
-export const slotRequestSchema = z.strictObject({
-  agent: identityNameSchema,
-  modelId: modelIdSchema,
-  priority: priorityClassSchema,
-  prefix: z.string().optional(),
-  timeoutMs: positiveInteger('timeoutMs', 86_400_000).optional(),
-});
 
 export interface SlotRequest {
   /** The agent the request is for; fairness and `cancelAgent` key on it. */
@@ -59,6 +60,11 @@ export interface SlotRequest {
   /** Deadline from now, covering waiting and running; then the request fails with TIMEOUT. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * The request's logger (bound to its request id by the service), so the pool's lines about this
+   * request carry that id. @default the pool's logger
+   */
+  logger?: Logger;
 }
 
 export { parseOrThrow } from '@clawfleet/protocol';

@@ -117,26 +117,133 @@ describe('SlotPool', () => {
     expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toHaveLength(13 - 7); // 5 for DevClaw and 2 for UXClaw ran
   });
 
-  it('lets a human request past the fairness cap', async () => {
+  it('applies the fair share within every class, human included', async () => {
     const { pool } = await setup([model('m', 2)]);
-    const first = await pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' });
-    const second = await pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' });
+    const first = await pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'human' });
+    const second = await pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'human' });
     const order: string[] = [];
-    const waiting = [
-      pool.acquire({ agent: 'DevClaw', modelId: 'm', priority: 'reflect' }).then((lease) => {
-        order.push('DevClaw');
-        return lease;
-      }),
-      pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'human' }).then((lease) => {
-        order.push('LeadClaw-human');
-        return lease;
-      }),
-    ];
+    const leases: SlotLease[] = [];
+    const track = (agent: string) =>
+      pool.acquire({ agent, modelId: 'm', priority: 'human' }).then((lease) => {
+        order.push(agent);
+        leases.push(lease);
+      });
+    // LeadClaw floods human requests; DevClaw (below its share of 1) asks once, later, at human too.
+    const waiting = [track('LeadClaw'), track('LeadClaw'), track('DevClaw')];
     first.release();
     await settle();
-    expect(order).toEqual(['LeadClaw-human']);
+    expect(order).toEqual(['DevClaw']);
     second.release();
-    for (const lease of await Promise.all(waiting)) lease.release();
+    while (order.length < 3) {
+      leases.shift()?.release();
+      await settle();
+    }
+    await Promise.all(waiting);
+    for (const lease of leases) lease.release();
+    await pool.dispose();
+  });
+
+  it('keeps one agent flooding a high class from making another agent wait behind all of it', async () => {
+    const { pool } = await setup([model('m', 2)]);
+    const held = [
+      await pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'triage' }),
+      await pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'triage' }),
+    ];
+    const flood = Array.from({ length: 200 }, () =>
+      pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'triage' }).then((lease) => lease.release()),
+    );
+    let devGranted = false;
+    const dev = pool.acquire({ agent: 'DevClaw', modelId: 'm', priority: 'act' }).then((lease) => {
+      devGranted = true;
+      return lease;
+    });
+    await settle();
+    (held.shift() as SlotLease).release();
+    await settle();
+    // The first slot freed goes to DevClaw, not to the 200 older, higher-class LeadClaw requests.
+    expect(devGranted).toBe(true);
+    expect(pool.status().queued).toBe(200);
+    (await dev).release();
+    (held.shift() as SlotLease).release();
+    await Promise.all(flood);
+    await pool.dispose();
+  });
+
+  it('runs embeddings in their own lane: they take no generation slot and queue by priority', async () => {
+    const { pool, backend } = await setup([model('m', 1)]);
+    const generation = await pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' });
+    // Every generation slot is busy, yet an embedding gets its lease.
+    const embedding = await pool.acquireEmbedding({ agent: 'DevClaw', modelId: 'm', priority: 'reflect' });
+    expect(pool.status()).toMatchObject({ running: 1, embeddings: { running: 1, queued: 0, maxConcurrent: 1 } });
+    const { vectors, tokensIn } = await embedding.embed(['alpha', 'beta']);
+    expect(vectors).toHaveLength(2);
+    expect(tokensIn).toBe('alpha'.length + 'beta'.length);
+    // A busy embedding lane queues embeddings by priority; it never blocks generation.
+    const order: string[] = [];
+    const waiting = (['compaction', 'triage'] as const).map((priority) =>
+      pool.acquireEmbedding({ agent: 'UXClaw', modelId: 'm', priority }).then((lease) => {
+        order.push(priority);
+        lease.release();
+      }),
+    );
+    await settle();
+    expect(pool.status().embeddings.queued).toBe(2);
+    generation.release();
+    (await pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' })).release();
+    expect(order).toEqual([]);
+    embedding.release();
+    await Promise.all(waiting);
+    expect(order).toEqual(['triage', 'compaction']);
+    expect(backend.statistics.peakConcurrentEmbeddings).toBe(1);
+    expect(pool.status()).toMatchObject({ queued: 0, running: 0, embeddings: { queued: 0, running: 0 } });
+    await pool.dispose();
+  });
+
+  it('keeps a model with a running embedding loaded until it ends', async () => {
+    const memory = { a: 600 * MiB, b: 600 * MiB };
+    const { pool, backend } = await setup([model('a', 1), model('b', 1)], { memoryBudgetBytes: 1000 * MiB }, memory);
+    const embedding = await pool.acquireEmbedding({ agent: 'LeadClaw', modelId: 'a', priority: 'act' });
+    backend.closeEmbeddingGate();
+    const running = embedding.embed(['kept']);
+    const onB = pool.acquire({ agent: 'DevClaw', modelId: 'b', priority: 'triage' });
+    await settle();
+    expect(backend.loadedModelIds()).toEqual(['a']);
+    backend.openEmbeddingGate();
+    expect((await running).vectors).toHaveLength(1);
+    embedding.release();
+    (await onB).release();
+    expect(backend.loadedModelIds()).toEqual(['b']);
+    expect(backend.statistics.peakLoadedBytes).toBeLessThanOrEqual(1000 * MiB);
+    await pool.dispose();
+  });
+
+  it('preloads a model with progress, so the first request does not wait for the load', async () => {
+    const progress: number[] = [];
+    const { pool, backend } = await setup([model('m', 1)], {
+      onLoadProgress: (event) => progress.push(event.progress),
+    });
+    await pool.preload('m');
+    expect(backend.loadedModelIds()).toEqual(['m']);
+    expect(progress).toEqual([0, 1]);
+    const lease = await pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' });
+    expect(backend.statistics.loads).toBe(1);
+    lease.release();
+    expect((await rejectionOf(pool.preload('nope'))).code).toBe('NOT_FOUND');
+    await pool.dispose();
+  });
+
+  it('generates through the lease, on its slot, with its prefix and its signal', async () => {
+    const { pool } = await setup([model('m', 2)]);
+    const prefix = 'You are LeadClaw. ';
+    await using first = await pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act', prefix });
+    await first.generate({ prompt: 'one', sampling: { maxTokens: 4 } });
+    first.release();
+    await using second = await pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act', prefix });
+    const result = await second.generate({ prompt: 'two', sampling: { maxTokens: 4 } });
+    expect(second.slot).toBe(first.slot);
+    expect(result.tokensReused).toBe(prefix.length);
+    second.release();
+    expect((await rejectionOf(second.generate({ prompt: 'late', sampling: { maxTokens: 4 } }))).code).toBe('CONFLICT');
     await pool.dispose();
   });
 
@@ -290,7 +397,7 @@ describe('SlotPool', () => {
     );
     expect(badPriority.code).toBe('INVALID_PARAMS');
     expect(badPriority.message).toBe(
-      'Invalid slot request at `priority`: Expected `priority` to be one of human, triage, act, reflect, compaction, got `urgent` (string)',
+      'Expected `priority` to be one of human, triage, act, reflect, compaction, got `urgent`',
     );
     expect((await rejectionOf(pool.acquire({ agent: 'LeadClaw', modelId: 'nope', priority: 'act' }))).message).toBe(
       'No model `nope` is configured; configured: m',

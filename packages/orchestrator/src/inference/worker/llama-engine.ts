@@ -11,7 +11,15 @@ import {
   type LlamaModel,
   type Token,
 } from 'node-llama-cpp';
-import type { GenerateRequest, GenerateResult, LoadedModel, MemoryState, ModelSpec } from '../backend.ts';
+import {
+  type EmbedResult,
+  type GenerateRequest,
+  type GenerateResult,
+  type LoadedModel,
+  type MemoryState,
+  type ModelSpec,
+  maxPromptCharacters,
+} from '../backend.ts';
 import { checkModelFile } from './model-file-check.ts';
 
 interface ModelEntry {
@@ -86,12 +94,12 @@ export class LlamaEngine {
     return this.#estimate(spec, insights, this.#gpuLayersFor(spec, insights));
   }
 
-  async loadModel(spec: ModelSpec): Promise<LoadedModel> {
+  async loadModel(spec: ModelSpec, onProgress?: (progress: number) => void): Promise<LoadedModel> {
     const existing = this.#models.get(spec.id);
     if (existing !== undefined) return this.#sameModel(existing.spec, spec, existing.loaded);
     const pending = this.#loading.get(spec.id);
     if (pending !== undefined) return pending;
-    const loading = this.#load(spec).finally(() => this.#loading.delete(spec.id));
+    const loading = this.#load(spec, onProgress).finally(() => this.#loading.delete(spec.id));
     this.#loading.set(spec.id, loading);
     return loading;
   }
@@ -111,12 +119,16 @@ export class LlamaEngine {
     return loaded;
   }
 
-  async #load(spec: ModelSpec): Promise<LoadedModel> {
+  async #load(spec: ModelSpec, onProgress: ((progress: number) => void) | undefined): Promise<LoadedModel> {
     const insights = await checkModelFile(this.#llama, spec.path);
     const gpuLayers = this.#llama.gpu === false ? 0 : spec.gpuLayers;
     let model: LlamaModel;
     try {
-      model = await this.#llama.loadModel({ modelPath: spec.path, gpuLayers });
+      model = await this.#llama.loadModel({
+        modelPath: spec.path,
+        gpuLayers,
+        ...(onProgress === undefined ? {} : { onLoadProgress: onProgress }),
+      });
     } catch (error) {
       throw new ClawError(
         'MODEL_INVALID',
@@ -238,13 +250,22 @@ export class LlamaEngine {
   ): Promise<GenerateResult> {
     const started = performance.now();
     const { model } = entry;
+    const characters = request.prompt.length + (request.prefix?.length ?? 0);
+    const limit = maxPromptCharacters(entry.spec.contextSize);
+    if (characters > limit) {
+      throw new ClawError(
+        'INVALID_PARAMS',
+        `Expected \`prefix\` and \`prompt\` together to be at most ${limit} characters (context ${entry.spec.contextSize} tokens), got ${characters}`,
+        { details: { field: 'prompt', maxCharacters: limit, characters } },
+      );
+    }
     const grammar = request.jsonSchema === undefined ? undefined : await this.#grammarFor(request.jsonSchema);
     // Prefix and prompt are tokenized apart so the prefix's tokens do not depend on what follows it:
-    // that is what lets the next request with the same prefix match them exactly.
-    const input: Token[] = [];
-    if (model.tokens.bos !== null && model.tokens.shouldPrependBosToken) input.push(model.tokens.bos);
-    if (request.prefix !== undefined && request.prefix.length > 0) input.push(...model.tokenize(request.prefix));
-    input.push(...model.tokenize(request.prompt));
+    // that is what lets the next request with the same prefix match them exactly. Token arrays are
+    // concatenated, never spread into arguments (a long prompt would overflow the call stack).
+    let input: Token[] = model.tokens.bos !== null && model.tokens.shouldPrependBosToken ? [model.tokens.bos] : [];
+    if (request.prefix !== undefined && request.prefix.length > 0) input = input.concat(model.tokenize(request.prefix));
+    input = input.concat(model.tokenize(request.prompt));
     if (input.length === 0) {
       throw new ClawError('INVALID_PARAMS', 'Expected `prompt` or `prefix` to hold at least one token, got none');
     }
@@ -317,13 +338,26 @@ export class LlamaEngine {
     };
   }
 
-  async embed(modelId: string, texts: readonly string[], signal: AbortSignal): Promise<number[][]> {
+  async embed(modelId: string, texts: readonly string[], signal: AbortSignal): Promise<EmbedResult> {
     const entry = this.#entry(modelId);
+    const limit = maxPromptCharacters(entry.spec.contextSize);
+    for (const [index, text] of texts.entries()) {
+      if (text.length > limit) {
+        throw new ClawError(
+          'INVALID_PARAMS',
+          `Expected \`texts[${index}]\` to be at most ${limit} characters (context ${entry.spec.contextSize} tokens), got ${text.length}`,
+        );
+      }
+    }
+    // The pool's embedding lane runs one request per model at a time; the chain only guards
+    // direct callers of the backend.
     const run = entry.embedChain.then(async () => {
       const vectors: number[][] = [];
+      let tokensIn = 0;
       for (const text of texts) {
         if (signal.aborted) throw new ClawError('CANCELLED', 'The embedding request was cancelled');
         const tokens = entry.model.tokenize(text);
+        tokensIn += tokens.length;
         if (tokens.length >= entry.spec.contextSize) {
           throw new ClawError(
             'INVALID_PARAMS',
@@ -331,9 +365,9 @@ export class LlamaEngine {
           );
         }
         const embedding = await entry.embeddingContext.getEmbeddingFor(text);
-        vectors.push([...embedding.vector]);
+        vectors.push(Array.from(embedding.vector));
       }
-      return vectors;
+      return { vectors, tokensIn };
     });
     entry.embedChain = run.catch(() => undefined);
     return run;

@@ -85,12 +85,12 @@ describe('WorkerBackend with the generated model', () => {
   });
 
   it('returns embeddings of the model dimension (64 for the default tiny model, 128 for a wider one)', async () => {
-    const [vector] = await backend.embed('tiny', ['memory retrieval']);
+    const [vector] = (await backend.embed('tiny', ['memory retrieval'])).vectors;
     expect(vector).toHaveLength(64);
     const widePath = await ensureTinyModel(modelDirectory, { embeddingLength: 128, headCount: 4, headCountKv: 2 });
     const wide = await backend.loadModel(tiny({ id: 'wide', path: widePath, slots: 1, contextSize: 256 }));
     expect(wide.embeddingSize).toBe(128);
-    const vectors = await backend.embed('wide', ['one', 'two']);
+    const { vectors } = await backend.embed('wide', ['one', 'two']);
     expect(vectors.map((entry) => entry.length)).toEqual([128, 128]);
     expect(await backend.estimateModelMemory(tiny({ id: 'wide', path: widePath }))).toBeGreaterThan(
       await backend.estimateModelMemory(tiny()),
@@ -207,7 +207,26 @@ describe('WorkerBackend with the generated model', () => {
       backend.embed('tiny', ['after the kill']),
     ]);
     expect(result.tokensOut).toBeGreaterThan(0);
-    expect(vectors[0]).toHaveLength(64);
+    expect(vectors.vectors[0]).toHaveLength(64);
     expect(backend.restarts).toBe(restartsBefore + 1);
+  });
+
+  it('restarts nothing once shutdown has begun: a worker that dies then stays down', async () => {
+    // Runs last: it leaves the shared backend shut down.
+    const pidBefore = backend.workerPid as number;
+    const restartsBefore = backend.restarts;
+    backend.beginShutdown();
+    // Requests still run while the orchestrator drains.
+    expect(
+      (await backend.generate({ modelId: 'tiny', slot: 0, prompt: 'draining', sampling: { maxTokens: 4 } })).tokensOut,
+    ).toBeGreaterThan(0);
+    process.kill(pidBefore, 'SIGKILL');
+    while (backend.workerPid === pidBefore) await new Promise((resolve) => setTimeout(resolve, 10));
+    const refused = await rejection(
+      backend.generate({ modelId: 'tiny', slot: 0, prompt: 'after', sampling: { maxTokens: 4 } }),
+    );
+    expect(refused.code).toBe('SHUTTING_DOWN');
+    expect(backend.workerPid).toBeUndefined();
+    expect(backend.restarts).toBe(restartsBefore);
   });
 });

@@ -4,21 +4,16 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ClawError, isClawError, type Logger, silentLogger } from '@clawfleet/protocol';
 import type {
+  EmbedResult,
   GenerateCallbacks,
   GenerateRequest,
   GenerateResult,
   InferenceBackend,
   LoadedModel,
+  LoadModelOptions,
   MemoryState,
   ModelSpec,
 } from '../backend.ts';
-import {
-  embedRequestSchema,
-  generateRequestSchema,
-  modelIdSchema,
-  modelSpecSchema,
-  parseOrThrow,
-} from './request-schemas.ts';
 import {
   type WorkerCall,
   type WorkerMessage,
@@ -35,7 +30,7 @@ export interface WorkerBackendOptions {
    * @default 'auto'
    */
   gpu?: 'auto' | 'cuda' | false;
-  /** Threads llama.cpp may use in total. @default os.availableParallelism() */
+  /** Threads llama.cpp may use in total. @default {@link defaultInferenceThreads} */
   maxThreads?: number;
   /** Threads per model context. @default maxThreads */
   contextThreads?: number;
@@ -55,6 +50,13 @@ interface PendingCall {
   resolve: (value: unknown) => void;
   reject: (error: ClawError) => void;
   onDelta?: (text: string) => void;
+  onProgress?: (progress: number) => void;
+}
+
+interface CallOptions {
+  signal?: AbortSignal;
+  onDelta?: (text: string) => void;
+  onProgress?: (progress: number) => void;
 }
 
 interface Worker {
@@ -68,6 +70,18 @@ const STDERR_TAIL_LINES = 20;
 const WORKER_ENTRY = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
 
 /**
+ * Half the logical cores, at least one. llama.cpp's threads spin while they wait for each other,
+ * so one that the OS preempts stalls the rest: with every core in use, any other load (the
+ * orchestrator, the agents, the OS) makes generation several times slower (about 3x slower than
+ * one thread on a loaded 2-core machine). Half leaves room for them; on machines with SMT it is
+ * also about the number of physical cores, where llama.cpp's matrix work stops gaining. On a GPU the
+ * threads only feed the device, and this is plenty. Set `threads` in the config to override.
+ */
+export function defaultInferenceThreads(cores: number = availableParallelism()): number {
+  return Math.max(1, Math.floor(cores / 2));
+}
+
+/**
  * The real InferenceBackend: llama.cpp runs in a supervised child process (`worker-main.ts`).
  *
  * Supervision: when the child dies without being asked to, every call in flight rejects with
@@ -75,7 +89,7 @@ const WORKER_ENTRY = fileURLToPath(new URL('./worker-main.ts', import.meta.url))
  * loaded is loaded again before any new call runs, so the next request succeeds. The parent (the
  * orchestrator and its IPC server) never loads native code and keeps running.
  *
- * Invariant: `#models` is what the pool believes is loaded; after a restart the worker is brought
+ * Invariant: `#restore` is what the pool has loaded; after a restart the worker is brought
  * back to exactly that set (a model whose reload fails is dropped and logged).
  */
 export class WorkerBackend implements InferenceBackend {
@@ -83,9 +97,12 @@ export class WorkerBackend implements InferenceBackend {
   readonly #logger: Logger;
   readonly #onWorkerReady: WorkerBackendOptions['onWorkerReady'];
   readonly #pending = new Map<number, PendingCall>();
-  readonly #models = new Map<string, { spec: ModelSpec; loaded: LoadedModel }>();
+  /**
+   * The models to restore after a crash: a restore list, not a record anything is answered from
+   * (the pool owns residency and slot occupancy; the worker's engine owns the loaded models).
+   */
+  readonly #restore = new Map<string, ModelSpec>();
   readonly #loading = new Map<string, Promise<LoadedModel>>();
-  readonly #busySlots = new Set<string>();
   #worker: Worker | undefined;
   /** Resolves when a worker is ready and its models are reloaded; replaced on each restart. */
   #available: Promise<void>;
@@ -93,9 +110,11 @@ export class WorkerBackend implements InferenceBackend {
   #restarts = 0;
   #consecutiveCrashes = 0;
   #disposed = false;
+  /** Set by `beginShutdown()`: a worker that dies from now on is not restarted. */
+  #shutdownBegun = false;
 
   private constructor(options: WorkerBackendOptions) {
-    const maxThreads = options.maxThreads ?? availableParallelism();
+    const maxThreads = options.maxThreads ?? defaultInferenceThreads();
     this.#options = {
       gpu: options.gpu ?? 'auto',
       maxThreads,
@@ -126,6 +145,14 @@ export class WorkerBackend implements InferenceBackend {
     return this.#restarts;
   }
 
+  /**
+   * Shutdown has begun (the orchestrator is draining): requests still run, but a worker that dies
+   * now is not restarted; its calls fail with WORKER_CRASHED and later ones with SHUTTING_DOWN.
+   */
+  beginShutdown(): void {
+    this.#shutdownBegun = true;
+  }
+
   /** Process id of the current worker (for tests and diagnostics). */
   get workerPid(): number | undefined {
     return this.#worker?.child.pid;
@@ -142,6 +169,10 @@ export class WorkerBackend implements InferenceBackend {
       execArgv: ['--import', tsxLoader],
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      // Its own process group: Ctrl-C in a terminal signals the foreground group, and the worker
+      // must keep running while the orchestrator drains. It still ends with its parent: it exits
+      // when the IPC channel closes (worker-main.ts), which happens however the parent dies.
+      detached: true,
     });
     const worker: Worker = { child, ready: Promise.resolve(), stderrTail: [] };
     this.#worker = worker;
@@ -214,6 +245,9 @@ export class WorkerBackend implements InferenceBackend {
       case 'delta':
         pending.onDelta?.(message.text);
         return;
+      case 'progress':
+        pending.onProgress?.(message.progress);
+        return;
       case 'error':
         this.#pending.delete(message.id);
         pending.reject(ClawError.fromJSON(message.error));
@@ -245,8 +279,13 @@ export class WorkerBackend implements InferenceBackend {
       this.#pending.delete(id);
       pending.reject(crash);
     }
-    this.#busySlots.clear();
     if (this.#disposed) return;
+    if (this.#shutdownBegun) {
+      this.#logger.warn({ exitCode: code, signal }, 'inference worker died during shutdown; not restarted');
+      this.#available = Promise.reject(this.#shuttingDown());
+      this.#available.catch(() => {});
+      return;
+    }
 
     this.#consecutiveCrashes += 1;
     this.#restarts += 1;
@@ -264,16 +303,16 @@ export class WorkerBackend implements InferenceBackend {
   }
 
   async #restart(): Promise<void> {
-    if (this.#disposed) throw this.#shuttingDown();
+    if (this.#disposed || this.#shutdownBegun) throw this.#shuttingDown();
     await this.#start();
-    for (const [modelId, { spec }] of [...this.#models]) {
+    for (const [modelId, spec] of [...this.#restore]) {
       try {
         await this.#call({ method: 'load-model', params: spec });
       } catch (error) {
         // Dropped either way: it no longer loads, or loading it killed the worker again. In the
         // second case the next restart (already scheduled by #onExit) reloads the others; dropping
         // the culprit is what keeps a model that aborts on load from causing a crash loop.
-        this.#models.delete(modelId);
+        this.#restore.delete(modelId);
         this.#logger.error({ err: error, modelId }, 'model could not be reloaded after a worker restart; dropped');
         if (isClawError(error, 'WORKER_CRASHED')) return;
       }
@@ -285,10 +324,7 @@ export class WorkerBackend implements InferenceBackend {
   }
 
   /** Sends one call to the ready worker and waits for its answer. */
-  #call<M extends WorkerMethod>(
-    call: Extract<WorkerCall, { method: M }>,
-    options: { signal?: AbortSignal; onDelta?: (text: string) => void } = {},
-  ): Promise<unknown> {
+  #call<M extends WorkerMethod>(call: Extract<WorkerCall, { method: M }>, options: CallOptions = {}): Promise<unknown> {
     const worker = this.#worker;
     if (worker === undefined || !worker.child.connected) {
       return Promise.reject(new ClawError('WORKER_CRASHED', 'The inference worker is not running'));
@@ -311,6 +347,7 @@ export class WorkerBackend implements InferenceBackend {
           reject(error);
         },
         ...(options.onDelta === undefined ? {} : { onDelta: options.onDelta }),
+        ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
       });
       worker.child.send({ type: 'call', id, call }, (error) => {
         if (error === null || !this.#pending.has(id)) return;
@@ -333,104 +370,60 @@ export class WorkerBackend implements InferenceBackend {
     return result;
   }
 
+  // Requests are typed in-process; the worker validates what crosses the process boundary and
+  // answers bad ones with INVALID_PARAMS, and checks state (loaded models, busy slots) itself.
+
   async estimateModelMemory(spec: ModelSpec): Promise<number> {
-    const params = parseOrThrow(modelSpecSchema, spec);
-    return this.#whenAvailable(async () => (await this.#call({ method: 'estimate-model-memory', params })) as number);
+    return this.#whenAvailable(
+      async () => (await this.#call({ method: 'estimate-model-memory', params: spec })) as number,
+    );
   }
 
-  async loadModel(spec: ModelSpec, signal?: AbortSignal): Promise<LoadedModel> {
-    const params = parseOrThrow(modelSpecSchema, spec);
+  async loadModel(spec: ModelSpec, options: LoadModelOptions = {}): Promise<LoadedModel> {
     if (this.#disposed) throw this.#shuttingDown();
+    const { signal, onProgress } = options;
     signal?.throwIfAborted();
-    const existing = this.#models.get(params.id);
-    if (existing !== undefined) {
-      if (
-        existing.spec.path !== params.path ||
-        existing.spec.slots !== params.slots ||
-        existing.spec.contextSize !== params.contextSize
-      ) {
-        throw new ClawError(
-          'CONFLICT',
-          `Model \`${params.id}\` is already loaded from ${existing.spec.path}; unload it before loading it with another spec`,
-          { retryable: false, details: { modelId: params.id } },
-        );
-      }
-      return existing.loaded;
-    }
-    const inFlight = this.#loading.get(params.id);
-    if (inFlight !== undefined) return inFlight;
+    const inFlight = this.#loading.get(spec.id);
+    if (inFlight !== undefined) return signal === undefined ? inFlight : raceAbort(inFlight, signal);
     // A load is not cancellable inside llama.cpp; an abort only stops the caller from waiting.
     const loading = this.#whenAvailable(async () => {
-      const loaded = (await this.#call({ method: 'load-model', params })) as LoadedModel;
-      this.#models.set(params.id, { spec: params, loaded });
+      const loaded = (await this.#call(
+        { method: 'load-model', params: spec },
+        onProgress === undefined ? {} : { onProgress },
+      )) as LoadedModel;
+      this.#restore.set(spec.id, spec);
       return loaded;
-    }).finally(() => this.#loading.delete(params.id));
-    this.#loading.set(params.id, loading);
+    }).finally(() => this.#loading.delete(spec.id));
+    this.#loading.set(spec.id, loading);
     return signal === undefined ? loading : raceAbort(loading, signal);
   }
 
   async unloadModel(modelId: string): Promise<void> {
-    const id = parseOrThrow(modelIdSchema, modelId);
     if (this.#disposed) throw this.#shuttingDown();
-    await this.#loading.get(id)?.catch(() => undefined);
-    if (!this.#models.has(id)) return;
-    this.#models.delete(id);
-    await this.#whenAvailable(() => this.#call({ method: 'unload-model', params: { modelId: id } }));
+    await this.#loading.get(modelId)?.catch(() => undefined);
+    this.#restore.delete(modelId);
+    await this.#whenAvailable(() => this.#call({ method: 'unload-model', params: { modelId } }));
   }
 
   async generate(request: GenerateRequest, callbacks: GenerateCallbacks = {}): Promise<GenerateResult> {
     if (this.#disposed) throw this.#shuttingDown();
-    const params = parseOrThrow(generateRequestSchema, request);
-    if (callbacks.signal?.aborted)
+    if (callbacks.signal?.aborted) {
       throw new ClawError('CANCELLED', 'The generate request was cancelled before it started');
-    const model = this.#models.get(params.modelId);
-    if (model === undefined) {
-      throw new ClawError('NOT_FOUND', `Model \`${params.modelId}\` is not loaded`, {
-        details: { modelId: params.modelId },
-      });
-    }
-    if (params.slot >= model.spec.slots) {
-      throw new ClawError(
-        'INVALID_PARAMS',
-        `Expected \`slot\` to be an integer 0-${model.spec.slots - 1}, got \`${params.slot}\` (number)`,
-        { details: { field: 'slot' } },
-      );
-    }
-    const slotKey = `${params.modelId}\u0000${params.slot}`;
-    if (this.#busySlots.has(slotKey)) {
-      throw new ClawError('CONFLICT', `Slot ${params.slot} of model \`${params.modelId}\` is already generating`, {
-        retryable: false,
-        details: { modelId: params.modelId, slot: params.slot },
-      });
-    }
-    this.#busySlots.add(slotKey);
-    try {
-      return await this.#whenAvailable(
-        async () =>
-          (await this.#call(
-            { method: 'generate', params },
-            {
-              ...(callbacks.signal === undefined ? {} : { signal: callbacks.signal }),
-              ...(callbacks.onDelta === undefined ? {} : { onDelta: callbacks.onDelta }),
-            },
-          )) as GenerateResult,
-      );
-    } finally {
-      this.#busySlots.delete(slotKey);
-    }
-  }
-
-  async embed(modelId: string, texts: string[], signal?: AbortSignal): Promise<number[][]> {
-    if (this.#disposed) throw this.#shuttingDown();
-    const params = parseOrThrow(embedRequestSchema, { modelId, texts });
-    if (signal?.aborted) throw new ClawError('CANCELLED', 'The embed request was cancelled before it started');
-    if (!this.#models.has(params.modelId)) {
-      throw new ClawError('NOT_FOUND', `Model \`${params.modelId}\` is not loaded`, {
-        details: { modelId: params.modelId },
-      });
     }
     return this.#whenAvailable(
-      async () => (await this.#call({ method: 'embed', params }, signal === undefined ? {} : { signal })) as number[][],
+      async () => (await this.#call({ method: 'generate', params: request }, callbacks)) as GenerateResult,
+    );
+  }
+
+  async embed(modelId: string, texts: string[], signal?: AbortSignal): Promise<EmbedResult> {
+    if (this.#disposed) throw this.#shuttingDown();
+    if (signal?.aborted) throw new ClawError('CANCELLED', 'The embed request was cancelled before it started');
+    return this.#whenAvailable(
+      async () =>
+        (await this.#call(
+          { method: 'embed', params: { modelId, texts } },
+          signal === undefined ? {} : { signal },
+        )) as EmbedResult,
     );
   }
 

@@ -50,7 +50,7 @@ async function main(): Promise<void> {
       case 'estimate-model-memory':
         return engine.estimateModelMemory(call.params);
       case 'load-model':
-        return engine.loadModel(call.params);
+        return engine.loadModel(call.params, (progress) => send({ type: 'progress', id, progress }));
       case 'unload-model':
         await engine.unloadModel(call.params.modelId);
         return null;
@@ -90,15 +90,18 @@ async function main(): Promise<void> {
   }
 
   process.on('message', (raw: unknown) => {
-    const parsed = parentMessageSchema.safeParse(raw);
-    if (!parsed.success) {
+    // The process boundary: every request is checked here, once; the engine trusts its types.
+    let message: ParentMessage;
+    try {
+      message = parseOrThrow(parentMessageSchema, raw);
+    } catch (error) {
       const id = (raw as { id?: unknown } | null)?.id;
-      const error = new ClawError('INVALID_PARAMS', `Invalid worker message: ${parsed.error.issues[0]?.message}`);
-      if (typeof id === 'number' && id > 0) send({ type: 'error', id, error: error.toJSON() });
-      else logToStderr({ level: 'warn', msg: error.message });
+      const failure = ClawError.from(error);
+      if (typeof id === 'number' && id > 0) send({ type: 'error', id, error: failure.toJSON() });
+      else logToStderr({ level: 'warn', msg: `Invalid worker message: ${failure.message}` });
       return;
     }
-    void handle(parsed.data);
+    void handle(message);
   });
   process.on('disconnect', () => process.exit(0));
   send({ type: 'ready', startupMs: performance.now() - started, gpu: llama.gpu });

@@ -68,7 +68,7 @@ export const workerResultSchemas = {
   'load-model': loadedModelSchema,
   'unload-model': z.null(),
   generate: generateResultSchema,
-  embed: z.array(z.array(z.number())),
+  embed: z.object({ vectors: z.array(z.array(z.number())), tokensIn: z.number().int().min(0) }),
   'memory-state': memoryStateSchema,
 } as const satisfies Record<WorkerMethod, z.ZodType>;
 
@@ -79,6 +79,8 @@ export const workerMessageSchema = z.discriminatedUnion('type', [
     gpu: z.union([z.string(), z.literal(false)]),
   }),
   z.object({ type: z.literal('delta'), id: z.number().int().min(1), text: z.string() }),
+  /** Progress of a `load-model` call, 0 to 1. */
+  z.object({ type: z.literal('progress'), id: z.number().int().min(1), progress: z.number().min(0).max(1) }),
   z.object({ type: z.literal('result'), id: z.number().int().min(1), result: z.unknown() }),
   z.object({ type: z.literal('error'), id: z.number().int().min(1), error: errorJsonSchema }),
 ]);
