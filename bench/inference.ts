@@ -64,6 +64,8 @@ async function startOrchestrator(
   const agentSettings = { modelId: model.id, sampling: { maxTokens } };
   const settings: InferenceServiceSettings = {
     agents: Object.fromEntries(Object.keys(TOKENS).map((agent) => [agent, agentSettings])),
+    // In the human-priority figure, LeadClaw's client stands in for the person at the CLI.
+    humans: ['LeadClaw'],
   };
   const service = new InferenceService({ pool, settings });
   const socketPath = join(directory, `inference-${slots}-${Date.now()}.sock`);

@@ -79,6 +79,8 @@ export class ModelResidency {
   /** The model the highest-ranked request is waiting to load while busy models drain. */
   #waiter: ModelEntry | undefined;
   #disposed = false;
+  /** Models with `preload` callers waiting; lets a scheduling pass skip `planPreloads` cheaply. */
+  #preloading = 0;
 
   constructor(options: ModelResidencyOptions) {
     this.#backend = options.backend;
@@ -122,6 +124,7 @@ export class ModelResidency {
   preload(model: ModelEntry): Promise<void> {
     if (model.state === 'loaded') return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
+      if (model.preloads.length === 0) this.#preloading++;
       model.preloads.push({ resolve, reject });
       this.#host.requestPass();
     });
@@ -129,6 +132,7 @@ export class ModelResidency {
 
   /** Starts plans for preloaded models that nothing else is loading; called from each pass. */
   planPreloads(): void {
+    if (this.#preloading === 0) return;
     for (const model of this.models.values()) {
       if (!this.canPlan) return;
       if (model.preloads.length > 0 && model.state === 'unloaded') this.plan(model);
@@ -211,7 +215,7 @@ export class ModelResidency {
     this.#disposed = true;
     this.#disposeController.abort(error);
     for (const model of this.models.values()) {
-      for (const preload of model.preloads.splice(0)) preload.reject(error);
+      for (const preload of this.#takePreloads(model)) preload.reject(error);
     }
   }
 
@@ -280,7 +284,7 @@ export class ModelResidency {
         lastUsedAt: 0,
       }));
       this.#logger.info({ model: model.spec.id, bytes: actual }, 'model loaded');
-      for (const preload of model.preloads.splice(0)) preload.resolve();
+      for (const preload of this.#takePreloads(model)) preload.resolve();
     } catch (error) {
       if (model.state === 'loading') this.#forget(model);
       this.#fail(model, ClawError.from(error));
@@ -316,8 +320,13 @@ export class ModelResidency {
     model.slots = [];
   }
 
+  #takePreloads(model: ModelEntry): ModelEntry['preloads'] {
+    if (model.preloads.length > 0) this.#preloading--;
+    return model.preloads.splice(0);
+  }
+
   #fail(model: ModelEntry, error: ClawError): void {
-    for (const preload of model.preloads.splice(0)) preload.reject(error);
+    for (const preload of this.#takePreloads(model)) preload.reject(error);
     this.#host.failQueued(model, error);
   }
 }

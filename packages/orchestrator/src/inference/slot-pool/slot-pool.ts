@@ -339,8 +339,8 @@ export class SlotPool implements AsyncDisposable {
     if (this.#disposed) return;
     const now = this.#clock();
     this.#residency.checkWaiter();
-    if (!this.#passLane(this.#generation, now)) return;
-    if (!this.#passLane(this.#embedding, now)) return;
+    if (this.#generation.queued > 0 && !this.#passLane(this.#generation, now)) return;
+    if (this.#embedding.queued > 0 && !this.#passLane(this.#embedding, now)) return;
     this.#residency.planPreloads();
   }
 
