@@ -41,8 +41,10 @@ async function host() {
     agents: Object.fromEntries(
       ['OpsClaw', 'DevClaw', 'LeadClaw'].map((agent) => [agent, { modelId: 'main', sampling }]),
     ),
+    // Priority human is for a person (the CLI); here LeadClaw's connection stands in for one.
+    humans: ['LeadClaw'],
   };
-  const inference = new InferenceService({ pool, backend, settings });
+  const inference = new InferenceService({ pool, settings });
   const server = new IpcServer({ socketPath, authenticate: tokenAuthenticator(tokens) });
   const bus = new BusService({ database, server, identityForName });
   inference.register(server);

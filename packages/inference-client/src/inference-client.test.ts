@@ -15,6 +15,7 @@ function transport(answer: (method: string, onDelta?: (data: unknown) => void) =
 }
 
 const result = {
+  requestId: 'r-1',
   text: 'ab',
   modelId: 'tiny',
   tokensIn: 3,
@@ -61,7 +62,13 @@ describe('InferenceClient', () => {
     const deltaError = await rejectionOf(new InferenceClient(badDelta.fake).generate('hi'));
     expect(deltaError.code).toBe('INVALID_RESPONSE');
 
-    const shortEmbed = transport(() => ({ modelId: 'tiny', vectors: [[1]], queuedMs: 0, generateMs: 0 }));
+    const shortEmbed = transport(() => ({
+      requestId: 'r-2',
+      modelId: 'tiny',
+      vectors: [[1]],
+      queuedMs: 0,
+      generateMs: 0,
+    }));
     const embedError = await rejectionOf(new InferenceClient(shortEmbed.fake).embed(['a', 'b']));
     expect(embedError.message).toBe('Invalid `inference.embed` response: 1 vectors for 2 texts');
   });

@@ -74,7 +74,11 @@ export type InferenceDelta = z.infer<typeof inferenceDeltaSchema>;
 export const inferenceStopReasonSchema = z.enum(['eos', 'max-tokens', 'aborted']);
 export type InferenceStopReason = z.infer<typeof inferenceStopReasonSchema>;
 
+/** The request's id (a UUID), given when it arrived: in its log lines and its `inference_usage` row. */
+const requestId = z.string().min(1);
+
 export const inferenceGenerateResultSchema = z.strictObject({
+  requestId,
   text: z.string(),
   modelId: z.string(),
   tokensIn: count,
@@ -118,6 +122,7 @@ export const inferenceEmbedParamsSchema = z.strictObject({
 export type InferenceEmbedParams = z.infer<typeof inferenceEmbedParamsSchema>;
 
 export const inferenceEmbedResultSchema = z.strictObject({
+  requestId,
   modelId: z.string(),
   /** One vector per text, in order. */
   vectors: z.array(z.array(z.number())),

@@ -318,10 +318,12 @@ describe('InferenceService over IPC', () => {
   it('gives each request an id on arrival that every log line about it and its record carry', async () => {
     const { client, records, lines } = await harness();
     const { inference } = await client('LeadClaw');
-    await inference.generate('first');
+    const answer = await inference.generate('first');
     await rejectionOf(inference.structured('second', { properties: 5 }));
     expect(records).toHaveLength(1);
     const requestId = records[0]?.requestId;
+    // The caller gets the same id, to join its own records with the server's.
+    expect(answer.requestId).toBe(requestId);
     const about = lines.filter((line) => line.requestId === requestId);
     expect(about.map((line) => line.message)).toEqual(['request arrived', 'lease granted', 'request finished']);
     for (const line of about) expect(line).toMatchObject({ agent: 'LeadClaw', method: 'generate' });

@@ -264,7 +264,13 @@ export class InferenceService {
       const embedded = await lease.embed(params.texts);
       const generateMs = performance.now() - started;
       this.#finish(scope, 'ok', { queuedMs: lease.queuedMs, generateMs, tokensIn: embedded.tokensIn });
-      return { modelId: scope.modelId, vectors: embedded.vectors, queuedMs: lease.queuedMs, generateMs };
+      return {
+        requestId: scope.requestId,
+        modelId: scope.modelId,
+        vectors: embedded.vectors,
+        queuedMs: lease.queuedMs,
+        generateMs,
+      };
     } catch (error) {
       const failure = ClawError.from(lease.signal.aborted ? lease.signal.reason : error);
       this.#fail(scope, failure, { queuedMs: lease.queuedMs, generateMs: performance.now() - started });
@@ -330,6 +336,7 @@ export class InferenceService {
         throw ClawError.from(lease.signal.reason, 'CANCELLED');
       }
       const result: InferenceGenerateResult = {
+        requestId: scope.requestId,
         text: generated.text,
         modelId,
         tokensIn: generated.tokensIn,

@@ -20,7 +20,6 @@ async function start() {
   });
   const service = new InferenceService({
     pool,
-    backend,
     settings: {
       agents: {
         DevClaw: { modelId: 'main', sampling: { maxTokens: 500 } },
