@@ -1,5 +1,12 @@
 import { ClawError, describeValue } from '@clawfleet/protocol';
-import { type AlgebraicType, ConnectionId, Identity, TimeDuration, Timestamp } from 'spacetimedb';
+import {
+  type AlgebraicType,
+  ConnectionId,
+  Identity,
+  type ProductTypeElement,
+  TimeDuration,
+  Timestamp,
+} from 'spacetimedb';
 
 /**
  * Conversions between the bus row convention (hex identities, microsecond timestamps, 64-bit integers
@@ -10,13 +17,11 @@ import { type AlgebraicType, ConnectionId, Identity, TimeDuration, Timestamp } f
 
 const BIG_INTEGER_TAGS = new Set(['I64', 'U64', 'I128', 'U128', 'I256', 'U256']);
 
-type Element = { name?: string | { tag: string; value?: string }; algebraicType: AlgebraicType };
+/** The SDK's own element type: a drift in the SDK's type representation is a compile error here. */
+type Element = ProductTypeElement;
 
 function elementName(element: Element): string {
-  const name = element.name;
-  if (typeof name === 'string') return name;
-  if (name && typeof name === 'object' && typeof name.value === 'string') return name.value;
-  return '';
+  return element.name ?? '';
 }
 
 function productElements(type: AlgebraicType): Element[] | undefined {

@@ -13,10 +13,10 @@
 // and keep this file's exports (`REMOTE_MODULE`, `DbConnection`, `ClawfleetModule`) in the generated index.ts.
 import { reducerCatalog, tables, viewCatalog } from '@clawfleet/db-module';
 import {
-  type AlgebraicType as __AlgebraicType,
   DbConnectionBuilder as __DbConnectionBuilder,
   type DbConnectionConfig as __DbConnectionConfig,
   DbConnectionImpl as __DbConnectionImpl,
+  type ProductType as __ProductType,
   type RemoteModule as __RemoteModule,
   reducerSchema as __reducerSchema,
   reducers as __reducers,
@@ -69,11 +69,11 @@ export type ClawfleetModule = __RemoteModule<any, any, any>;
 export interface RemoteTable {
   sourceName: string;
   accessorName: string;
-  rowType: { elements: { name: string; algebraicType: __AlgebraicType }[] };
+  rowType: __ProductType;
 }
 export interface RemoteReducer {
   name: string;
-  paramsType: { elements: { name: string; algebraicType: __AlgebraicType }[] };
+  paramsType: __ProductType;
 }
 
 /** The remote module, as `spacetime generate` would describe it. */
