@@ -1,3 +1,4 @@
+import type { InferencePriority } from '@clawfleet/protocol';
 import { t } from 'spacetimedb';
 import { defineReducer } from './define-reducer.ts';
 import {
@@ -15,7 +16,18 @@ import {
 } from './guards.ts';
 
 export const ACTION_OUTCOMES = ['ok', 'error', 'denied'] as const;
-export const PRIORITY_CLASSES = ['human', 'triage', 'act', 'reflect', 'compaction'] as const;
+/**
+ * The inference priority classes, whose source is `INFERENCE_PRIORITIES` of @clawfleet/protocol (the
+ * wire contract). Written out because the module bundle must not import protocol's runtime; a member
+ * protocol lacks fails here, one this list lacks fails priority-classes.test.ts, both at compile time.
+ */
+export const PRIORITY_CLASSES = [
+  'human',
+  'triage',
+  'act',
+  'reflect',
+  'compaction',
+] as const satisfies readonly InferencePriority[];
 
 /** An agent records an action it took (a tool call); always as itself. */
 export const logAction = defineReducer(
