@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedBusClient } from '@clawfleet/bus-client';
@@ -247,6 +247,41 @@ describe('claw against a running orchestrator', () => {
     const missing = await claw('approve', '424242');
     expect(missing.code).toBe(EXIT_CODES.notFound);
     expectOneLine(missing.stderr, /Plan 424242 does not exist/);
+  });
+
+  it('doctor passes on a healthy setup and names the fix for each problem it finds', async () => {
+    const healthy = await claw('doctor', '--json');
+    expect(healthy.code).toBe(EXIT_CODES.ok);
+    const report = JSON.parse(healthy.stdout) as { ok: boolean; checks: { name: string; state: string }[] };
+    expect(report.ok).toBe(true);
+    expect(report.checks).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'orchestrator', state: 'ok' }),
+        expect.objectContaining({ name: 'model default', state: 'ok' }),
+        expect.objectContaining({ name: 'gpu', state: 'ok' }),
+        expect.objectContaining({ name: 'data directory', state: 'ok' }),
+      ]),
+    );
+
+    const broken = mkdtempSync(join(tmpdir(), 'claw-doctor-'));
+    try {
+      chmodSync(broken, 0o755);
+      writeFileSync(join(broken, 'model.gguf'), 'GGUF but not really a model');
+      const result = await runClaw(['--data-dir', broken, 'doctor', '--json'], {
+        CLAW_MODEL_PATH: join(broken, 'model.gguf'),
+      });
+      expect(result.code).toBe(EXIT_CODES.checkFailed);
+      const checks = (JSON.parse(result.stdout) as { checks: { name: string; state: string; fix?: string }[] }).checks;
+      expect(checks).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ name: 'data directory', state: 'fail', fix: `chmod 700 ${broken}` }),
+          expect.objectContaining({ name: 'model default', state: 'fail', fix: expect.stringContaining('GGUF') }),
+          expect.objectContaining({ name: 'orchestrator', state: 'warn' }),
+        ]),
+      );
+    } finally {
+      rmSync(broken, { recursive: true, force: true });
+    }
   });
 
   it('answers bad input with one clear line and the documented exit code', async () => {

@@ -3,6 +3,7 @@ import { CliRuntime } from './cli-runtime.ts';
 import type { CliEnvironment } from './command-context.ts';
 import { registerAttention } from './commands/attention.ts';
 import { registerDb } from './commands/db.ts';
+import { registerDoctor } from './commands/doctor.ts';
 import { registerDown } from './commands/down.ts';
 import { registerLogs } from './commands/logs.ts';
 import { registerMessages } from './commands/messages.ts';
@@ -47,6 +48,7 @@ export function createProgram(environment: CliEnvironment): Command {
   registerUsage(program, runtime);
   registerDb(program, runtime);
   registerLogs(program, runtime);
+  registerDoctor(program, runtime);
   for (const command of allCommands(program)) command.exitOverride();
   return program;
 }

@@ -8,8 +8,17 @@ import { ClawError } from '@clawfleet/protocol';
  * CLI starts it as a child and never loads its code. `CLAW_ORCHESTRATOR_ENTRY` overrides it.
  */
 export function resolveOrchestratorEntry(environment: NodeJS.ProcessEnv): string {
+  return resolveOrchestratorFile(environment, 'main.ts');
+}
+
+/** `claw doctor`'s check script, which sees models and GPU as the orchestrator does. */
+export function resolveDoctorCheck(environment: NodeJS.ProcessEnv): string {
+  return resolveOrchestratorFile(environment, 'admin-service/doctor-check.ts');
+}
+
+function resolveOrchestratorFile(environment: NodeJS.ProcessEnv, file: string): string {
   const override = environment.CLAW_ORCHESTRATOR_ENTRY;
-  if (override) {
+  if (override && file === 'main.ts') {
     if (!existsSync(override)) {
       throw new ClawError('CONFIG_INVALID', `CLAW_ORCHESTRATOR_ENTRY points at ${override}, which does not exist`);
     }
@@ -18,16 +27,16 @@ export function resolveOrchestratorEntry(environment: NodeJS.ProcessEnv): string
   const candidates: string[] = [];
   try {
     // The package's "." export is src/index.ts; main.ts sits beside it.
-    candidates.push(join(dirname(createRequire(import.meta.url).resolve('@clawfleet/orchestrator')), 'main.ts'));
+    candidates.push(join(dirname(createRequire(import.meta.url).resolve('@clawfleet/orchestrator')), file));
   } catch {
     // Not resolvable from here (a CLI installed on its own): fall back to the workspace layout.
   }
-  candidates.push(resolve(import.meta.dirname, '../../../orchestrator/src/main.ts'));
+  candidates.push(resolve(import.meta.dirname, '../../../orchestrator/src', file));
   const found = candidates.find((candidate) => existsSync(candidate));
   if (!found) {
     throw new ClawError(
       'CONFIG_INVALID',
-      'Cannot find the orchestrator (packages/orchestrator/src/main.ts): run claw from a Clawfleet checkout after `npm install`, or set CLAW_ORCHESTRATOR_ENTRY',
+      `Cannot find the orchestrator (packages/orchestrator/src/${file}): run claw from a Clawfleet checkout after \`npm install\`${file === 'main.ts' ? ', or set CLAW_ORCHESTRATOR_ENTRY' : ''}`,
     );
   }
   return found;
