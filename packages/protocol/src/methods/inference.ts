@@ -167,6 +167,8 @@ export const inferenceStatusResultSchema = z.strictObject({
   running: count,
   permitsInUse: count,
   maxConcurrent: count,
+  /** The embedding lane: its own queue and limit, apart from the generation slots above. */
+  embeddings: z.strictObject({ queued: count, running: count, maxConcurrent: count }),
   budgetBytes: count,
   reservedBytes: count,
   models: z.array(
@@ -177,6 +179,8 @@ export const inferenceStatusResultSchema = z.strictObject({
       reservedBytes: count,
       busySlots: count,
       slots: count,
+      /** Embedding requests running on this model (0 or 1). */
+      busyEmbeddings: count,
       closing: z.boolean(),
     }),
   ),

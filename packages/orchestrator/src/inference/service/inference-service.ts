@@ -170,6 +170,7 @@ export class InferenceService {
       running: pool.running,
       permitsInUse: pool.permitsInUse,
       maxConcurrent: pool.maxConcurrent,
+      embeddings: { ...pool.embeddings },
       budgetBytes: pool.budgetBytes,
       reservedBytes: pool.reservedBytes,
       models: pool.models.map((model) => ({
@@ -178,6 +179,7 @@ export class InferenceService {
         reservedBytes: model.reservedBytes,
         busySlots: model.busySlots,
         slots: model.slots,
+        busyEmbeddings: model.busyEmbeddings,
         closing: model.closing,
       })),
     };

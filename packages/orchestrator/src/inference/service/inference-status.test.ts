@@ -56,7 +56,12 @@ describe('inference.status', () => {
     const ops = await client('OpsClaw');
     const dev = await client('DevClaw');
     const idle = await ops.status();
-    expect(idle).toMatchObject({ queued: 0, running: 0, models: [{ id: 'main', slots: 1, busySlots: 0 }] });
+    expect(idle).toMatchObject({
+      queued: 0,
+      running: 0,
+      embeddings: { queued: 0, running: 0, maxConcurrent: 1 },
+      models: [{ id: 'main', slots: 1, busySlots: 0, busyEmbeddings: 0 }],
+    });
 
     const controller = new AbortController();
     const first = dev.generate('one', { signal: controller.signal }).catch(() => undefined);
