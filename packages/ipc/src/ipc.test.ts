@@ -274,6 +274,22 @@ describe('connection loss and shutdown', () => {
     await expect(connectClient('DevClaw')).resolves.toBeDefined();
   });
 
+  it('closes a connection beyond the limit of connections still without a handshake', async () => {
+    const server = startServer({ maxPendingHandshakes: 2, handshakeTimeoutMs: 60_000 });
+    await server.listen();
+    const silent = [await openRaw(socket.socketPath), await openRaw(socket.socketPath)];
+    await vi.waitFor(() => expect(server.stats().connections).toBe(2));
+    const third = await rawExchange(socket.socketPath, [], 5000);
+    expect(third.closed).toBe(true);
+    // One of the two says hello: it no longer counts, and another may connect.
+    silent[0]!.write(
+      encodeFrame({ type: 'hello', agent: 'DevClaw', token: tokens.DevClaw, protocolVersion: 1, capabilities: [] }),
+    );
+    await vi.waitFor(() => expect(server.connections('DevClaw')).toHaveLength(1));
+    await expect(connectClient('LeadClaw')).resolves.toBeDefined();
+    for (const peer of silent) peer.destroy();
+  });
+
   it('gives handlers the connection to push to, not to close or fail', async () => {
     const server = startServer();
     server.handle('peek.connection', {

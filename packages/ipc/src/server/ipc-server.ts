@@ -42,6 +42,12 @@ export interface IpcServerOptions {
   maxQueuedBytesPerIdentity?: number;
   /** Connections one identity may hold open; one more is refused with TOO_MANY_REQUESTS. @default 32 */
   maxConnectionsPerIdentity?: number;
+  /**
+   * Connections that have not completed their handshake yet; one more is closed at once. Before
+   * the handshake a peer is nobody, and each may hold a frame of up to `maxFrameBytes` in the
+   * decoder until `handshakeTimeoutMs`. @default 64
+   */
+  maxPendingHandshakes?: number;
   /** Socket file mode. @default 0o600 */
   socketMode?: number;
   /** Advertised in `welcome`. @default [] */
@@ -62,6 +68,7 @@ const optionsSchema = z.object({
   maxInFlightPerIdentity: positiveInteger.optional(),
   maxQueuedBytesPerIdentity: positiveInteger.optional(),
   maxConnectionsPerIdentity: positiveInteger.optional(),
+  maxPendingHandshakes: positiveInteger.optional(),
   socketMode: z.number().int().min(0).max(0o777).optional(),
   capabilities: z.array(z.string()).optional(),
 });
@@ -105,6 +112,9 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   #heartbeat: NodeJS.Timeout | undefined;
   #closing = false;
   #nextConnectionId = 1;
+  readonly #maxPendingHandshakes: number;
+  /** Accepted connections that have not completed their handshake. */
+  #handshaking = 0;
 
   constructor(options: IpcServerOptions) {
     super();
@@ -117,6 +127,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     this.#authenticate = options.authenticate;
     this.#logger = (options.logger ?? silentLogger).child({ component: 'ipc-server' });
     this.#socketMode = options.socketMode ?? 0o600;
+    this.#maxPendingHandshakes = options.maxPendingHandshakes ?? 64;
     const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5000;
     this.#options = {
       maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
@@ -156,11 +167,13 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
         return load;
       },
       connectionOpened: (connection) => {
+        this.#handshaking -= 1;
         this.#logger.debug({ connectionId: connection.id, agent: connection.identity }, 'peer authenticated');
         this.emit('connection', connection);
       },
       connectionClosed: (connection, wasOpen) => {
         this.#connections.delete(connection);
+        if (!wasOpen) this.#handshaking -= 1;
         const load = this.#byIdentity.get(connection.identity);
         if (load?.connections.delete(connection)) {
           if (load.connections.size === 0 && load.inFlight === 0) this.#byIdentity.delete(connection.identity);
@@ -283,6 +296,15 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
       socket.destroy();
       return;
     }
+    if (this.#handshaking >= this.#maxPendingHandshakes) {
+      this.#internals.badPeerLog.warn(
+        { pendingHandshakes: this.#handshaking },
+        'too many connections without a handshake; closing a new one',
+      );
+      socket.destroy();
+      return;
+    }
+    this.#handshaking += 1;
     const connection = new ServerConnection(`c${this.#nextConnectionId++}`, socket, this.#internals);
     this.#connections.add(connection);
   }
