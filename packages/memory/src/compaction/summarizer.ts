@@ -20,25 +20,25 @@ export interface Summarizer {
 
 export interface InferenceSummarizerOptions {
   inference: Pick<InferenceClient, 'structured'>;
-  /** @default 320 */
+  /** Enough for the longest summary the schema allows. @default 700 */
   maxTokens?: number;
 }
 
-const SUMMARY_MAX_LENGTH = 1_000;
+const SUMMARY_MAX_LENGTH = 500;
 
 /** The grammar the model writes in: bounded lengths, so a cut-off output is rare (env notes). */
 export const SUMMARY_JSON_SCHEMA = {
   type: 'object',
   properties: {
     summary: { type: 'string', minLength: 1, maxLength: SUMMARY_MAX_LENGTH },
-    tags: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 40 }, maxItems: 5 },
+    tags: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 24 }, maxItems: 3 },
   },
   required: ['summary', 'tags'],
 } as const;
 
 const summaryOutputSchema = z.object({
   summary: z.string().max(SUMMARY_MAX_LENGTH),
-  tags: z.array(z.string()).max(5),
+  tags: z.array(z.string()).max(3),
 });
 
 /**
@@ -51,7 +51,7 @@ export class InferenceSummarizer implements Summarizer {
 
   constructor(options: InferenceSummarizerOptions) {
     this.#inference = options.inference;
-    this.#maxTokens = options.maxTokens ?? 320;
+    this.#maxTokens = options.maxTokens ?? 700;
   }
 
   async summarize(entries: readonly MemoryEntry[], options: { signal?: AbortSignal } = {}): Promise<Summary> {

@@ -1,9 +1,8 @@
 /**
  * Test helpers of the memory package (`@clawfleet/memory/testing`): the in-memory fake store, the
- * deterministic hashing embedder, and the contract suites every MemoryStore and Embedder passes.
- * Not part of production code (the contract suites import vitest).
+ * deterministic hashing embedder and the labelled retrieval set. Free of vitest, so benchmarks may
+ * use them; the contract suites have their own entry, `@clawfleet/memory/contract`.
  */
-export * from './embedder-contract.ts';
 export * from './hashing-embedder.ts';
 export * from './in-memory-memory-store.ts';
-export * from './memory-store-contract.ts';
+export * from './labelled-memories.ts';
