@@ -34,7 +34,6 @@ beforeAll(async () => {
   cleanups.push(() => pool.dispose());
   const service = new InferenceService({
     pool,
-    backend,
     settings: { agents: { DevClaw: { modelId: 'tiny', sampling: { maxTokens: 700, temperature: 0.7, seed: 7 } } } },
   });
   const database = EmbeddedDatabase.open({ path: join(directory, 'bus.sqlite') });
