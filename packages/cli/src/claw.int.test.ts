@@ -284,6 +284,80 @@ describe('claw against a running orchestrator', () => {
     }
   });
 
+  it('imports memories from JSONL, lists and searches them with explanations, and exports them unchanged', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'claw-memory-'));
+    try {
+      const records = [
+        {
+          id: 1,
+          text: 'The VPN gateway restarts every Sunday at 03:00',
+          tier: 'long',
+          importance: 0.9,
+          tags: ['vpn'],
+          created_at: '2026-11-01T08:00:00.000Z',
+          sources: [],
+        },
+        {
+          id: 2,
+          text: 'Release notes live in docs/releases',
+          tier: 'daily',
+          importance: 0.4,
+          tags: [],
+          created_at: '2026-11-20T08:00:00.000Z',
+          sources: [],
+        },
+        {
+          id: 3,
+          text: 'VPN outages follow the Sunday restart',
+          tier: 'long',
+          importance: 0.7,
+          tags: ['vpn'],
+          created_at: '2026-11-21T08:00:00.000Z',
+          sources: [{ kind: 'memory', id: 1 }],
+        },
+      ];
+      const file = join(folder, 'scribe.jsonl');
+      writeFileSync(file, `${records.map((record) => JSON.stringify(record)).join('\n')}\n`);
+      const imported = await claw('memory', 'import', 'ScribeClaw', file);
+      expect(imported.code).toBe(EXIT_CODES.ok);
+      expect(imported.stdout).toContain('imported 3 memories into ScribeClaw');
+
+      const longTier = JSON.parse((await claw('memory', 'ScribeClaw', '--tier', 'long', '--json')).stdout) as {
+        text: string;
+      }[];
+      expect(longTier.map((entry) => entry.text).sort()).toEqual([records[0]!.text, records[2]!.text].sort());
+
+      const search = await claw('memory', 'ScribeClaw', '--search', 'VPN restart', '--explain');
+      expect(search.code).toBe(EXIT_CODES.ok);
+      const firstHit = search.stdout.split('\n')[1];
+      expect(firstHit).toMatch(/VPN/);
+      expect(search.stdout).toMatch(/why: #\d+ [\d.]+ = lexical [\d.]+ \(bm25 [\d.]+\)/);
+      expect(search.stdout).not.toContain('Release notes');
+
+      const exported = join(folder, 'out.jsonl');
+      expect((await claw('memory', 'export', 'ScribeClaw', exported)).code).toBe(EXIT_CODES.ok);
+      const lines = readFileSync(exported, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines.map((line) => [line.text, line.created_at])).toEqual(
+        records.map((record) => [record.text, record.created_at]),
+      );
+      const derived = lines.find((line) => line.text === records[2]!.text)!;
+      expect(derived.sources).toEqual([
+        { kind: 'memory', id: lines.find((line) => line.text === records[0]!.text)!.id },
+      ]);
+
+      writeFileSync(file, `${JSON.stringify(records[0])}\n{"id":2,"text":""}\n`);
+      const bad = await claw('memory', 'import', 'ScribeClaw', file);
+      expect(bad.code).toBe(EXIT_CODES.usage);
+      expectOneLine(bad.stderr, /Line 2/);
+      expectOneLine((await claw('memory', 'Nobody')).stderr, /Unknown agent `Nobody`/);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
   it('answers bad input with one clear line and the documented exit code', async () => {
     const cases: [string[], number, RegExp][] = [
       [['frobnicate'], EXIT_CODES.usage, /unknown command 'frobnicate'/],

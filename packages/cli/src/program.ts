@@ -6,6 +6,7 @@ import { registerDb } from './commands/db.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerDown } from './commands/down.ts';
 import { registerLogs } from './commands/logs.ts';
+import { registerMemory } from './commands/memory.ts';
 import { registerMessages } from './commands/messages.ts';
 import { registerPlans } from './commands/plans.ts';
 import { registerReflections } from './commands/reflections.ts';
@@ -43,6 +44,7 @@ export function createProgram(environment: CliEnvironment): Command {
   registerTasks(program, runtime);
   registerMessages(program, runtime);
   registerReflections(program, runtime);
+  registerMemory(program, runtime);
   registerAttention(program, runtime);
   registerPlans(program, runtime);
   registerUsage(program, runtime);

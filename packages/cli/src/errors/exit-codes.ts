@@ -35,6 +35,7 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case 'INVALID_PARAMS':
     case 'CONFIG_INVALID':
     case 'SUBSCRIPTION_INVALID':
+    case 'IMPORT_INVALID':
       return EXIT_CODES.usage;
     case 'CONNECT_FAILED':
     case 'CONNECTION_CLOSED':
