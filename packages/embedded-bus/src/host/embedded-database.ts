@@ -22,7 +22,14 @@ import {
   type Viewer,
   viewCatalog,
 } from '@clawfleet/db-module';
-import { ClawError, describeValue, type Logger, silentLogger } from '@clawfleet/protocol';
+import {
+  type BusRow,
+  type BusRowChange,
+  ClawError,
+  describeValue,
+  type Logger,
+  silentLogger,
+} from '@clawfleet/protocol';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import {
@@ -42,10 +49,6 @@ import {
   TableConstraintError,
 } from './sqlite-table.ts';
 
-/** A row at the host API: identities as hex, timestamps as microseconds, u64 as number (bigint past 2^53), none as null. */
-export type Row = Record<string, unknown>;
-export type RowChange = { table: string; op: 'insert' | 'update' | 'delete'; row: Row; oldRow?: Row };
-
 /** One client reducer call of a group (`callReducers`). */
 export interface ReducerCall {
   callerName: string;
@@ -54,7 +57,7 @@ export interface ReducerCall {
 }
 
 /** The outcome of one call of a group: its visible committed changes, or the error `callReducer` would throw. */
-export type ReducerCallResult = { ok: true; changes: RowChange[] } | { ok: false; error: ClawError };
+export type ReducerCallResult = { ok: true; changes: BusRowChange[] } | { ok: false; error: ClawError };
 
 /** A call that passed validation, ready to run. */
 interface PreparedCall {
@@ -161,7 +164,7 @@ export class EmbeddedDatabase {
   readonly #database: Database.Database;
   readonly #tables = new Map<string, SqliteTable>();
   readonly #descriptions = new Map<string, TableDescription>();
-  readonly #listeners = new Set<(changes: RowChange[]) => void>();
+  readonly #listeners = new Set<(changes: BusRowChange[]) => void>();
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #adminName: string;
@@ -317,9 +320,9 @@ export class EmbeddedDatabase {
     if (this.#closed) throw new ClawError('SHUTTING_DOWN', 'The embedded database is closed', { retryable: false });
   }
 
-  #toPublicRow(table: string, row: RuntimeRow): Row {
+  #toPublicRow(table: string, row: RuntimeRow): BusRow {
     const { names, encoders } = this.#publicPlans.get(table)!;
-    const result: Row = {};
+    const result: BusRow = {};
     for (let index = 0; index < names.length; index++) {
       const name = names[index]!;
       result[name] = encoders[index]!(row[name]);
@@ -327,9 +330,9 @@ export class EmbeddedDatabase {
     return result;
   }
 
-  #toPublicChanges(changes: RuntimeChange[]): RowChange[] {
+  #toPublicChanges(changes: RuntimeChange[]): BusRowChange[] {
     return changes.map((change) => {
-      const publicChange: RowChange = {
+      const publicChange: BusRowChange = {
         table: change.table,
         op: change.op,
         row: this.#toPublicRow(change.table, change.row),
@@ -340,7 +343,7 @@ export class EmbeddedDatabase {
   }
 
   /** Each change to a table behind a view is also published under the view's name. */
-  #withViewChanges(changes: RowChange[]): RowChange[] {
+  #withViewChanges(changes: BusRowChange[]): BusRowChange[] {
     const result = [...changes];
     for (const [view, table] of Object.entries(viewCatalog)) {
       for (const change of changes) if (change.table === table) result.push({ ...change, table: view });
@@ -358,7 +361,7 @@ export class EmbeddedDatabase {
     definition: ReducerDefinition,
     args: Record<string, unknown>,
     afterRun?: () => void,
-  ): RowChange[] {
+  ): BusRowChange[] {
     const context = this.#context(senderHex);
     let changes: RuntimeChange[];
     try {
@@ -411,7 +414,7 @@ export class EmbeddedDatabase {
     });
   }
 
-  #notify(changes: RowChange[]): void {
+  #notify(changes: BusRowChange[]): void {
     if (changes.length === 0) return;
     const published = this.#withViewChanges(changes);
     for (const listener of this.#listeners) {
@@ -439,14 +442,14 @@ export class EmbeddedDatabase {
    * (a lifecycle reducer), INVALID_PARAMS (arguments do not match the declared parameter types),
    * DATABASE_ERROR (SQLite failed; retryable when busy), INTERNAL (a bug in a reducer).
    */
-  callReducer(callerName: string, reducer: string, args: Record<string, unknown>): RowChange[] {
+  callReducer(callerName: string, reducer: string, args: Record<string, unknown>): BusRowChange[] {
     this.#assertOpen();
     const call = this.#prepareCall(0, callerName, reducer, args);
     const changes = this.#execute(call.senderHex, call.reducer, call.definition, call.args);
     return this.#visibleChanges(callerName, changes);
   }
 
-  #visibleChanges(callerName: string, changes: RowChange[]): RowChange[] {
+  #visibleChanges(callerName: string, changes: BusRowChange[]): BusRowChange[] {
     const viewer = this.#viewer(callerName);
     return changes.filter((change) => this.#visibleTo(viewer, change.table, change.row));
   }
@@ -568,7 +571,7 @@ export class EmbeddedDatabase {
     }
     if (schedulesChanged) this.#armTimer();
     for (const { call } of done) {
-      const result = results[call.index] as { ok: true; changes: RowChange[] };
+      const result = results[call.index] as { ok: true; changes: BusRowChange[] };
       result.changes = this.#visibleChanges(call.callerName, result.changes);
     }
     return taken;
@@ -649,7 +652,7 @@ export class EmbeddedDatabase {
     return { isAdmin: admin.length > 0, agentName: agent === undefined ? undefined : String(agent.name) };
   }
 
-  #visibleTo(viewer: Viewer, table: string, row: Row): boolean {
+  #visibleTo(viewer: Viewer, table: string, row: BusRow): boolean {
     const tableName = (viewCatalog as Record<string, string>)[table] ?? table;
     const description = this.#descriptions.get(tableName);
     if (description === undefined) return false;
@@ -690,7 +693,7 @@ export class EmbeddedDatabase {
     return description.isPublic || this.#viewer(callerName).isAdmin;
   }
 
-  isVisible(callerName: string, table: string, row: Row): boolean {
+  isVisible(callerName: string, table: string, row: BusRow): boolean {
     this.#assertOpen();
     return this.#visibleTo(this.#viewer(callerName), table, row);
   }
@@ -699,7 +702,7 @@ export class EmbeddedDatabase {
    * Rows of a table (or view) visible to `callerName`, optionally filtered by column equality
    * (values in the public form). Throws NOT_FOUND for an unknown table, INVALID_PARAMS for bad filters.
    */
-  query(callerName: string, table: string, where: Record<string, unknown> = {}): Row[] {
+  query(callerName: string, table: string, where: Record<string, unknown> = {}): BusRow[] {
     this.#assertOpen();
     this.#callerHex(callerName);
     const tableName = (viewCatalog as Record<string, string>)[table] ?? table;
@@ -728,7 +731,7 @@ export class EmbeddedDatabase {
   }
 
   /** Subscribes to committed changes (client, lifecycle and scheduled reducers). Returns the unsubscribe. */
-  onCommit(listener: (changes: RowChange[]) => void): () => void {
+  onCommit(listener: (changes: BusRowChange[]) => void): () => void {
     this.#listeners.add(listener);
     return () => {
       this.#listeners.delete(listener);
@@ -769,9 +772,9 @@ export class EmbeddedDatabase {
    * transaction that also deletes its schedule row. Called by the host's timer; tests call it after
    * moving their clock. Returns all committed changes.
    */
-  runDueSchedules(): RowChange[] {
+  runDueSchedules(): BusRowChange[] {
     this.#assertOpen();
-    const all: RowChange[] = [];
+    const all: BusRowChange[] = [];
     const nowMicros = BigInt(Math.floor(this.#now())) * 1_000n;
     for (const [tableName, reducerName] of Object.entries(scheduleCatalog)) {
       const table = this.#tables.get(tableName)!;

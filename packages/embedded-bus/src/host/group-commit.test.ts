@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { BusRowChange } from '@clawfleet/protocol';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EmbeddedDatabase, type ReducerCall, type ReducerCallResult, type RowChange } from './embedded-database.ts';
+import { EmbeddedDatabase, type ReducerCall, type ReducerCallResult } from './embedded-database.ts';
 import { identityForName } from './identity.ts';
 
 const ADMIN = 'orchestrator';
@@ -35,10 +36,12 @@ describe('EmbeddedDatabase.callReducers (group commit)', () => {
   let directory: string;
   const open: EmbeddedDatabase[] = [];
   const clock = { now: 1_750_000_000_000 };
-  const openDatabase = (name: string): { database: EmbeddedDatabase; published: RowChange[][]; daveSaw: string[] } => {
+  const openDatabase = (
+    name: string,
+  ): { database: EmbeddedDatabase; published: BusRowChange[][]; daveSaw: string[] } => {
     const database = EmbeddedDatabase.open({ path: join(directory, name), now: () => clock.now });
     open.push(database);
-    const published: RowChange[][] = [];
+    const published: BusRowChange[][] = [];
     // What a subscriber named Dave is shown, judged when each commit is published (as BusService does).
     const daveSaw: string[] = [];
     database.onCommit((changes) => {

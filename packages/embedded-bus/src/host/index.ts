@@ -3,7 +3,5 @@ export {
   type EmbeddedDatabaseOptions,
   type ReducerCall,
   type ReducerCallResult,
-  type Row,
-  type RowChange,
 } from './embedded-database.ts';
 export { DATABASE_IDENTITY_HEX, identityForName } from './identity.ts';

@@ -1,6 +1,6 @@
+import type { BusRow } from '@clawfleet/protocol';
 import { isClawError } from '@clawfleet/protocol';
 import { describe, expect, it } from 'vitest';
-import type { Row } from './embedded-database.ts';
 import { ADMIN, createFixture, OWNER, START_MS, snapshot } from './test-fixture.ts';
 
 function rejected(call: () => unknown): string {
@@ -104,7 +104,7 @@ describe('memory lifecycle on the embedded host', () => {
           { kind: 'task', id: 4_242 },
         ],
       })
-      .find((change) => change.table === 'memory_entry')!.row as Row;
+      .find((change) => change.table === 'memory_entry')!.row as BusRow;
     expect([imported.agent, imported.created_at, imported.scope]).toEqual([OWNER, dayAgo, 'shared']);
     const links = database.query(ADMIN, 'memory_link', { memory_id: imported.id });
     expect(links.map((link) => [link.target_kind, link.target_id])).toEqual([

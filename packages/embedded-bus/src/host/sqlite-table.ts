@@ -5,17 +5,13 @@
  * transaction's row changes after commit.
  */
 import type { TableDescription } from '@clawfleet/db-module';
+import type { RowChange } from '@clawfleet/protocol';
 import type BetterSqlite3 from 'better-sqlite3';
 import { type Converter, isNullable, sqliteType, storageDecoder, storageEncoder } from './column-codec.ts';
 
 export type RuntimeRow = Record<string, unknown>;
 
-export interface RuntimeChange {
-  table: string;
-  op: 'insert' | 'update' | 'delete';
-  row: RuntimeRow;
-  oldRow?: RuntimeRow;
-}
+export type RuntimeChange = RowChange<RuntimeRow>;
 
 /** Raised for writes SpacetimeDB itself refuses (duplicate unique value, update of a missing row). */
 export class TableConstraintError extends Error {

@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeTables } from '@clawfleet/db-module';
+import type { BusRowChange } from '@clawfleet/protocol';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EmbeddedDatabase, type RowChange } from './embedded-database.ts';
+import { EmbeddedDatabase } from './embedded-database.ts';
 import { identityForName } from './identity.ts';
 import { createFixture, type Fixture } from './test-fixture.ts';
 
@@ -112,7 +113,7 @@ describe('leases', () => {
     const database = EmbeddedDatabase.open({ path: ':memory:' });
     try {
       register(database, 'DevClaw');
-      const expired = new Promise<RowChange>((resolve) => {
+      const expired = new Promise<BusRowChange>((resolve) => {
         database.onCommit((changes) => {
           const change = changes.find(
             (candidate) => candidate.table === 'attention_request' && candidate.row.state === 'expired',

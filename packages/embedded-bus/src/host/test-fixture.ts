@@ -2,7 +2,8 @@
  * A small populated database for the host's tests: two agents (DevClaw owns the resources, UXClaw is
  * "another agent"), the admin `orchestrator`, and one of every kind of row.
  */
-import { EmbeddedDatabase, type Row } from './embedded-database.ts';
+import type { BusRow } from '@clawfleet/protocol';
+import { EmbeddedDatabase } from './embedded-database.ts';
 import { identityForName } from './identity.ts';
 
 export const ADMIN = 'orchestrator';
@@ -26,8 +27,8 @@ export interface Fixture {
   compactedMemoryId: number;
   /** DevClaw's open attention request. */
   attentionRequestId: number;
-  leaseScheduleRow: Row;
-  attentionScheduleRow: Row;
+  leaseScheduleRow: BusRow;
+  attentionScheduleRow: BusRow;
   /** DevClaw's cycle in `acting`, with a started tool call at step 0. */
   actingCycleId: number;
   /** DevClaw's cycle just begun (`triaging`). */
@@ -37,12 +38,12 @@ export interface Fixture {
   /** DevClaw's pending plan (its cycle awaits approval). */
   planId: number;
   /** DevClaw's periodic tick (every 600 s). */
-  wakeScheduleRow: Row;
+  wakeScheduleRow: BusRow;
 }
 
 export const START_MS = 1_750_000_000_000;
 
-function lastInsert(changes: { table: string; op: string; row: Row }[], table: string): Row {
+function lastInsert(changes: { table: string; op: string; row: BusRow }[], table: string): BusRow {
   const change = changes.filter((candidate) => candidate.table === table && candidate.op === 'insert').at(-1);
   if (change === undefined) throw new Error(`Expected an insert into ${table}`);
   return change.row;
@@ -161,7 +162,7 @@ export function createFixture(): Fixture {
 }
 
 /** Every row of every table, as the admin sees it: to assert that a rejected call wrote nothing. */
-export function snapshot(database: EmbeddedDatabase): Record<string, Row[]> {
+export function snapshot(database: EmbeddedDatabase): Record<string, BusRow[]> {
   const tables = database.tableNames().filter((name) => !name.startsWith('visible_'));
   return Object.fromEntries(tables.map((name) => [name, database.query(ADMIN, name)]));
 }

@@ -6,6 +6,7 @@ import {
   type BusCallResult,
   type BusIdentityResult,
   type BusQueryResult,
+  type BusRow,
   type BusRowChange,
   type BusSubscribeResult,
   type BusUnsubscribeResult,
@@ -21,15 +22,7 @@ import {
   silentLogger,
 } from '@clawfleet/protocol';
 import { z } from 'zod';
-import { type ServiceRow, SubscriptionRegistry } from './subscription-registry.ts';
-
-/** A committed row change as the host reports it. */
-export interface ServiceRowChange {
-  table: string;
-  op: 'insert' | 'update' | 'delete';
-  row: ServiceRow;
-  oldRow?: ServiceRow;
-}
+import { SubscriptionRegistry } from './subscription-registry.ts';
 
 /** One call of a group, and its outcome (`EmbeddedDatabase.callReducers`). */
 export interface ServiceReducerCall {
@@ -37,19 +30,17 @@ export interface ServiceReducerCall {
   reducer: string;
   args: Record<string, unknown>;
 }
-export type ServiceReducerCallResult =
-  | { ok: true; changes: readonly ServiceRowChange[] }
-  | { ok: false; error: ClawError };
+export type ServiceReducerCallResult = { ok: true; changes: readonly BusRowChange[] } | { ok: false; error: ClawError };
 
 /** What the service needs from the database host (`EmbeddedDatabase` satisfies it). */
 export interface BusServiceDatabase {
-  callReducer(callerName: string, reducer: string, args: Record<string, unknown>): readonly ServiceRowChange[];
+  callReducer(callerName: string, reducer: string, args: Record<string, unknown>): readonly BusRowChange[];
   /** Runs the calls as one group commit, each all-or-nothing; publishes before it returns. */
   callReducers(calls: readonly ServiceReducerCall[]): ServiceReducerCallResult[];
-  query(callerName: string, table: string): ServiceRow[];
-  isVisible(callerName: string, table: string, row: ServiceRow): boolean;
+  query(callerName: string, table: string): BusRow[];
+  isVisible(callerName: string, table: string, row: BusRow): boolean;
   canRead(callerName: string, table: string): boolean;
-  onCommit(listener: (changes: readonly ServiceRowChange[]) => void): () => void;
+  onCommit(listener: (changes: readonly BusRowChange[]) => void): () => void;
   clientConnected(callerName: string): void;
   clientDisconnected(callerName: string): void;
   tableNames(): string[];
@@ -259,7 +250,7 @@ export class BusService {
     return query;
   }
 
-  #publish(changes: readonly ServiceRowChange[]): void {
+  #publish(changes: readonly BusRowChange[]): void {
     if (changes.length === 0) return;
     for (const [subscription, visible] of this.#registry.route(changes)) {
       const payload: { changes: BusRowChange[] } = { changes: visible };

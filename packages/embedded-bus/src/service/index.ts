@@ -4,10 +4,8 @@ export {
   type BusServiceOptions,
   type ServiceReducerCall,
   type ServiceReducerCallResult,
-  type ServiceRowChange,
 } from './bus-service.ts';
 export {
-  type ServiceRow,
   type SubscriberConnection,
   type Subscription,
   SubscriptionRegistry,

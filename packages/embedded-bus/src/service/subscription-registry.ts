@@ -1,6 +1,7 @@
 import { describeTables, viewCatalog } from '@clawfleet/db-module';
 import {
   type BusQueryColumn,
+  type BusRow,
   type BusRowChange,
   type BusTableRows,
   busQueryMatches,
@@ -10,8 +11,6 @@ import {
   typeBusQuery,
 } from '@clawfleet/protocol';
 
-export type ServiceRow = Record<string, unknown>;
-
 /** The part of a connection the registry needs: where to push, and whose eyes the rows are for. */
 export interface SubscriberConnection {
   readonly id: string;
@@ -20,15 +19,8 @@ export interface SubscriberConnection {
 }
 
 interface RegistryDatabase {
-  query(callerName: string, table: string): ServiceRow[];
-  isVisible(callerName: string, table: string, row: ServiceRow): boolean;
-}
-
-interface RoutableChange {
-  table: string;
-  op: 'insert' | 'update' | 'delete';
-  row: ServiceRow;
-  oldRow?: ServiceRow;
+  query(callerName: string, table: string): BusRow[];
+  isVisible(callerName: string, table: string, row: BusRow): boolean;
 }
 
 export interface Subscription {
@@ -134,7 +126,7 @@ export class SubscriptionRegistry {
   }
 
   /** What each subscription sees of one transaction's changes; subscriptions that see nothing are left out. */
-  route(changes: readonly RoutableChange[]): Map<Subscription, BusRowChange[]> {
+  route(changes: readonly BusRowChange[]): Map<Subscription, BusRowChange[]> {
     const routed = new Map<Subscription, BusRowChange[]>();
     for (const change of changes) {
       const subscribers = this.#byTable.get(change.table);
@@ -153,13 +145,13 @@ export class SubscriptionRegistry {
     return routed;
   }
 
-  #selects(subscription: Subscription, table: string, row: ServiceRow): boolean {
+  #selects(subscription: Subscription, table: string, row: BusRow): boolean {
     const queries = subscription.queriesByTable.get(table);
     if (!queries?.some((query) => busQueryMatches(query, table, row))) return false;
     return this.#database.isVisible(subscription.connection.identity, table, row);
   }
 
-  #view(subscription: Subscription, change: RoutableChange): BusRowChange | undefined {
+  #view(subscription: Subscription, change: BusRowChange): BusRowChange | undefined {
     const { table, op, row } = change;
     if (op !== 'update') return this.#selects(subscription, table, row) ? { table, op, row } : undefined;
     const oldRow = change.oldRow ?? row;

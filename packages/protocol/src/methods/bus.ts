@@ -22,14 +22,26 @@ export type BusRow = z.infer<typeof busRowSchema>;
 export const busRowOperationSchema = z.enum(['insert', 'update', 'delete']);
 export type BusRowOperation = z.infer<typeof busRowOperationSchema>;
 
-/** One row change as a subscriber sees it. `oldRow` is present exactly when `op` is `update`. */
-export const busRowChangeSchema = z.strictObject({
+/**
+ * One row change: the one shape for every row representation (public rows on the wire and in clients,
+ * runtime rows inside the embedded host). `oldRow` is present exactly when `op` is `update`.
+ */
+export interface RowChange<Row = BusRow> {
+  table: string;
+  op: BusRowOperation;
+  row: Row;
+  oldRow?: Row;
+}
+
+/** A row change as a subscriber sees it. */
+export type BusRowChange = RowChange<BusRow>;
+
+export const busRowChangeSchema: z.ZodType<BusRowChange> = z.strictObject({
   table: busIdentifierSchema,
   op: busRowOperationSchema,
   row: busRowSchema,
   oldRow: busRowSchema.optional(),
 });
-export type BusRowChange = z.infer<typeof busRowChangeSchema>;
 
 /** Subscription and one-off queries: `SELECT * FROM table [WHERE column = literal [AND ...]]`. */
 export const busQuerySchema = z.string().min(1).max(4096);
