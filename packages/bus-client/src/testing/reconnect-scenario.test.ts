@@ -193,3 +193,51 @@ describe('a host restart looks the same on both clients', () => {
     expect(onSpacetime).toEqual(onEmbedded);
   });
 });
+
+/** What a subscriber to a view sees when its own memory entry is written, changed and deleted. */
+async function viewScenario(host: RestartableHost): Promise<string[]> {
+  const client = await host.agent('Rememberer');
+  const events: string[] = [];
+  const subscription = client.subscribe('SELECT * FROM visible_memory', {
+    onInsert: (row) => events.push(`insert ${String(row.text)}`),
+    onUpdate: (oldRow, row) => events.push(`update ${String(oldRow.text)} -> ${String(row.text)}`),
+    onDelete: (row) => events.push(`delete ${String(row.text)}`),
+  });
+  await subscription.ready;
+  await client.callReducer('write_memory', {
+    tier: 'short',
+    scope: 'private',
+    importance: 0.5,
+    text: 'first',
+    tags: [],
+    links: [],
+  });
+  const id = client.rows('visible_memory').find((row) => row.text === 'first')?.id as number;
+  await client.callReducer('update_memory', {
+    memory_id: id,
+    tier: 'short',
+    importance: 0.5,
+    text: 'second',
+    tags: [],
+  });
+  await client.callReducer('delete_memory', { memory_id: id });
+  await subscription.dispose();
+  return events;
+}
+
+describe('a view row changing looks the same on both clients', () => {
+  const hosts: RestartableHost[] = [];
+  afterEach(async () => {
+    for (const host of hosts.splice(0)) await host.dispose();
+  });
+
+  it('reports insert, update and delete of a visible_memory row alike', async () => {
+    const embedded = await embeddedHost();
+    hosts.push(embedded);
+    const spacetime = await spacetimeDbHost();
+    hosts.push(spacetime);
+    const onEmbedded = await viewScenario(embedded);
+    expect(onEmbedded).toEqual(['insert first', 'update first -> second', 'delete second']);
+    expect(await viewScenario(spacetime)).toEqual(onEmbedded);
+  });
+});
