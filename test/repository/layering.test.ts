@@ -28,6 +28,7 @@ const ALLOWED: Record<string, string[]> = {
     'db-module',
     'bus-client',
     'inference-client',
+    'agent-connection',
     'agents',
     'memory',
     'agent-tools',

@@ -4,11 +4,10 @@
  * parent process: the same code runs as the orchestrator's child or alone in a container.
  */
 import { mkdirSync } from 'node:fs';
+import { connectAgent } from '@clawfleet/agent-connection';
 import { createToolRegistry } from '@clawfleet/agent-tools';
 import { type AgentDefinition, BUILT_IN_AGENTS_DIRECTORY, loadAgent } from '@clawfleet/agents';
-import { type BusClient, EmbeddedBusClient } from '@clawfleet/bus-client';
-import { InferenceClient } from '@clawfleet/inference-client';
-import { IpcClient } from '@clawfleet/ipc';
+import type { BusClient } from '@clawfleet/bus-client';
 import { AgentMemory } from '@clawfleet/memory';
 import type { JsonValue, Logger } from '@clawfleet/protocol';
 import type { AgentProcessConfig } from '../config.ts';
@@ -28,13 +27,17 @@ export async function startAgentProcess(config: AgentProcessConfig, logger: Logg
   const definition = loadAgent(config.agentName, config.agentsDirectory ?? BUILT_IN_AGENTS_DIRECTORY);
   mkdirSync(config.workspaceDirectory, { recursive: true, mode: 0o700 });
   mkdirSync(config.sharedWorkspaceDirectory, { recursive: true, mode: 0o700 });
-  const connection = { socketPath: config.socketPath, token: config.token };
-  const bus = await EmbeddedBusClient.connect({ ...connection, name: definition.name, logger });
-  const cleanup: (() => Promise<void>)[] = [() => bus.dispose()];
+  // One authenticated connection carries both the bus and inference (the agent is one peer).
+  const connection = await connectAgent({
+    socketPath: config.socketPath,
+    name: definition.name,
+    token: config.token,
+    logger,
+    requestTimeoutMs: 600_000,
+  });
+  const { bus, inference } = connection;
+  const cleanup: (() => Promise<void>)[] = [() => connection.dispose()];
   try {
-    const ipc = await IpcClient.connect({ ...connection, agent: definition.name, logger, requestTimeoutMs: 600_000 });
-    cleanup.push(() => ipc.close());
-    const inference = new InferenceClient(ipc);
     const memory = await AgentMemory.openOnBus({ bus, inference, logger });
     cleanup.push(() => memory.dispose());
     const registry = createToolRegistry({
