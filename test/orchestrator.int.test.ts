@@ -72,6 +72,19 @@ describe('orchestrator (npm start)', () => {
     expect(output).not.toContain(tokens.LeadClaw);
   });
 
+  it('loads the configured model while it starts, logging progress, before it reports ready', () => {
+    const lines = output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { msg?: string; percent?: number; model?: string });
+    const loaded = lines.findIndex((line) => line.msg === 'loading model' && line.percent === 100);
+    const ready = lines.findIndex((line) => line.msg?.startsWith('ready') === true);
+    expect(lines.some((line) => line.msg === 'loading model' && (line.percent ?? 100) < 100)).toBe(true);
+    expect(loaded).toBeGreaterThanOrEqual(0);
+    // Before models were loaded at start, the first request was the one that waited for the load.
+    expect(loaded).toBeLessThan(ready);
+  });
+
   it('serves the database and inference to an agent, and accounts for the tokens it used', async () => {
     const socketPath = join(dataDirectory, 'orchestrator.sock');
     const bus = await EmbeddedBusClient.connect({ socketPath, name: 'LeadClaw', token: tokens.LeadClaw! });

@@ -202,7 +202,7 @@ function loadProgressLogger(logger: Logger): (event: { modelId: string; progress
     const tenth = Math.floor(progress * 10);
     if ((logged.get(modelId) ?? -1) >= tenth) return;
     logged.set(modelId, tenth);
-    logger.info({ model: modelId, percent: tenth * 10 }, tenth === 10 ? 'model loaded' : 'loading model');
+    logger.info({ model: modelId, percent: tenth * 10 }, 'loading model');
   };
 }
 
