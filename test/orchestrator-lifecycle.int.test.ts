@@ -14,6 +14,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EmbeddedBusClient } from '@clawfleet/bus-client';
+import { InferenceClient } from '@clawfleet/inference-client';
+import { IpcClient } from '@clawfleet/ipc';
 import { writeTinyModel } from '@clawfleet/tiny-model';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
@@ -263,6 +265,45 @@ describe('a running orchestrator', () => {
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
     expect(existsSync(join(dataDirectory, 'orchestrator.lock'))).toBe(false);
+  });
+
+  it('drains on Ctrl-C: the terminal signals the whole foreground group of `npm start`, and a running generation finishes', async () => {
+    const dataDirectory = join(scratch, 'ctrl-c');
+    // Its own process group, as a terminal's foreground job is.
+    const npm = startUntilReady(
+      'npm',
+      ['start', '--silent'],
+      baseEnvironment(dataDirectory, { CLAW_MODEL_PATH: 'generated' }),
+      true,
+    );
+    await npm.ready;
+    const group = npm.child.pid!;
+    const tokens = JSON.parse(readFileSync(join(dataDirectory, 'tokens.json'), 'utf8')) as Record<string, string>;
+    const ipc = await IpcClient.connect({
+      socketPath: join(dataDirectory, 'orchestrator.sock'),
+      agent: 'LeadClaw',
+      token: tokens.LeadClaw!,
+      reconnect: false,
+      requestTimeoutMs: 60_000,
+    });
+    try {
+      let signalled = false;
+      const result = await new InferenceClient(ipc).generate('Write a long story.', {
+        maxTokens: 200,
+        onDelta: () => {
+          if (signalled) return;
+          signalled = true;
+          process.kill(-group, 'SIGINT');
+        },
+      });
+      expect(signalled).toBe(true);
+      expect(result.tokensOut).toBeGreaterThan(0);
+    } finally {
+      await ipc.close();
+    }
+    expect(await npm.exited).toBe(0);
+    expect(npm.output()).not.toMatch(/WORKER_CRASHED|restart/i);
+    expect(() => process.kill(-group, 0)).toThrow();
   });
 
   it('stops the whole tree, drained, when SIGTERM is sent to `npm start`', async () => {
