@@ -511,6 +511,44 @@ describe('the agent loop', () => {
     expect(inference.callsOf('act')[1]!.prompt).toContain('Say which tests you ran');
   });
 
+  it('resumes a task whose lease expired while it was down: claims it again and does not repeat the side effect', async () => {
+    effects.length = 0;
+    const harness = await hostBus();
+    const first = new ScriptedInference({
+      triage: [say.triage('act')],
+      act: [say.tool('notes.write', { text: 'patch' }), { hang: true }],
+    });
+    const loop = await startLoop(harness, testAgent('DevClaw'), first);
+    await harness.admin.callReducer('create_task', {
+      title: 'Patch it #code',
+      description: '',
+      priority: 4,
+      depends_on: [],
+    });
+    await until('the side effect', () => effects.includes('note:patch'));
+    await until('the next act call', () => first.callsOf('act').length === 2);
+    await loop.stop();
+    // While the agent is down its lease runs out and the task goes back to the queue.
+    harness.clock.offsetMs = 301_000;
+    harness.database.runDueSchedules();
+    expect(harness.rows('task')[0]).toMatchObject({ state: 'queued', owner: null, attempts: 1 });
+
+    const second = new ScriptedInference({
+      act: [say.tool('notes.write', { text: 'patch' }), say.finish('success', 'patched; ran the tests')],
+    });
+    await startLoop(harness, testAgent('DevClaw'), second);
+    const done = await doneCycle(harness);
+    expect(done).toMatchObject({ trigger_kind: 'task', outcome: 'success' });
+    expect(harness.rows('task')[0]).toMatchObject({ state: 'completed', owner: 'DevClaw', attempts: 2 });
+    expect(effects.filter((effect) => effect === 'note:patch')).toHaveLength(1);
+    expect(toolCalls(harness, done.id).map((call) => [call.tool, call.state])).toEqual([
+      ['notes.write', 'succeeded'],
+      ['notes.write', 'refused'],
+    ]);
+    // One cycle for the task: the requeued task did not start a second one.
+    expect(cycles(harness)).toHaveLength(1);
+  });
+
   it('resumes after its process died: a recorded side effect is not repeated, an unfinished call is marked interrupted', async () => {
     effects.length = 0;
     const harness = await hostBus();
