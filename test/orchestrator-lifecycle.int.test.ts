@@ -45,6 +45,8 @@ function baseEnvironment(dataDirectory: string, extra: Record<string, string> = 
     CLAW_SLOTS: '1',
     CLAW_CONTEXT_SIZE: '256',
     CLAW_MODEL_PATH: modelPath,
+    // Start-up and shutdown of the orchestrator itself; supervised agents: test/agents.int.test.ts.
+    CLAW_START_AGENTS: 'false',
     ...extra,
   };
   // A CLAW_* setting of the shell running the tests must not change what is tested.
@@ -52,7 +54,14 @@ function baseEnvironment(dataDirectory: string, extra: Record<string, string> = 
     if (
       key.startsWith('CLAW_') &&
       !(key in extra) &&
-      !['CLAW_DATA_DIR', 'CLAW_LOG_FORMAT', 'CLAW_SLOTS', 'CLAW_CONTEXT_SIZE', 'CLAW_MODEL_PATH'].includes(key)
+      ![
+        'CLAW_DATA_DIR',
+        'CLAW_LOG_FORMAT',
+        'CLAW_SLOTS',
+        'CLAW_CONTEXT_SIZE',
+        'CLAW_MODEL_PATH',
+        'CLAW_START_AGENTS',
+      ].includes(key)
     )
       delete environment[key];
   return environment;

@@ -27,6 +27,8 @@ function startOrchestrator(): Promise<void> {
       CLAW_LOG_FORMAT: 'json',
       CLAW_SLOTS: '2',
       CLAW_CONTEXT_SIZE: '512',
+      // The bus and inference over the socket; supervised agents: test/agents.int.test.ts.
+      CLAW_START_AGENTS: 'false',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

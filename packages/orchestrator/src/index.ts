@@ -1,3 +1,4 @@
+export * from './agent-lifecycle/index.ts';
 export * from './config/config.ts';
 export * from './inference/backend.ts';
 export * from './inference/service/index.ts';

@@ -1,9 +1,18 @@
+import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { BusService, EmbeddedDatabase, identityForName } from '@clawfleet/embedded-bus';
 import { IpcServer, prepareSocketPath, tokenAuthenticator } from '@clawfleet/ipc';
 import { ClawError, type InferenceAccountingRecord, type Logger } from '@clawfleet/protocol';
 import { ensureTinyModel } from '@clawfleet/tiny-model';
 import { AdminService, grantDatabaseAdmin } from './admin-service/index.ts';
+import {
+  type AgentLaunchSpec,
+  type AgentRuntime,
+  AgentSupervisor,
+  ProcessAgentRuntime,
+  type RestartPolicy,
+} from './agent-lifecycle/index.ts';
 import { DEFAULT_ROLES, GENERATED_MODEL, type OrchestratorConfig } from './config/config.ts';
 import type { ModelSpec } from './inference/backend.ts';
 import { InferenceService } from './inference/service/index.ts';
@@ -19,9 +28,20 @@ export const CLI_IDENTITY = 'cli';
 /** Generation cap of the CLI's inference requests. */
 const CLI_MAX_TOKENS = 1024;
 
+/** What a caller may swap in; `main.ts` passes nothing. */
+export interface OrchestratorStartOptions {
+  /** How agents are run. @default a ProcessAgentRuntime running `config.agentEntry` with tsx */
+  agentRuntime?: AgentRuntime;
+  /** @default DEFAULT_RESTART_POLICY */
+  agentRestart?: Partial<RestartPolicy>;
+  /** Where agents' output lines go. @default this process's stdout/stderr */
+  onAgentOutput?: (agent: string, stream: 'stdout' | 'stderr', line: string) => void;
+}
+
 /**
  * The orchestrator process's parts, started in dependency order and stopped in reverse: the
- * embedded bus (SQLite), the inference worker and slot pool, and the IPC server that serves both.
+ * embedded bus (SQLite), the inference worker and slot pool, the IPC server that serves both, and
+ * the agents it supervises (started last, once the bus and the models are ready; stopped first).
  */
 export class Orchestrator {
   readonly config: OrchestratorConfig;
@@ -30,6 +50,8 @@ export class Orchestrator {
   readonly backend: WorkerBackend;
   readonly pool: SlotPool;
   readonly inference: InferenceService;
+  /** The supervised agents; undefined when `config.startAgents` is false. */
+  readonly agents: AgentSupervisor | undefined;
   readonly #busService: BusService;
   readonly #admin: AdminService;
   readonly #logger: Logger;
@@ -45,6 +67,7 @@ export class Orchestrator {
     inference: InferenceService;
     busService: BusService;
     admin: AdminService;
+    agents: AgentSupervisor | undefined;
     logger: Logger;
     lock: DataDirectoryLock;
   }) {
@@ -54,6 +77,7 @@ export class Orchestrator {
     this.backend = parts.backend;
     this.pool = parts.pool;
     this.inference = parts.inference;
+    this.agents = parts.agents;
     this.#busService = parts.busService;
     this.#admin = parts.admin;
     this.#lock = parts.lock;
@@ -64,7 +88,11 @@ export class Orchestrator {
    * Starts everything, or nothing: a part that fails to start (a missing model file, a socket in
    * use, a corrupt tokens file) stops the parts started before it and rejects with a ClawError.
    */
-  static async start(config: OrchestratorConfig, logger: Logger): Promise<Orchestrator> {
+  static async start(
+    config: OrchestratorConfig,
+    logger: Logger,
+    options: OrchestratorStartOptions = {},
+  ): Promise<Orchestrator> {
     const startLog = logger.child({ component: 'orchestrator' });
     // Milliseconds of checks first; the database and the worker (seconds) only once they pass.
     preflight(config);
@@ -153,7 +181,21 @@ export class Orchestrator {
       cleanup.push(() => admin.dispose());
       await server.listen();
       await preloading;
-      return new Orchestrator({ config, server, database, backend, pool, inference, busService, admin, logger, lock });
+      const agents = config.startAgents ? await startAgents(config, tokens, database, options, logger) : undefined;
+      if (agents !== undefined) cleanup.push(() => agents.stop({ graceMs: config.drainTimeoutMs }));
+      return new Orchestrator({
+        config,
+        server,
+        database,
+        backend,
+        pool,
+        inference,
+        busService,
+        admin,
+        agents,
+        logger,
+        lock,
+      });
     } catch (error) {
       for (const step of cleanup.reverse()) {
         try {
@@ -177,6 +219,9 @@ export class Orchestrator {
       this.#logger.info({ drainTimeoutMs: timeoutMs }, 'stopping');
       // From here a worker that dies is not restarted: the drain ends what it can, then everything stops.
       this.backend.beginShutdown();
+      // Agents first, while the bus and inference still serve them, so a cycle can finish or
+      // record where it stopped.
+      await this.agents?.stop({ graceMs: timeoutMs });
       await this.server.close({ timeoutMs });
       this.#busService.dispose();
       this.#admin.dispose();
@@ -192,6 +237,68 @@ export class Orchestrator {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+}
+
+/**
+ * Starts one supervised agent per configured agent. Each gets its name, token, the socket and its
+ * workspaces through the environment, and nothing else of this process's environment but PATH.
+ * An agent given up on gets an attention request raised about it.
+ */
+async function startAgents(
+  config: OrchestratorConfig,
+  tokens: Readonly<Record<string, string>>,
+  database: EmbeddedDatabase,
+  options: OrchestratorStartOptions,
+  logger: Logger,
+): Promise<AgentSupervisor> {
+  const specs: AgentLaunchSpec[] = [];
+  for (const agent of Object.keys(config.agents)) {
+    const workspace = join(config.workspaceDirectory, 'agents', agent);
+    await mkdir(workspace, { recursive: true });
+    const token = tokens[agent];
+    if (token === undefined) throw new ClawError('INTERNAL', `No token for agent ${agent}`);
+    specs.push({
+      agent,
+      environment: {
+        PATH: config.agentSearchPath,
+        CLAW_AGENT_NAME: agent,
+        CLAW_AGENT_TOKEN: token,
+        CLAW_SOCKET: config.socketPath,
+        CLAW_AGENT_WORKSPACE: workspace,
+        CLAW_SHARED_WORKSPACE: config.workspaceDirectory,
+        CLAW_LOG_LEVEL: config.logLevel,
+        CLAW_LOG_FORMAT: 'json',
+      },
+    });
+  }
+  const runtime =
+    options.agentRuntime ??
+    new ProcessAgentRuntime({
+      entry: config.agentEntry,
+      execArgv: ['--import', 'tsx'],
+      cwd: process.cwd(),
+      ...(options.onAgentOutput === undefined ? {} : { onOutput: options.onAgentOutput }),
+      logger,
+    });
+  const supervisor = new AgentSupervisor({
+    runtime,
+    agents: specs,
+    ...(options.agentRestart === undefined ? {} : { restart: options.agentRestart }),
+    onGiveUp: (report) => {
+      const how =
+        report.lastExit.signal === null ? `exit code ${report.lastExit.code}` : `signal ${report.lastExit.signal}`;
+      database.callReducer(ORCHESTRATOR_IDENTITY, 'raise_agent_attention', {
+        agent: report.agent,
+        text: `${report.agent} crashed ${report.crashes} times within ${Math.round(report.windowMs / 1000)} s (last: ${how}) and is no longer restarted. Check its log, then restart the orchestrator.`,
+        priority: 8,
+        default_action: 'leave the agent stopped',
+        expires_in_seconds: 7 * 24 * 3_600,
+      });
+    },
+    logger,
+  });
+  await supervisor.start();
+  return supervisor;
 }
 
 /** Registers every configured agent that the database does not know yet (idempotent across restarts). */

@@ -20,6 +20,8 @@ export const TINY_FLEET_ENVIRONMENT = {
   CLAW_SLOTS: '2',
   CLAW_CONTEXT_SIZE: '512',
   CLAW_THREADS: '1',
+  // The CLI against the orchestrator alone; the supervised agents have their own test (test/agents.int.test.ts).
+  CLAW_START_AGENTS: 'false',
 };
 
 /** Starts `claw` as a child process, without a terminal (so no colour). */

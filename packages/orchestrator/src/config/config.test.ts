@@ -78,4 +78,19 @@ describe('loadConfig', () => {
     expect(loadConfig({}, directory).drainTimeoutMs).toBe(2500);
     expect(loadConfig({ CLAW_DRAIN_TIMEOUT_MS: '0' }, directory).drainTimeoutMs).toBe(0);
   });
+
+  it('starts the agents by default, in a workspace under the data directory, giving them only PATH', () => {
+    const config = loadConfig({ PATH: '/opt/bin:/usr/bin', HOME: '/root' }, directory);
+    expect(config.startAgents).toBe(true);
+    expect(config.workspaceDirectory).toBe(join(directory, '.data', 'workspace'));
+    expect(config.agentSearchPath).toBe('/opt/bin:/usr/bin');
+    expect(config.agentEntry).toMatch(/packages\/agent-runtime\/src\/agent-main\.ts$/);
+    expect(loadConfig({ CLAW_START_AGENTS: 'false', CLAW_WORKSPACE_DIR: 'ws' }, directory)).toMatchObject({
+      startAgents: false,
+      workspaceDirectory: join(directory, 'ws'),
+    });
+    expect(() => loadConfig({ CLAW_START_AGENTS: 'maybe' }, directory)).toThrow(
+      /`startAgents` \(set by env CLAW_START_AGENTS\).*got `maybe`/,
+    );
+  });
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ClawError, describeValue, identityNameSchema, integerInRange } from '@clawfleet/protocol';
 import { z } from 'zod';
 import { modelIdSchema, modelSpecSchema } from '../inference/model-spec-schema.ts';
@@ -10,6 +11,12 @@ export const DEFAULT_AGENTS = ['LeadClaw', 'DevClaw', 'UXClaw', 'OpsClaw', 'Scri
 
 /** How long a stop waits for in-flight requests by default. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+
+/** The agent entry point the process runtime starts, one process per agent. */
+export const DEFAULT_AGENT_ENTRY: string = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  '../../../agent-runtime/src/agent-main.ts',
+);
 
 /** A model path of this value means: the tiny model the project generates. */
 export const GENERATED_MODEL = 'generated';
@@ -61,6 +68,12 @@ const fileSchema = z.strictObject({
   threads: integerInRange('threads', 1, 1024).optional(),
   memoryBudgetBytes: integerInRange('memoryBudgetBytes', 1, Number.MAX_SAFE_INTEGER).optional(),
   drainTimeoutMs: integerInRange('drainTimeoutMs', 0, 3_600_000).optional(),
+  /** Whether the orchestrator starts and supervises the configured agents' processes. */
+  startAgents: z
+    .boolean({ error: (issue) => `Expected \`startAgents\` to be true or false, got ${describeValue(issue.input)}` })
+    .optional(),
+  /** The shared workspace; each agent's own workspace is `agents/<name>` inside it. */
+  workspaceDirectory: z.string().min(1).optional(),
   models: z.array(modelSchema).min(1).optional(),
   agents: z.record(identityNameSchema, agentSchema).optional(),
 });
@@ -84,6 +97,14 @@ export interface OrchestratorConfig {
   readonly drainTimeoutMs: number;
   readonly models: readonly Readonly<ModelConfig>[];
   readonly agents: Readonly<Record<string, Readonly<AgentConfig>>>;
+  /** Start and supervise one process per configured agent once the bus and models are ready. */
+  readonly startAgents: boolean;
+  /** The shared workspace every agent reads; each agent writes only in `agents/<name>` inside it. */
+  readonly workspaceDirectory: string;
+  /** The script each agent process runs. */
+  readonly agentEntry: string;
+  /** PATH given to agent processes (their only inherited variable; commands are looked up on it). */
+  readonly agentSearchPath: string;
   /** Where the config file came from, if one was read. */
   readonly configFile: string | undefined;
 }
@@ -102,6 +123,12 @@ interface EnvironmentOption {
 const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
 const integer = (raw: string): unknown => (NUMBER.test(raw.trim()) ? Number(raw.trim()) : raw);
 const text = (raw: string): unknown => raw;
+const boolean = (raw: string): unknown => {
+  const value = raw.trim().toLowerCase();
+  if (['true', '1', 'yes'].includes(value)) return true;
+  if (['false', '0', 'no'].includes(value)) return false;
+  return raw;
+};
 
 const ENVIRONMENT: EnvironmentOption[] = [
   { variable: 'CLAW_DATA_DIR', option: 'dataDirectory', parse: text },
@@ -119,6 +146,8 @@ const ENVIRONMENT: EnvironmentOption[] = [
     },
   },
   { variable: 'CLAW_DRAIN_TIMEOUT_MS', option: 'drainTimeoutMs', parse: integer },
+  { variable: 'CLAW_START_AGENTS', option: 'startAgents', parse: boolean },
+  { variable: 'CLAW_WORKSPACE_DIR', option: 'workspaceDirectory', parse: text },
 ];
 
 /** Overrides of the default model (`models[0]`). */
@@ -219,6 +248,10 @@ export function loadConfig(
         ]),
       ),
     ),
+    startAgents: options.startAgents ?? true,
+    workspaceDirectory: absolute(options.workspaceDirectory ?? join(dataDirectory, 'workspace')),
+    agentEntry: DEFAULT_AGENT_ENTRY,
+    agentSearchPath: environment.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     configFile,
   };
   return Object.freeze(config);
