@@ -14,7 +14,7 @@ import {
   type RestartPolicy,
 } from './agent-lifecycle/index.ts';
 import { DEFAULT_ROLES, GENERATED_MODEL, type OrchestratorConfig } from './config/config.ts';
-import type { ModelSpec } from './inference/backend.ts';
+import type { InferenceBackend, ModelSpec } from './inference/backend.ts';
 import { InferenceService } from './inference/service/index.ts';
 import { SlotPool } from './inference/slot-pool/index.ts';
 import { WorkerBackend } from './inference/worker/index.ts';
@@ -36,6 +36,10 @@ export interface OrchestratorStartOptions {
   agentRestart?: Partial<RestartPolicy>;
   /** Where agents' output lines go. @default this process's stdout/stderr */
   onAgentOutput?: (agent: string, stream: 'stdout' | 'stderr', line: string) => void;
+  /** Extra variables for every agent process (tests shorten the task lease). @default {} */
+  agentEnvironment?: Readonly<Record<string, string>>;
+  /** Wraps the real worker backend (tests force a branch with a scripted layer over the real model). */
+  inferenceBackend?: (worker: InferenceBackend) => InferenceBackend;
 }
 
 /**
@@ -127,8 +131,10 @@ export class Orchestrator {
       cleanup.push(() => backend.dispose());
       // Every configured model is checked now, so a wrong path fails at start-up, naming the file.
       for (const model of models) await backend.estimateModelMemory(model);
+      // Tests may put a scripted layer in front of the real worker (orchestrator/testing).
+      const served = options.inferenceBackend?.(backend) ?? backend;
       const pool = await SlotPool.create({
-        backend,
+        backend: served,
         models,
         ...(config.memoryBudgetBytes === undefined ? {} : { memoryBudgetBytes: config.memoryBudgetBytes }),
         onLoadProgress: loadProgressLogger(logger.child({ component: 'models' })),
@@ -268,6 +274,7 @@ async function startAgents(
         CLAW_SHARED_WORKSPACE: config.workspaceDirectory,
         CLAW_LOG_LEVEL: config.logLevel,
         CLAW_LOG_FORMAT: 'json',
+        ...options.agentEnvironment,
       },
     });
   }

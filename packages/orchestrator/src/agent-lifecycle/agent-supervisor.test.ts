@@ -90,6 +90,17 @@ describe('AgentSupervisor', () => {
     await supervisor.stop({ graceMs: 10 });
   });
 
+  it('gives up at once on an exit code a restart cannot fix (78: bad configuration)', async () => {
+    const { supervisor, givenUp, running, runtime } = supervise({ maxCrashes: 5 });
+    await supervisor.start();
+    running('DevClaw')?.crash(78);
+    await until(() => givenUp.length === 1);
+    expect(givenUp).toEqual([{ agent: 'DevClaw', crashes: 1 }]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(runtime.launched).toHaveLength(1);
+    await supervisor.stop({ graceMs: 10 });
+  });
+
   it('treats a failed launch as a crash and retries it', async () => {
     const { supervisor, runtime } = supervise();
     runtime.failNextLaunch.add('DevClaw');

@@ -14,6 +14,11 @@ export interface RestartPolicy {
   crashWindowMs: number;
   /** A run at least this long counts as healthy: the next crash starts the backoff over. @default 60000 */
   stableAfterMs: number;
+  /**
+   * Exit codes that restarting cannot fix: the agent is given up on at the first one.
+   * @default [78] (EX_CONFIG: the agent's configuration is wrong)
+   */
+  fatalExitCodes: readonly number[];
 }
 
 export const DEFAULT_RESTART_POLICY: Readonly<RestartPolicy> = Object.freeze({
@@ -23,6 +28,7 @@ export const DEFAULT_RESTART_POLICY: Readonly<RestartPolicy> = Object.freeze({
   maxCrashes: 5,
   crashWindowMs: 120_000,
   stableAfterMs: 60_000,
+  fatalExitCodes: [78],
 });
 
 /** starting → running → (crashed →) backing-off → starting ...; given-up and stopped are final. */
@@ -100,7 +106,8 @@ export class AgentSupervisor {
     this.#runtime = options.runtime;
     this.#policy = { ...DEFAULT_RESTART_POLICY, ...options.restart };
     for (const [key, value] of Object.entries(this.#policy)) {
-      if (!Number.isFinite(value) || value < 0) {
+      if (key === 'fatalExitCodes') continue;
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
         throw new ClawError('CONFIG_INVALID', `Expected restart policy \`${key}\` to be a number >= 0, got ${value}`);
       }
     }
@@ -209,7 +216,8 @@ export class AgentSupervisor {
     supervised.lastExit = exit;
     supervised.consecutiveCrashes += 1;
     supervised.crashTimes = [...supervised.crashTimes, now].filter((time) => now - time <= this.#policy.crashWindowMs);
-    if (supervised.crashTimes.length >= this.#policy.maxCrashes) {
+    const fatal = exit.code !== null && this.#policy.fatalExitCodes.includes(exit.code);
+    if (fatal || supervised.crashTimes.length >= this.#policy.maxCrashes) {
       supervised.state = 'given-up';
       const report = {
         agent,
@@ -217,7 +225,12 @@ export class AgentSupervisor {
         lastExit: exit,
         windowMs: this.#policy.crashWindowMs,
       };
-      this.#logger.error(report, 'agent keeps crashing: given up on, raising an attention request');
+      this.#logger.error(
+        { ...report, fatal },
+        fatal
+          ? `agent exited with ${exit.code}, which a restart cannot fix: given up on, raising an attention request`
+          : 'agent keeps crashing: given up on, raising an attention request',
+      );
       this.#emit({ type: 'given-up', agent, crashes: report.crashes, lastExit: exit });
       Promise.resolve()
         .then(() => this.#onGiveUp?.(report))
