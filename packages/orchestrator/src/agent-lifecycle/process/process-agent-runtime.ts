@@ -25,7 +25,8 @@ function defaultOutput(_agent: string, stream: 'stdout' | 'stderr', line: string
 
 /**
  * Agents as child processes of the orchestrator: `node [execArgv] entry` with exactly the
- * environment of the launch spec (none of the orchestrator's variables leak into an agent).
+ * environment of the launch spec (none of the orchestrator's variables leak into an agent), each
+ * in its own process group.
  */
 export class ProcessAgentRuntime implements AgentRuntime {
   readonly kind = 'process';
@@ -42,6 +43,10 @@ export class ProcessAgentRuntime implements AgentRuntime {
       cwd: this.#options.cwd,
       env: { ...spec.environment },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: a Ctrl-C in the terminal (or a signal to the orchestrator's group)
+      // reaches the orchestrator only, which stops the agents itself, first, in order. An agent
+      // orphaned by a killed orchestrator loses its connection and exits on its own.
+      detached: true,
     });
     const exited = new Promise<AgentExit>((resolve) => {
       child.once('exit', (code, signal) => resolve({ code, signal }));
