@@ -3,6 +3,8 @@ import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedBusClient } from '@clawfleet/bus-client';
+import { IpcClient } from '@clawfleet/ipc';
+import { ADMIN_METHODS } from '@clawfleet/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from './errors/exit-codes.ts';
 import { runClaw, spawnClaw, startOrchestrator, stopProcess } from './testing/run-claw.ts';
@@ -395,6 +397,26 @@ describe('claw against a running orchestrator', () => {
     }
     const agents = JSON.parse((await claw('db', 'sql', 'SELECT COUNT(*) AS n FROM agent', '--json')).stdout);
     expect(agents).toEqual([{ n: 5 }]);
+  });
+
+  it('serves admin.* to admins only: an agent asking gets FORBIDDEN', async () => {
+    const tokens = JSON.parse(readFileSync(join(dataDirectory, 'tokens.json'), 'utf8')) as Record<string, string>;
+    const agent = await IpcClient.connect({
+      socketPath: join(dataDirectory, 'orchestrator.sock'),
+      agent: 'DevClaw',
+      token: tokens.DevClaw!,
+      reconnect: false,
+    });
+    try {
+      for (const [method, params] of [
+        [ADMIN_METHODS.status, {}],
+        [ADMIN_METHODS.sql, { sql: 'SELECT * FROM memory_entry' }],
+      ] as const) {
+        await expect(agent.request(method, params)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+      }
+    } finally {
+      await agent.close();
+    }
   });
 
   it('says when the token is wrong, and when nothing runs', async () => {
