@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BusService, EmbeddedDatabase, identityForName } from '@clawfleet/embedded-bus';
 import { IpcServer } from '@clawfleet/ipc';
-import { INFERENCE_METHODS, inferenceEmbedParamsSchema, isClawError } from '@clawfleet/protocol';
+import {
+  INFERENCE_METHODS,
+  type InferenceEmbedResult,
+  inferenceEmbedParamsSchema,
+  isClawError,
+} from '@clawfleet/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectAgent } from './connect-agent.ts';
 
@@ -20,9 +25,15 @@ async function hostOrchestrator() {
   const inferenceCallers: string[] = [];
   server.handle(INFERENCE_METHODS.embed, {
     params: inferenceEmbedParamsSchema,
-    handler: (params, context) => {
+    handler: (params, context): InferenceEmbedResult => {
       inferenceCallers.push(context.identity);
-      return { modelId: 'stand-in', vectors: params.texts.map(() => [1, 0]), queuedMs: 0, generateMs: 0 };
+      return {
+        requestId: `stand-in-${inferenceCallers.length}`,
+        modelId: 'stand-in',
+        vectors: params.texts.map(() => [1, 0]),
+        queuedMs: 0,
+        generateMs: 0,
+      };
     },
   });
   await server.listen();
