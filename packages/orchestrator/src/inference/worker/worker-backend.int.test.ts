@@ -119,6 +119,34 @@ describe('WorkerBackend with the generated model', () => {
     expect(other.tokensReused).toBeLessThan(warm.tokensReused);
   });
 
+  it('refuses a 4 MiB prompt and an oversized embedding text by length, and keeps serving', async () => {
+    const huge = 'x'.repeat(4 * 1024 * 1024);
+    // It used to answer INTERNAL: Maximum call stack size exceeded (tokens spread as arguments).
+    const prompt = await rejection(
+      backend.generate({ modelId: 'tiny', slot: 0, prompt: huge, sampling: { maxTokens: 4 } }),
+    );
+    expect(prompt.code).toBe('INVALID_PARAMS');
+    expect(prompt.message).toBe(
+      `Expected \`prefix\` and \`prompt\` together to be at most 16384 characters (context 1024 tokens), got ${huge.length}`,
+    );
+    const text = await rejection(backend.embed('tiny', ['fine', huge]));
+    expect(text.code).toBe('INVALID_PARAMS');
+    expect(text.message).toContain('Expected `texts[1]` to be at most 16384 characters');
+    // Under the character limit but over the context in tokens: refused after tokenizing.
+    const long = await rejection(
+      backend.generate({ modelId: 'tiny', slot: 0, prompt: 'word '.repeat(3000), sampling: { maxTokens: 4 } }),
+    );
+    expect(long.code).toBe('INVALID_PARAMS');
+    expect(long.message).toContain('the slot holds 1024');
+    const after = await backend.generate({
+      modelId: 'tiny',
+      slot: 0,
+      prompt: 'still here?',
+      sampling: { maxTokens: 4 },
+    });
+    expect(after.tokensOut).toBeGreaterThan(0);
+  });
+
   it('names missing, truncated and corrupt files in MODEL_NOT_FOUND / MODEL_INVALID errors', async () => {
     const missing = join(scratch, 'absent.gguf');
     const missingError = await rejection(backend.loadModel(tiny({ id: 'absent', path: missing })));
