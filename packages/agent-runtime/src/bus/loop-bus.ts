@@ -150,8 +150,6 @@ export function loopQueries(agent: string, approvesPlans: boolean): BusQuery[] {
   ];
 }
 
-type Options<T> = { [K in keyof T]: T[K] };
-
 /** Typed reducer calls of the loop. `undefined` optional arguments are sent as none. */
 export class LoopBus {
   readonly client: BusClient;
@@ -230,15 +228,13 @@ export class LoopBus {
     return { tokens, oldestMicros: oldest };
   }
 
-  beginCycle(
-    args: Options<{
-      triggerKind: string;
-      triggerKey: string;
-      triggerText: string;
-      taskId?: number | undefined;
-      priority: number;
-    }>,
-  ): Promise<void> {
+  beginCycle(args: {
+    triggerKind: string;
+    triggerKey: string;
+    triggerText: string;
+    taskId?: number | undefined;
+    priority: number;
+  }): Promise<void> {
     return this.#call('begin_cycle', {
       trigger_kind: args.triggerKind,
       trigger_key: args.triggerKey,

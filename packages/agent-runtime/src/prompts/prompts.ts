@@ -101,7 +101,6 @@ export function actPrompt(input: {
   tools: readonly ToolSummary[];
   observations: readonly Observation[];
   stepsLeft: number;
-  repairNote?: string;
 }): string {
   const budget = input.agent.model.phases.act.contextCharacters;
   const tools = input.tools
@@ -120,11 +119,7 @@ export function actPrompt(input: {
     'Each step: either {"action":"tool","tool":NAME,"args":"{...JSON...}"} or {"action":"finish","outcome":"success|partial|failure","summary":"what you did"}.',
     `Steps left: ${input.stepsLeft}.`,
   ];
-  const tail = [
-    ...(input.repairNote === undefined ? [] : [`Your previous answer was invalid: ${input.repairNote}. Answer again.`]),
-    '<|im_end|>',
-    '<|im_start|>assistant',
-  ];
+  const tail = ['<|im_end|>', '<|im_start|>assistant'];
   // Newest observations first in priority: drop the oldest until the prompt fits.
   const observations = input.observations.map(
     (observation) =>
