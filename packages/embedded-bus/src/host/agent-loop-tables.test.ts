@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { ADMIN, createFixture, OTHER, OWNER } from '../testing/test-fixture.ts';
 import { identityForName } from './identity.ts';
-import { ADMIN, createFixture, OTHER, OWNER } from './test-fixture.ts';
 
 describe('agent loop tables', () => {
   it('wakes a deferred cycle when its time comes, and not before', () => {

@@ -1,7 +1,7 @@
 import { isClawError } from '@clawfleet/protocol';
 import { describe, expect, it } from 'vitest';
+import { CALLERS, type CallerRole, createFixture, type Fixture, START_MS, snapshot } from '../testing/test-fixture.ts';
 import { identityForName } from './identity.ts';
-import { CALLERS, type CallerRole, createFixture, type Fixture, START_MS, snapshot } from './test-fixture.ts';
 
 type Case = {
   reducer: string;

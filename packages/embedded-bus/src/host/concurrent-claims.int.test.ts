@@ -15,7 +15,7 @@ function runWorker(
   agents: string[],
   taskIds: number[],
 ): Promise<{ wins: { agent: string; taskId: number }[] }> {
-  const worker = fileURLToPath(new URL('./claim-race-worker.ts', import.meta.url));
+  const worker = fileURLToPath(new URL('../testing/claim-race-worker.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', worker, path, agents.join(','), taskIds.join(',')], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,7 +1,7 @@
 import type { BusRow } from '@clawfleet/protocol';
 import { isClawError } from '@clawfleet/protocol';
 import { describe, expect, it } from 'vitest';
-import { ADMIN, createFixture, OWNER, START_MS, snapshot } from './test-fixture.ts';
+import { ADMIN, createFixture, OWNER, START_MS, snapshot } from '../testing/test-fixture.ts';
 
 function rejected(call: () => unknown): string {
   try {

@@ -1,7 +1,7 @@
 import { isClawError } from '@clawfleet/protocol';
 import { describe, expect, it } from 'vitest';
+import { createFixture, type Fixture, START_MS, snapshot } from '../testing/test-fixture.ts';
 import { identityForName } from './identity.ts';
-import { createFixture, type Fixture, START_MS, snapshot } from './test-fixture.ts';
 
 type Bad = [caller: string, args: (fixture: Fixture) => Record<string, unknown>, code: string, message: string];
 

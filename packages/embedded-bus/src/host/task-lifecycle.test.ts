@@ -5,9 +5,9 @@ import { describeTables } from '@clawfleet/db-module';
 import type { BusRowChange } from '@clawfleet/protocol';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createFixture, type Fixture } from '../testing/test-fixture.ts';
 import { EmbeddedDatabase } from './embedded-database.ts';
 import { identityForName } from './identity.ts';
-import { createFixture, type Fixture } from './test-fixture.ts';
 
 const fixtures: Fixture[] = [];
 function fixture(): Fixture {

@@ -5,7 +5,7 @@
  */
 import { type ClawError, isClawError, parseBusQuery, silentLogger } from '@clawfleet/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createFixture, type Fixture, OWNER } from '../host/test-fixture.ts';
+import { createFixture, type Fixture, OWNER } from '../testing/test-fixture.ts';
 import { SubscriptionRegistry } from './subscription-registry.ts';
 
 let fixture: Fixture;

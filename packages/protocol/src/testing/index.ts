@@ -1,4 +1,4 @@
-import { ClawError } from './errors.ts';
+import { ClawError } from '../errors.ts';
 
 /**
  * For tests: the ClawError a promise rejects with. Fails the test when it resolves, or rejects

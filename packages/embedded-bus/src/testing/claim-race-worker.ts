@@ -4,7 +4,7 @@
  * argv: <database path> <comma-separated agent names> <comma-separated task ids>
  */
 import { isClawError } from '@clawfleet/protocol';
-import { EmbeddedDatabase } from './embedded-database.ts';
+import { EmbeddedDatabase } from '../host/embedded-database.ts';
 
 const [path, agentList, taskList] = process.argv.slice(2);
 if (path === undefined || agentList === undefined || taskList === undefined) {

@@ -3,8 +3,8 @@
  * "another agent"), the admin `orchestrator`, and one of every kind of row.
  */
 import type { BusRow } from '@clawfleet/protocol';
-import { EmbeddedDatabase } from './embedded-database.ts';
-import { identityForName } from './identity.ts';
+import { EmbeddedDatabase } from '../host/embedded-database.ts';
+import { identityForName } from '../host/identity.ts';
 
 export const ADMIN = 'orchestrator';
 export const OWNER = 'DevClaw';
