@@ -159,6 +159,12 @@ export interface BusTables {
     readonly duration_ms: number;
     readonly task_id: WideInteger | null;
     readonly created_at: TimestampMicros;
+    readonly request_id: string;
+    readonly method: string;
+    readonly outcome: string;
+    readonly error_code: string | null;
+    readonly cached_prompt_tokens: number;
+    readonly queued_ms: number;
   };
   cycle: {
     readonly id: WideInteger;
@@ -501,6 +507,12 @@ export interface ReducerArguments {
     completion_tokens: number;
     duration_ms: number;
     task_id?: WideInteger | null;
+    request_id: string;
+    method: string;
+    outcome: string;
+    error_code?: string | null;
+    cached_prompt_tokens: number;
+    queued_ms: number;
   };
   begin_cycle: {
     trigger_kind: string;
