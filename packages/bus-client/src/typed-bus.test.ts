@@ -77,6 +77,11 @@ describe('bus.reducers', () => {
       prompt_tokens: 1,
       completion_tokens: 2,
       duration_ms: 3,
+      request_id: 'r1',
+      method: 'generate',
+      outcome: 'ok',
+      cached_prompt_tokens: 0,
+      queued_ms: 0,
     });
     expect(calls).toEqual([
       ['claim_task', args],
