@@ -48,6 +48,7 @@ export class AgentLoop implements AsyncDisposable {
   #queueLength = 0;
   #cyclesRun = 0;
   #budgetWarned = false;
+  #lastReport = '';
 
   constructor(options: AgentLoopOptions) {
     this.#options = options;
@@ -248,6 +249,10 @@ export class AgentLoop implements AsyncDisposable {
   }
 
   async #report(phase: string, cycle: CycleRecord | undefined, progress: string): Promise<void> {
+    // Every wake-up of an idle agent would otherwise write the same idle row again.
+    const key = `${phase}|${cycle?.id ?? ''}|${progress}|${this.#queueLength}`;
+    if (key === this.#lastReport) return;
+    this.#lastReport = key;
     await this.#bus.reportStatus({
       phase,
       cycleId: cycle?.id,
