@@ -1,6 +1,6 @@
-import { isClawError } from '@clawfleet/protocol';
+import { isClawError, parseOrThrow } from '@clawfleet/protocol';
 import { describe, expect, it } from 'vitest';
-import { generateRequestSchema, modelSpecSchema, parseOrThrow } from './request-schemas.ts';
+import { generateRequestSchema, modelSpecSchema } from './request-schemas.ts';
 
 function messageOf(action: () => unknown): string {
   try {

@@ -6,10 +6,9 @@
  * The worker exits when its parent goes away (IPC channel disconnect), so it never outlives the
  * orchestrator.
  */
-import { ClawError } from '@clawfleet/protocol';
+import { ClawError, parseOrThrow } from '@clawfleet/protocol';
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
 import { LlamaEngine } from './llama-engine.ts';
-import { parseOrThrow } from './request-schemas.ts';
 import {
   type ParentMessage,
   parentMessageSchema,
