@@ -22,6 +22,7 @@ let socket: ReturnType<typeof tempSocketPath>;
 let server: IpcServer;
 let peers: Socket[] = [];
 let served = 0;
+let streamed = 0;
 
 function startServer(options: Partial<IpcServerOptions> = {}): Promise<void> {
   server = new IpcServer({
@@ -38,6 +39,16 @@ function startServer(options: Partial<IpcServerOptions> = {}): Promise<void> {
     handler: () => {
       served += 1;
       return BIG_REPLY;
+    },
+  });
+  server.handle('echo.stream', {
+    params: z.object({ count: z.number().int() }),
+    handler: async (params, context) => {
+      for (let index = 0; index < params.count && !context.aborted; index++) {
+        streamed += 1;
+        await context.sendDelta('d'.repeat(1024));
+      }
+      return params.count;
     },
   });
   server.handle('echo.wait', {
@@ -85,6 +96,7 @@ beforeEach(() => {
   socket = tempSocketPath();
   peers = [];
   served = 0;
+  streamed = 0;
 });
 
 afterEach(async () => {
@@ -129,6 +141,20 @@ describe('memory held for peers that never read', () => {
     await expectBoundedThenFreed(BIG_REPLY.length + 64);
     // What the kernel's socket buffers took, plus the budget: far from 400.
     expect(served).toBeLessThan(40);
+  });
+
+  it('makes streaming handlers wait for a peer that does not read their deltas', async () => {
+    await startServer();
+    const peer = await hostilePeer();
+    // 16 streams of 10,000 deltas of 1 KiB: 160 MiB if nothing waited.
+    flood(peer, (index) => ({ type: 'request', id: index + 1, method: 'echo.stream', params: { count: 10_000 } }), 16);
+    await vi.waitFor(() => expect(server.stats().inFlight).toBe(16));
+    // Every stream is parked on its socket's drain: the count stops where the budget is.
+    await vi.waitFor(() => expect(server.stats().queuedReplyBytes).toBeGreaterThan(0));
+    expect(server.stats().queuedReplyBytes).toBeLessThanOrEqual(boundFor(16 * 1100));
+    expect(streamed).toBeLessThan(2_000);
+    for (const current of peers) current.destroy();
+    await vi.waitFor(() => expect(server.stats()).toMatchObject({ connections: 0, queuedReplyBytes: 0, inFlight: 0 }));
   });
 
   it('counts every connection of an identity against one in-flight cap; other identities are served', async () => {
