@@ -6,6 +6,7 @@ import { InferenceEmbedder } from './embedding/embedder.ts';
 import type { MemoryEntry, MemoryLink, MemoryLinkInput, MemoryScope, MemoryTier } from './memory-entry.ts';
 import {
   MemoryIndex,
+  type MemoryIndexOptions,
   type RankingWeights,
   type RetrievalFilter,
   type RetrievedMemory,
@@ -20,6 +21,8 @@ export interface AgentMemoryOptions {
   logger?: Logger;
   /** Overrides of the default ranking weights (docs/memory.md, "Retrieval"). */
   ranking?: Partial<RankingWeights>;
+  /** When the vector search switches from an exact scan to an HNSW graph. */
+  index?: MemoryIndexOptions;
   /** Texts per embedding request while indexing. @default 32 */
   embedBatchSize?: number;
   /** The clock for recency. @default Date.now */
@@ -99,7 +102,7 @@ export class AgentMemory implements AsyncDisposable {
   private constructor(options: AgentMemoryOptions) {
     this.store = options.store;
     this.embedder = options.embedder;
-    this.#index = new MemoryIndex(options.store.agent, options.ranking);
+    this.#index = new MemoryIndex(options.store.agent, options.ranking, options.index);
     this.#logger = (options.logger ?? silentLogger).child({ component: 'memory', agent: options.store.agent });
     this.#now = options.now ?? Date.now;
     this.#batchSize = options.embedBatchSize ?? 32;
@@ -232,6 +235,7 @@ export class AgentMemory implements AsyncDisposable {
     this.#abort.abort(new ClawError('CANCELLED', 'Agent memory closed'));
     this.#unsubscribe();
     clearTimeout(this.#retryTimer);
+    this.#index.dispose();
     await this.#embedding?.catch(() => {});
     this.#wakeIdle();
     await this.store.dispose();

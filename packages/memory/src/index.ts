@@ -30,6 +30,7 @@ export {
   DEFAULT_RANKING_WEIGHTS,
   explainRetrieval,
   MemoryIndex,
+  type MemoryIndexOptions,
   type RankingWeights,
   type RetrievalFilter,
   type RetrievedMemory,

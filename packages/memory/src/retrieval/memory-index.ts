@@ -1,6 +1,18 @@
 import type { MemoryEntry, MemoryTier } from '../memory-entry.ts';
+import { ApproximateVectorIndex } from './approximate-vector-index.ts';
 import { LexicalIndex } from './lexical-index.ts';
-import { VectorIndex } from './vector-index.ts';
+import { type VectorHit, VectorIndex } from './vector-index.ts';
+
+export interface MemoryIndexOptions {
+  /**
+   * From this many vectors on, embedding candidates come from an HNSW graph (hnswlib-node) instead
+   * of an exact scan. The graph is built in the background, a few entries per event-loop turn; until
+   * it has caught up the exact scan answers. @default 20000
+   */
+  approximateFrom?: number;
+  /** Entries inserted into the graph per event-loop turn while it catches up. @default 32 */
+  approximateBatch?: number;
+}
 
 /**
  * How much each signal counts in a result's score. Each signal is first brought to 0-1 (lexical:
@@ -24,6 +36,9 @@ export interface RankingWeights {
    */
   minSimilarity: number;
 }
+
+/** While more vectors than this wait for the graph, searches scan exactly. */
+const APPROXIMATE_LAG = 2_000;
 
 export const DEFAULT_RANKING_WEIGHTS: Readonly<RankingWeights> = Object.freeze({
   lexical: 0.4,
@@ -90,11 +105,43 @@ export class MemoryIndex {
   readonly #entries = new Map<number, MemoryEntry>();
   readonly #lexical = new LexicalIndex();
   #vectors: VectorIndex | undefined;
+  #approximate: ApproximateVectorIndex | undefined;
+  /** Ids whose current vector is not in the graph yet. */
+  readonly #approximatePending = new Set<number>();
+  #approximateTimer: NodeJS.Immediate | undefined;
+  #approximateWaiters: (() => void)[] = [];
+  readonly #approximateFrom: number;
+  readonly #approximateBatch: number;
   readonly #weights: RankingWeights;
 
-  constructor(agent: string, weights: Partial<RankingWeights> = {}) {
+  constructor(agent: string, weights: Partial<RankingWeights> = {}, options: MemoryIndexOptions = {}) {
     this.agent = agent;
     this.#weights = { ...DEFAULT_RANKING_WEIGHTS, ...weights };
+    this.#approximateFrom = options.approximateFrom ?? 20_000;
+    this.#approximateBatch = options.approximateBatch ?? 32;
+  }
+
+  /** Vectors waiting to enter the HNSW graph (0 when there is no graph or it has caught up). */
+  get approximatePending(): number {
+    return this.#approximate === undefined ? 0 : this.#approximatePending.size;
+  }
+
+  /** True when embedding candidates come from the HNSW graph. */
+  get usesApproximate(): boolean {
+    return this.#approximate !== undefined && this.#approximatePending.size <= APPROXIMATE_LAG;
+  }
+
+  /** Resolves once the HNSW graph (if any) holds every vector. */
+  whenApproximateBuilt(): Promise<void> {
+    if (this.approximatePending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#approximateWaiters.push(resolve));
+  }
+
+  /** Stops the background graph building. */
+  dispose(): void {
+    if (this.#approximateTimer !== undefined) clearImmediate(this.#approximateTimer);
+    this.#approximateTimer = undefined;
+    for (const wake of this.#approximateWaiters.splice(0)) wake();
   }
 
   get size(): number {
@@ -126,14 +173,20 @@ export class MemoryIndex {
     this.#entries.set(entry.id, entry);
     const textChanged = previous === undefined || previous.text !== entry.text;
     if (textChanged || previous.tags.join() !== entry.tags.join()) this.#lexical.set(entry.id, entry.text, entry.tags);
-    if (textChanged) this.#vectors?.delete(entry.id);
+    if (textChanged) this.#deleteVector(entry.id);
     return textChanged;
   }
 
   delete(id: number): void {
     this.#entries.delete(id);
     this.#lexical.delete(id);
+    this.#deleteVector(id);
+  }
+
+  #deleteVector(id: number): void {
     this.#vectors?.delete(id);
+    this.#approximatePending.delete(id);
+    this.#approximate?.delete(id);
   }
 
   /**
@@ -144,9 +197,52 @@ export class MemoryIndex {
   setVector(id: number, vector: Float32Array): void {
     if (!this.#entries.has(id)) return;
     if (this.#vectors === undefined || this.#vectors.dimensions !== vector.length) {
+      this.dispose();
       this.#vectors = new VectorIndex(vector.length);
+      this.#approximate = undefined;
+      this.#approximatePending.clear();
     }
     this.#vectors.set(id, vector);
+    if (this.#approximate !== undefined) {
+      this.#approximatePending.add(id);
+      this.#scheduleApproximate();
+    } else if (this.#vectors.size >= this.#approximateFrom) {
+      this.#approximate = new ApproximateVectorIndex(vector.length);
+      for (const entryId of this.#entries.keys()) if (this.#vectors.has(entryId)) this.#approximatePending.add(entryId);
+      this.#scheduleApproximate();
+    }
+  }
+
+  #scheduleApproximate(): void {
+    if (this.#approximateTimer !== undefined) return;
+    this.#approximateTimer = setImmediate(() => {
+      this.#approximateTimer = undefined;
+      const graph = this.#approximate;
+      const vectors = this.#vectors;
+      if (graph === undefined || vectors === undefined) return;
+      let done = 0;
+      for (const id of this.#approximatePending) {
+        if (done++ >= this.#approximateBatch) break;
+        this.#approximatePending.delete(id);
+        const vector = vectors.vector(id);
+        if (vector !== undefined) graph.set(id, vector);
+      }
+      if (this.#approximatePending.size > 0) this.#scheduleApproximate();
+      else for (const wake of this.#approximateWaiters.splice(0)) wake();
+    });
+  }
+
+  /** Embedding candidates: from the graph plus the few vectors it has not taken in yet, or an exact scan. */
+  #vectorCandidates(query: Float32Array, limit: number, accept: (id: number) => boolean): VectorHit[] {
+    const vectors = this.#vectors!;
+    if (!this.usesApproximate) return vectors.search(query, limit, accept);
+    const hits = this.#approximate!.search(query, limit, accept);
+    for (const id of this.#approximatePending) {
+      if (!accept(id)) continue;
+      const similarity = vectors.similarity(id, query);
+      if (similarity !== undefined) hits.push({ id, similarity });
+    }
+    return hits.sort((a, b) => b.similarity - a.similarity).slice(0, limit);
   }
 
   /** The best `limit` entries for `query` (and its embedding, when there is one) at time `now`. */
@@ -163,7 +259,8 @@ export class MemoryIndex {
     const vectors =
       queryVector !== undefined && this.#vectors?.dimensions === queryVector.length ? this.#vectors : undefined;
     const ids = new Set(bm25.keys());
-    if (vectors !== undefined) for (const hit of vectors.search(queryVector!, candidates, accept)) ids.add(hit.id);
+    if (vectors !== undefined)
+      for (const hit of this.#vectorCandidates(queryVector!, candidates, accept)) ids.add(hit.id);
     const weights = this.#weights;
     const results: RetrievedMemory[] = [];
     for (const id of ids) {
