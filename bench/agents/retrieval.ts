@@ -183,12 +183,12 @@ export const retrievalSection: AgentBenchSection = {
         const results = index.search(query, embedder.embedOne(query), { limit: 5, now });
         subject.push(performance.now() - started);
         started = performance.now();
-        exactIndex.search(query, embedder.embedOne(query), { limit: 5, now });
+        const exactResults = exactIndex.search(query, embedder.embedOne(query), { limit: 5, now });
         exactOnly.push(performance.now() - started);
         started = performance.now();
-        const exact = scan(query, embedder.embedOne(query), 5);
+        scan(query, embedder.embedOne(query), 5);
         baseline.push(performance.now() - started);
-        const exactIds = new Set(exact.map((hit) => hit.id));
+        const exactIds = new Set(exactResults.map((result) => result.entry.id));
         agreeing += results.filter((result) => exactIds.has(result.entry.id)).length / 5;
       }
       index.dispose();

@@ -167,6 +167,18 @@ describe('MemoryCompactor', () => {
     expect([store.entry(old.id)?.tier, store.entry(recent.id)?.tier]).toEqual(['daily', 'short']);
   });
 
+  it('keeps memory compacted on a schedule until disposed', async () => {
+    const { memory, store } = await agentWithDaily(6, ['vpn']);
+    const compactor = new MemoryCompactor({ memory, summarizer: joining, thresholdEntries: 4, now: () => NOW });
+    const schedule = compactor.schedule({ intervalMs: 10, firstDelayMs: 0 });
+    for (let attempt = 0; attempt < 200 && compactor.needsCompaction(); attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await schedule.dispose();
+    expect(compactor.needsCompaction()).toBe(false);
+    expect(store.entries().some((entry) => entry.tier === 'long')).toBe(true);
+  });
+
   it('refuses bad thresholds with CONFIG_INVALID', async () => {
     const { memory } = await agentWithDaily(1);
     expect(() => new MemoryCompactor({ memory, summarizer: joining, thresholdEntries: 0 })).toThrow(

@@ -112,6 +112,42 @@ export class MemoryCompactor {
   }
 
   /**
+   * Runs `run()` every `intervalMs` (and once soon after starting) for as long as the returned
+   * handle is not disposed: how an agent process keeps its memory compacted without anyone calling
+   * it. Each run is at `compaction` priority, so it waits behind the agent's own inference; a run
+   * still going when the handle is disposed is aborted (its compaction run resumes next time).
+   * Failures are logged, never thrown.
+   */
+  schedule(options: { intervalMs?: number; firstDelayMs?: number } = {}): { dispose(): Promise<void> } {
+    const intervalMs = options.intervalMs ?? 10 * 60_000;
+    const controller = new AbortController();
+    let current: Promise<unknown> = Promise.resolve();
+    const tick = () => {
+      if (controller.signal.aborted) return;
+      current = this.run({ signal: controller.signal })
+        .then((report) => {
+          if (report.written.length + report.promoted + report.abandoned.length > 0) {
+            this.#logger.info({ ...report }, 'memory maintenance done');
+          }
+        })
+        .catch((error: unknown) => {
+          if (!controller.signal.aborted) this.#logger.warn({ err: error }, 'memory maintenance failed; retrying later');
+        })
+        .finally(() => {
+          if (!controller.signal.aborted) timer = setTimeout(tick, intervalMs).unref();
+        });
+    };
+    let timer = setTimeout(tick, options.firstDelayMs ?? 30_000).unref();
+    return {
+      async dispose() {
+        controller.abort();
+        clearTimeout(timer);
+        await current;
+      },
+    };
+  }
+
+  /**
    * Finishes interrupted runs, promotes old short-term entries, and compacts while the daily memory
    * is above its target. One call at a time: a second call while one runs gets the same promise.
    * Rejects CANCELLED when aborted (the run in progress stays open and is finished next time).
