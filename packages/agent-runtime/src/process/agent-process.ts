@@ -8,7 +8,7 @@ import { connectAgent } from '@clawfleet/agent-connection';
 import { createToolRegistry } from '@clawfleet/agent-tools';
 import { type AgentDefinition, BUILT_IN_AGENTS_DIRECTORY, loadAgent } from '@clawfleet/agents';
 import type { BusClient } from '@clawfleet/bus-client';
-import { AgentMemory } from '@clawfleet/memory';
+import { AgentMemory, InferenceSummarizer, MemoryCompactor } from '@clawfleet/memory';
 import type { JsonValue, Logger } from '@clawfleet/protocol';
 import type { AgentProcessConfig } from '../config.ts';
 import { AgentLoop } from '../loop/agent-loop.ts';
@@ -40,6 +40,11 @@ export async function startAgentProcess(config: AgentProcessConfig, logger: Logg
   try {
     const memory = await AgentMemory.openOnBus({ bus, inference, logger });
     cleanup.push(() => memory.dispose());
+    // Short-term entries age into daily, and past its threshold daily memory is compacted into
+    // long-term entries, at the lowest inference priority (docs/memory.md, "Compaction").
+    const compactor = new MemoryCompactor({ memory, summarizer: new InferenceSummarizer({ inference }), logger });
+    const maintenance = compactor.schedule();
+    cleanup.push(() => maintenance.dispose());
     const registry = createToolRegistry({
       commands: { commands: definition.commands, searchPath: config.searchPath },
     });

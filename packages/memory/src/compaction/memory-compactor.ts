@@ -131,7 +131,8 @@ export class MemoryCompactor {
           }
         })
         .catch((error: unknown) => {
-          if (!controller.signal.aborted) this.#logger.warn({ err: error }, 'memory maintenance failed; retrying later');
+          if (!controller.signal.aborted)
+            this.#logger.warn({ err: error }, 'memory maintenance failed; retrying later');
         })
         .finally(() => {
           if (!controller.signal.aborted) timer = setTimeout(tick, intervalMs).unref();
