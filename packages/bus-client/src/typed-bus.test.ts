@@ -7,6 +7,8 @@ import { busReducerNames } from '@clawfleet/db-module';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { BusClient, BusReducerName, BusRowOf, ReducerArgs } from './bus-client.ts';
 import { createBusReducers } from './bus-reducers.ts';
+import type { EmbeddedBusClient } from './embedded/embedded-bus-client.ts';
+import type { SpacetimeDbBusClient } from './spacetimedb/spacetimedb-bus-client.ts';
 
 /** Never called: it only has to compile (or fail to, where marked). */
 export async function typeChecks(bus: BusClient): Promise<void> {
@@ -59,6 +61,19 @@ export async function typeChecks(bus: BusClient): Promise<void> {
   bus.subscribe('SELECT * FROM tasks');
   // @ts-expect-error: a task row has no `name`
   bus.subscribe('SELECT * FROM task', { onInsert: (row) => row.name });
+}
+
+/** Both implementations, used as themselves (not through the interface), are typed the same way. */
+export async function implementationTypeChecks(embedded: EmbeddedBusClient, spacetime: SpacetimeDbBusClient) {
+  for (const bus of [embedded, spacetime]) {
+    await bus.reducers.releaseTask({ task_id: 1 });
+    // @ts-expect-error: no reducer is called releaseTasks
+    await bus.reducers.releaseTasks({ task_id: 1 });
+    // @ts-expect-error: `task_id` must be an integer
+    await bus.callReducer('release_task', { task_id: 'one' });
+    // @ts-expect-error: tasks have no `name` column
+    bus.rows('task')[0]?.name;
+  }
 }
 
 describe('bus.reducers', () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { isClawError } from '@clawfleet/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BusClient, BusRow, BusRowOf, ReducerArgs } from '../bus-client.ts';
+import type { BusClient, BusRowOf, ReducerArgs } from '../bus-client.ts';
 
 /**
  * What a host gives the contract suite. Every test uses fresh names, so the suite can run against a
