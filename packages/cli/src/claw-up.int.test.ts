@@ -85,6 +85,42 @@ describe('claw up', () => {
     expect(downAgain.stderr).toMatch(/^claw: The orchestrator is not running/);
   });
 
+  it('starts the five agents under supervision; agents restart, pause and resume one by name', async () => {
+    const up = await runClaw(['--data-dir', dataDirectory, 'up', '--detach'], { CLAW_START_AGENTS: 'true' });
+    expect(up.code).toBe(EXIT_CODES.ok);
+    type Supervised = { name: string; supervision: { state: string; restarts: number; instance?: string } | null };
+    const agents = async (): Promise<Supervised[]> =>
+      JSON.parse((await claw('agents', '--json')).stdout) as Supervised[];
+    const listed = await agents();
+    expect(listed.map((agent) => agent.name).sort()).toEqual([
+      'DevClaw',
+      'LeadClaw',
+      'OpsClaw',
+      'ScribeClaw',
+      'UXClaw',
+    ]);
+    expect(listed.every((agent) => agent.supervision?.state === 'running')).toBe(true);
+    const before = listed.find((agent) => agent.name === 'OpsClaw')!.supervision!;
+
+    const restarted = await claw('agents', 'restart', 'OpsClaw', '--json');
+    expect(restarted.code).toBe(EXIT_CODES.ok);
+    const after = JSON.parse(restarted.stdout) as { state: string; restarts: number; instance: string };
+    expect(after).toMatchObject({ agent: 'OpsClaw', state: 'running', restarts: before.restarts + 1 });
+    expect(after.instance).not.toBe(before.instance);
+
+    expect((await claw('agents', 'pause', 'UXClaw')).stdout).toMatch(/^UXClaw paused: paused/);
+    expect((await agents()).find((agent) => agent.name === 'UXClaw')!.supervision).toMatchObject({ state: 'paused' });
+    const pausedTwice = await claw('agents', 'pause', 'UXClaw');
+    expect(pausedTwice.code).toBe(EXIT_CODES.refused);
+    expect(pausedTwice.stderr.trim().split('\n').at(-1)).toBe('claw: UXClaw is already paused');
+    expect((await claw('agents', 'resume', 'UXClaw')).stdout).toMatch(/^UXClaw resumed: running/);
+
+    const unknown = await claw('agents', 'restart', 'Nobody');
+    expect(unknown.code).toBe(EXIT_CODES.notFound);
+    expect(unknown.stderr).toMatch(/^claw: Unknown agent `Nobody`/);
+    expect((await claw('down')).code).toBe(EXIT_CODES.ok);
+  });
+
   it('--detach reports a start-up failure in one line with the orchestrator exit code', async () => {
     const result = await runClaw(['--data-dir', dataDirectory, 'up', '--detach'], {
       CLAW_MODEL_PATH: join(dataDirectory, 'no-such-model.gguf'),

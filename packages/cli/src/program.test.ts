@@ -51,6 +51,7 @@ describe('the claw command tree', () => {
       'sql',
       'doctor',
       'stimulus',
+      'agents',
     ];
     for (const command of all(program)) {
       const help = await parse([...pathOf(command), '--help']);

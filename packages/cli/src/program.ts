@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { CliRuntime } from './cli-runtime.ts';
 import type { CliEnvironment } from './command-context.ts';
+import { registerAgents } from './commands/agents.ts';
 import { registerAttention } from './commands/attention.ts';
 import { registerDb } from './commands/db.ts';
 import { registerDoctor } from './commands/doctor.ts';
@@ -50,6 +51,7 @@ export function createProgram(environment: CliEnvironment): Command {
   registerUsage(program, runtime);
   registerDb(program, runtime);
   registerLogs(program, runtime);
+  registerAgents(program, runtime);
   registerDoctor(program, runtime);
   for (const command of allCommands(program)) command.exitOverride();
   return program;

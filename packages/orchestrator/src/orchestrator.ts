@@ -177,18 +177,22 @@ export class Orchestrator {
       const busService = new BusService({ database, server, identityForName, logger });
       cleanup.push(() => busService.dispose());
       inference.register(server);
+      // Assigned once the agents start, after the socket listens; admin.* sees it from then on.
+      let agents: AgentSupervisor | undefined;
       const admin = new AdminService({
         server,
         config,
         adminNames: [ORCHESTRATOR_IDENTITY, CLI_IDENTITY],
         poolStatus: () => pool.status(),
+        agentSupervisor: () => agents,
         logger,
       });
       cleanup.push(() => admin.dispose());
       await server.listen();
       await preloading;
-      const agents = config.startAgents ? await startAgents(config, tokens, database, options, logger) : undefined;
-      if (agents !== undefined) cleanup.push(() => agents.stop({ graceMs: config.drainTimeoutMs }));
+      agents = config.startAgents ? await startAgents(config, tokens, database, options, logger) : undefined;
+      const supervisor = agents;
+      if (supervisor !== undefined) cleanup.push(() => supervisor.stop({ graceMs: config.drainTimeoutMs }));
       return new Orchestrator({
         config,
         server,

@@ -25,6 +25,7 @@ export function registerStatus(program: Command, runtime: CliRuntime): void {
         const agentStatus = agents.map((agent) => {
           const task = claimed.find((row) => row.owner === agent.name);
           const loop = phases.find((row) => row.agent === agent.name);
+          const supervision = status.agents.find((configured) => configured.name === agent.name)?.supervision;
           return {
             name: String(agent.name),
             role: String(agent.role),
@@ -35,6 +36,7 @@ export function registerStatus(program: Command, runtime: CliRuntime): void {
             queueLength: loop ? Number(loop.queue_length) : 0,
             cycleId: loop?.cycle_id ?? null,
             lastProgressAt: loop?.progress_at ?? null,
+            supervision: supervision ?? null,
             currentTask: task ? { id: task.id, title: task.title } : null,
             lastHeartbeatAt: agent.last_heartbeat_at,
             tokensUsed: tokensByAgent.get(String(agent.name)) ?? 0,
@@ -57,10 +59,28 @@ export function registerStatus(program: Command, runtime: CliRuntime): void {
         output.line();
         output.line(color.bold('Agents'));
         output.table(
-          ['agent', 'role', 'online', 'phase', 'progress', 'queue', 'task', 'heartbeat', 'tokens'],
+          [
+            'agent',
+            'role',
+            'process',
+            'restarts',
+            'online',
+            'phase',
+            'progress',
+            'queue',
+            'task',
+            'heartbeat',
+            'tokens',
+          ],
           agentStatus.map((agent) => [
             agent.name,
             agent.role,
+            agent.supervision === null
+              ? color.dim('-')
+              : agent.supervision.state === 'running'
+                ? color.green('running')
+                : color.yellow(agent.supervision.state),
+            agent.supervision?.restarts ?? '-',
             agent.online ? color.green('yes') : color.yellow('no'),
             agent.phase ?? agent.status,
             agent.progress ?? '-',

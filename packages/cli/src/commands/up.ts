@@ -93,10 +93,12 @@ function printWhereEverythingIs(context: CommandContext, ready: Record<string, u
   output.note('');
 }
 
-/** A `progress` (0-1) field on a log line, as model loading reports it. */
+/** Model loading progress (0-1) on a log line: the orchestrator logs `{ model, percent }` 'loading model'. */
 function progressOf(entry: Record<string, unknown>): number | undefined {
-  const value = entry.progress ?? entry.loadProgress;
-  return typeof value === 'number' && value >= 0 && value <= 1 ? value : undefined;
+  const value = entry.percent;
+  return typeof value === 'number' && value >= 0 && value <= 100 && entry.msg === 'loading model'
+    ? value / 100
+    : undefined;
 }
 
 async function upForeground(context: CommandContext, entry: string): Promise<number> {
@@ -121,7 +123,9 @@ async function upForeground(context: CommandContext, entry: string): Promise<num
     }
     const progress = progressOf(entry);
     if (terminal && progress !== undefined) {
-      output.write(`\r${output.color.dim(String(entry.msg ?? 'loading'))} ${Math.round(progress * 100)}%   `);
+      output.write(
+        `\r${output.color.dim(`loading model ${String(entry.model ?? '')}`)} ${Math.round(progress * 100)}%   `,
+      );
       progressShown = true;
       return;
     }
@@ -203,7 +207,8 @@ async function upDetached(context: CommandContext, entry: string, options: UpOpt
         return EXIT_CODES.ok;
       }
       const progress = entry ? progressOf(entry) : undefined;
-      if (progress !== undefined && output.isTTY) output.note(`loading ${Math.round(progress * 100)}%`);
+      if (progress !== undefined && output.isTTY)
+        output.note(`loading model ${String(entry?.model ?? '')} ${Math.round(progress * 100)}%`);
     }
     if (code !== undefined) {
       removePidFile(settings);

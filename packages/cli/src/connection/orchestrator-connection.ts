@@ -3,8 +3,11 @@ import { EmbeddedBusClient } from '@clawfleet/bus-client';
 import { IpcClient } from '@clawfleet/ipc';
 import {
   ADMIN_METHODS,
+  type AdminAgentControlResult,
   type AdminSqlResult,
   type AdminStatusResult,
+  type AgentControlAction,
+  adminAgentControlResultSchema,
   adminSqlResultSchema,
   adminStatusResultSchema,
   BUS_METHODS,
@@ -139,6 +142,11 @@ export class OrchestratorConnection implements AsyncDisposable {
     return this.#admin(ADMIN_METHODS.status, {}, adminStatusResultSchema);
   }
 
+  async agentControl(agent: string, action: AgentControlAction): Promise<AdminAgentControlResult> {
+    // A stop waits for the agent's drain (up to the orchestrator's drain timeout): no short deadline.
+    return this.#admin(ADMIN_METHODS.agentControl, { agent, action }, adminAgentControlResultSchema, 600_000);
+  }
+
   async sql(sql: string, maxRows: number): Promise<AdminSqlResult> {
     return this.#admin(ADMIN_METHODS.sql, { sql, maxRows }, adminSqlResultSchema);
   }
@@ -164,10 +172,15 @@ export class OrchestratorConnection implements AsyncDisposable {
     await this.close();
   }
 
-  async #admin<Result>(method: string, params: unknown, schema: z.ZodType<Result>): Promise<Result> {
+  async #admin<Result>(
+    method: string,
+    params: unknown,
+    schema: z.ZodType<Result>,
+    timeoutMs?: number,
+  ): Promise<Result> {
     let result: unknown;
     try {
-      result = await this.#ipc.request(method, params);
+      result = await this.#ipc.request(method, params, timeoutMs === undefined ? {} : { timeoutMs });
     } catch (error) {
       if (isClawError(error, 'UNKNOWN_METHOD')) {
         throw new ClawError(

@@ -2,12 +2,15 @@ import { statSync } from 'node:fs';
 import type { IpcServer, RequestContext } from '@clawfleet/ipc';
 import {
   ADMIN_METHODS,
+  type AdminAgentControlResult,
   type AdminStatusResult,
+  adminAgentControlParamsSchema,
   adminSqlParamsSchema,
   adminStatusParamsSchema,
   ClawError,
   type Logger,
 } from '@clawfleet/protocol';
+import type { AgentSupervisor } from '../agent-lifecycle/index.ts';
 import type { OrchestratorConfig } from '../config/config.ts';
 import type { SlotPoolStatus } from '../inference/slot-pool/index.ts';
 import { ReadOnlySql } from './read-only-sql.ts';
@@ -18,6 +21,8 @@ export interface AdminServiceOptions {
   /** Names that may call `admin.*`: the orchestrator's own identity and the CLI's. */
   adminNames: readonly string[];
   poolStatus: () => SlotPoolStatus;
+  /** The agents' supervisor, once started; undefined when this orchestrator does not start agents. */
+  agentSupervisor?: () => AgentSupervisor | undefined;
   logger: Logger;
   /** @default Date.now() at construction */
   startedAt?: number;
@@ -63,11 +68,36 @@ export class AdminService {
         return this.#sql.query(params.sql, params.maxRows);
       },
     });
+    server.handle(ADMIN_METHODS.agentControl, {
+      params: adminAgentControlParamsSchema,
+      handler: async (params, context): Promise<AdminAgentControlResult> => {
+        this.#authorize(context, ADMIN_METHODS.agentControl);
+        const supervisor = this.#options.agentSupervisor?.();
+        if (supervisor === undefined) {
+          throw new ClawError(
+            'NOT_FOUND',
+            'This orchestrator does not supervise agents (started with CLAW_START_AGENTS=false, or still starting)',
+          );
+        }
+        this.#logger.info({ caller: context.identity, agent: params.agent, action: params.action }, 'agent control');
+        const status = await supervisor.control(params.agent, params.action, {
+          graceMs: this.#options.config.drainTimeoutMs,
+        });
+        return {
+          agent: status.agent,
+          state: status.state,
+          restarts: status.restarts,
+          recentCrashes: status.recentCrashes,
+          ...(status.instance === undefined ? {} : { instance: status.instance }),
+        };
+      },
+    });
   }
 
   status(): AdminStatusResult {
     const { config } = this.#options;
     const pool = this.#options.poolStatus();
+    const supervision = this.#options.agentSupervisor?.()?.status() ?? [];
     return {
       pid: process.pid,
       startedAt: this.#startedAt,
@@ -97,7 +127,23 @@ export class AdminService {
           reservedBytes: model.reservedBytes,
         })),
       },
-      agents: Object.entries(config.agents).map(([name, agent]) => ({ name, modelId: agent.modelId })),
+      agents: Object.entries(config.agents).map(([name, agent]) => {
+        const supervised = supervision.find((status) => status.agent === name);
+        return {
+          name,
+          modelId: agent.modelId,
+          ...(supervised === undefined
+            ? {}
+            : {
+                supervision: {
+                  state: supervised.state,
+                  restarts: supervised.restarts,
+                  recentCrashes: supervised.recentCrashes,
+                  ...(supervised.instance === undefined ? {} : { instance: supervised.instance }),
+                },
+              }),
+        };
+      }),
     };
   }
 

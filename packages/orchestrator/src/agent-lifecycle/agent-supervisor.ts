@@ -1,4 +1,4 @@
-import { ClawError, type Logger, silentLogger } from '@clawfleet/protocol';
+import { type AgentControlAction, ClawError, type Logger, silentLogger } from '@clawfleet/protocol';
 import type { AgentExit, AgentInstance, AgentLaunchSpec, AgentRuntime } from './agent-runtime.ts';
 
 export interface RestartPolicy {
@@ -31,8 +31,14 @@ export const DEFAULT_RESTART_POLICY: Readonly<RestartPolicy> = Object.freeze({
   fatalExitCodes: [78],
 });
 
-/** starting → running → (crashed →) backing-off → starting ...; given-up and stopped are final. */
-export type SupervisedState = 'starting' | 'running' | 'backing-off' | 'given-up' | 'stopping' | 'stopped';
+/**
+ * starting → running → (crashed →) backing-off → starting ...; given-up and stopped are final, except
+ * that a person may `restart` a given-up agent; `paused` (by a person) lasts until `resume`.
+ */
+export type SupervisedState = 'starting' | 'running' | 'backing-off' | 'given-up' | 'paused' | 'stopping' | 'stopped';
+
+/** What a person may ask of one supervised agent (`claw agents restart|pause|resume`). */
+export type { AgentControlAction } from '@clawfleet/protocol';
 
 export interface SupervisedAgentStatus {
   agent: string;
@@ -84,6 +90,8 @@ interface Supervised {
   crashTimes: number[];
   lastExit: AgentExit | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** Set while a person's restart or pause stops the instance: its exit is not a crash. */
+  held: boolean;
 }
 
 /**
@@ -124,6 +132,7 @@ export class AgentSupervisor {
         crashTimes: [],
         lastExit: undefined,
         timer: undefined,
+        held: false,
       });
     }
     this.#onGiveUp = options.onGiveUp;
@@ -178,6 +187,67 @@ export class AgentSupervisor {
     );
   }
 
+  /**
+   * A person's control of one agent. `pause` stops it (SIGTERM, then SIGKILL after `graceMs`) and
+   * keeps it stopped, restarting nothing until `resume`. `restart` stops the running instance, if
+   * any, and launches a fresh one at once, from any state (a given-up agent gets a new crash
+   * budget). `resume` launches a paused agent. Resolves with the agent's status afterwards.
+   */
+  async control(
+    agent: string,
+    action: AgentControlAction,
+    options: { graceMs: number },
+  ): Promise<SupervisedAgentStatus> {
+    const supervised = this.#agents.get(agent);
+    if (supervised === undefined) {
+      throw new ClawError(
+        'NOT_FOUND',
+        `No supervised agent \`${agent}\` (agents: ${[...this.#agents.keys()].join(', ')})`,
+      );
+    }
+    if (this.#stopping) throw new ClawError('SHUTTING_DOWN', 'The orchestrator is stopping its agents');
+    if (action === 'resume' && supervised.state !== 'paused') {
+      throw new ClawError('CONFLICT', `${agent} is ${supervised.state}, not paused`, { retryable: false });
+    }
+    if (action === 'pause' && supervised.state === 'paused') {
+      throw new ClawError('CONFLICT', `${agent} is already paused`, { retryable: false });
+    }
+    if (supervised.held)
+      throw new ClawError(
+        'CONFLICT',
+        `${agent} is being ${supervised.state === 'paused' ? 'paused' : 'restarted'}; try again`,
+      );
+    if (supervised.timer !== undefined) clearTimeout(supervised.timer);
+    supervised.timer = undefined;
+    if (action !== 'resume') {
+      const instance = supervised.instance;
+      if (instance !== undefined) {
+        supervised.held = true;
+        supervised.state = 'stopping';
+        try {
+          await instance.stop({ graceMs: options.graceMs });
+          // The exit handler ran (instance cleared) while `held` was set, so it counted no crash.
+          await instance.exited;
+        } finally {
+          supervised.held = false;
+        }
+      }
+    }
+    this.#logger.info(
+      { agent, action },
+      `agent ${action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'restarted'} by a person`,
+    );
+    if (action === 'pause') {
+      supervised.state = 'paused';
+    } else {
+      supervised.consecutiveCrashes = 0;
+      supervised.crashTimes = [];
+      if (action === 'restart') supervised.restarts += 1;
+      await this.#launch(supervised);
+    }
+    return this.status().find((status) => status.agent === agent)!;
+  }
+
   async #launch(supervised: Supervised): Promise<void> {
     if (this.#stopping) return;
     const agent = supervised.spec.agent;
@@ -201,7 +271,7 @@ export class AgentSupervisor {
     void instance.exited.then((exit) => {
       supervised.instance = undefined;
       supervised.lastExit = exit;
-      const expected = this.#stopping;
+      const expected = this.#stopping || supervised.held;
       this.#emit({ type: 'exited', agent, exit, expected });
       if (expected) return;
       this.#logger.warn({ agent, instance: instance.id, ...exit }, 'agent exited unexpectedly');

@@ -13,6 +13,7 @@ import { integerInRange } from '../schema-fields.ts';
 export const ADMIN_METHODS = {
   status: 'admin.status',
   sql: 'admin.sql',
+  agentControl: 'admin.agent-control',
 } as const;
 
 export const adminStatusParamsSchema = z.strictObject({});
@@ -29,6 +30,18 @@ export const adminModelStatusSchema = z.object({
   reservedBytes: count,
 });
 export type AdminModelStatus = z.infer<typeof adminModelStatusSchema>;
+
+/** One supervised agent: `starting`, `running`, `backing-off`, `given-up`, `paused`, `stopping`, `stopped`. */
+export const adminAgentSupervisionSchema = z.object({
+  state: z.string(),
+  /** Launches after the first (crash restarts and a person's restarts). */
+  restarts: count,
+  /** Crashes within the supervisor's crash window now. */
+  recentCrashes: count,
+  /** The running instance (`process 4242`), when one runs. */
+  instance: z.string().optional(),
+});
+export type AdminAgentSupervision = z.infer<typeof adminAgentSupervisionSchema>;
 
 export const adminStatusResultSchema = z.object({
   /** The orchestrator's process id (what `claw down` signals). */
@@ -54,8 +67,14 @@ export const adminStatusResultSchema = z.object({
     reservedBytes: count,
     models: z.array(adminModelStatusSchema),
   }),
-  /** Configured agents and the model each uses. */
-  agents: z.array(z.object({ name: identityNameSchema, modelId: z.string() })),
+  /** Configured agents, the model each uses, and how its supervision stands (absent when agents are not started). */
+  agents: z.array(
+    z.object({
+      name: identityNameSchema,
+      modelId: z.string(),
+      supervision: z.lazy(() => adminAgentSupervisionSchema).optional(),
+    }),
+  ),
 });
 export type AdminStatusResult = z.infer<typeof adminStatusResultSchema>;
 
@@ -78,3 +97,18 @@ export const adminSqlResultSchema = z.object({
   truncated: z.boolean(),
 });
 export type AdminSqlResult = z.infer<typeof adminSqlResultSchema>;
+
+export const AGENT_CONTROL_ACTIONS = ['restart', 'pause', 'resume'] as const;
+export type AgentControlAction = (typeof AGENT_CONTROL_ACTIONS)[number];
+
+export const adminAgentControlParamsSchema = z.strictObject({
+  agent: identityNameSchema,
+  action: z.enum(AGENT_CONTROL_ACTIONS, {
+    error: (issue) =>
+      `Expected \`action\` to be one of ${AGENT_CONTROL_ACTIONS.join(', ')}, got ${String(issue.input)}`,
+  }),
+});
+export type AdminAgentControlParams = z.infer<typeof adminAgentControlParamsSchema>;
+
+export const adminAgentControlResultSchema = adminAgentSupervisionSchema.extend({ agent: identityNameSchema });
+export type AdminAgentControlResult = z.infer<typeof adminAgentControlResultSchema>;
