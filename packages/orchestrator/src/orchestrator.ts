@@ -137,6 +137,7 @@ export class Orchestrator {
         backend: served,
         models,
         ...(config.memoryBudgetBytes === undefined ? {} : { memoryBudgetBytes: config.memoryBudgetBytes }),
+        maxQueuedPerAgent: config.maxQueuedPerAgent,
         onLoadProgress: loadProgressLogger(logger.child({ component: 'models' })),
         logger,
       });

@@ -79,6 +79,16 @@ describe('loadConfig', () => {
     expect(loadConfig({ CLAW_DRAIN_TIMEOUT_MS: '0' }, directory).drainTimeoutMs).toBe(0);
   });
 
+  it('takes the per-agent inference queue limit from the file or the environment', () => {
+    expect(loadConfig({}, directory).maxQueuedPerAgent).toBe(256);
+    writeFileSync(join(directory, 'clawfleet.config.json'), JSON.stringify({ maxQueuedPerAgent: 64 }));
+    expect(loadConfig({}, directory).maxQueuedPerAgent).toBe(64);
+    expect(loadConfig({ CLAW_MAX_QUEUED_PER_AGENT: '32' }, directory).maxQueuedPerAgent).toBe(32);
+    expect(() => loadConfig({ CLAW_MAX_QUEUED_PER_AGENT: '0' }, directory)).toThrow(
+      /CLAW_MAX_QUEUED_PER_AGENT.*got `0` \(number\)/,
+    );
+  });
+
   it('starts the agents by default, in a workspace under the data directory, giving them only PATH', () => {
     const config = loadConfig({ PATH: '/opt/bin:/usr/bin', HOME: '/root' }, directory);
     expect(config.startAgents).toBe(true);

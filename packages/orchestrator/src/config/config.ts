@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { ClawError, describeValue, identityNameSchema, integerInRange } from '@clawfleet/protocol';
 import { z } from 'zod';
 import { modelIdSchema, modelSpecSchema } from '../inference/model-spec-schema.ts';
+import { DEFAULT_MAX_QUEUED_PER_AGENT } from '../inference/slot-pool/slot-pool-options.ts';
 import { defaultInferenceThreads } from '../inference/worker/worker-backend.ts';
 
 /** The five agents of a default fleet. */
@@ -68,6 +69,8 @@ const fileSchema = z.strictObject({
   threads: integerInRange('threads', 1, 1024).optional(),
   memoryBudgetBytes: integerInRange('memoryBudgetBytes', 1, Number.MAX_SAFE_INTEGER).optional(),
   drainTimeoutMs: integerInRange('drainTimeoutMs', 0, 3_600_000).optional(),
+  /** One agent's queued inference requests at most (the slot pool's `maxQueuedPerAgent`). */
+  maxQueuedPerAgent: integerInRange('maxQueuedPerAgent', 1, 1_000_000).optional(),
   /** Whether the orchestrator starts and supervises the configured agents' processes. */
   startAgents: z
     .boolean({ error: (issue) => `Expected \`startAgents\` to be true or false, got ${describeValue(issue.input)}` })
@@ -95,6 +98,8 @@ export interface OrchestratorConfig {
   readonly memoryBudgetBytes: number | undefined;
   /** How long a stop waits for in-flight requests before cutting them with SHUTTING_DOWN. */
   readonly drainTimeoutMs: number;
+  /** One agent's queued inference requests at most; more are refused with QUEUE_FULL. */
+  readonly maxQueuedPerAgent: number;
   readonly models: readonly Readonly<ModelConfig>[];
   readonly agents: Readonly<Record<string, Readonly<AgentConfig>>>;
   /** Start and supervise one process per configured agent once the bus and models are ready. */
@@ -146,6 +151,7 @@ const ENVIRONMENT: EnvironmentOption[] = [
     },
   },
   { variable: 'CLAW_DRAIN_TIMEOUT_MS', option: 'drainTimeoutMs', parse: integer },
+  { variable: 'CLAW_MAX_QUEUED_PER_AGENT', option: 'maxQueuedPerAgent', parse: integer },
   { variable: 'CLAW_START_AGENTS', option: 'startAgents', parse: boolean },
   { variable: 'CLAW_WORKSPACE_DIR', option: 'workspaceDirectory', parse: text },
 ];
@@ -237,6 +243,7 @@ export function loadConfig(
     threads: options.threads ?? defaultInferenceThreads(),
     memoryBudgetBytes: options.memoryBudgetBytes,
     drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+    maxQueuedPerAgent: options.maxQueuedPerAgent ?? DEFAULT_MAX_QUEUED_PER_AGENT,
     models: models.map((model) =>
       Object.freeze({ ...model, path: model.path === GENERATED_MODEL ? model.path : absolute(model.path) }),
     ),

@@ -8,12 +8,20 @@ const positiveInteger = (name: string, maximum = Number.MAX_SAFE_INTEGER) => int
 
 export { modelIdSchema, modelSpecSchema } from '../model-spec-schema.ts';
 
+/**
+ * One agent's queued requests at most, by default: the IPC server's requests in flight per
+ * identity (256), so an agent over IPC meets that cap first, and 39 agents at their cap still
+ * leave room in the default `maxQueued` (10,000).
+ */
+export const DEFAULT_MAX_QUEUED_PER_AGENT = 256;
+
 export const slotPoolSettingsSchema = z.strictObject({
   models: z.array(modelSpecSchema).min(1, 'Expected `models` to list at least one model'),
   memoryBudgetBytes: positiveInteger('memoryBudgetBytes').optional(),
   maxConcurrent: positiveInteger('maxConcurrent', 4096).optional(),
   agingIntervalMs: positiveInteger('agingIntervalMs', 3_600_000).optional(),
   maxQueued: positiveInteger('maxQueued', 1_000_000).optional(),
+  maxQueuedPerAgent: positiveInteger('maxQueuedPerAgent', 1_000_000).optional(),
   maxConcurrentEmbeddings: positiveInteger('maxConcurrentEmbeddings', 4096).optional(),
 });
 
@@ -37,6 +45,12 @@ export interface SlotPoolOptions {
   agingIntervalMs?: number;
   /** Queued requests (both lanes together) above this are refused with QUEUE_FULL. @default 10000 */
   maxQueued?: number;
+  /**
+   * Queued requests (both lanes together) of one agent above this are refused with QUEUE_FULL,
+   * so one agent cannot fill `maxQueued` and have every other agent refused.
+   * @default {@link DEFAULT_MAX_QUEUED_PER_AGENT}
+   */
+  maxQueuedPerAgent?: number;
   /**
    * Embedding requests running at once across all models: the embedding lane's own limit, apart
    * from the generation permits. Each model runs one embedding request at a time (it has one

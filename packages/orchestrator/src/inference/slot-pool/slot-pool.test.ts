@@ -390,6 +390,63 @@ describe('SlotPool', () => {
     await missing.dispose();
   });
 
+  it('caps queued requests per agent: a flooding agent gets QUEUE_FULL, another agent is still queued and served', async () => {
+    // Default limits: 10,000 queued in all, 256 per agent. Before the per-agent cap, the flood
+    // filled the whole queue and DevClaw's request was the one refused.
+    const { pool } = await setup([model('m', 1)]);
+    const blocker = await pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' });
+    const flood = Array.from({ length: 10_000 }, () =>
+      pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' }).then(
+        (lease) => {
+          lease.release();
+          return 'served';
+        },
+        (error: unknown) => (isClawError(error) ? error.code : 'other'),
+      ),
+    );
+    const other = pool.acquire({ agent: 'DevClaw', modelId: 'm', priority: 'act' });
+    await settle();
+    expect(pool.status().queued).toBe(257);
+    const refused = await rejectionOf(pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'human' }));
+    expect(refused.code).toBe('QUEUE_FULL');
+    expect(refused.message).toBe('Agent `LeadClaw` has 256 inference requests queued, its maximum (maxQueuedPerAgent)');
+    blocker.release();
+    const lease = await other;
+    expect(lease.agent).toBe('DevClaw');
+    lease.release();
+    const outcomes = await Promise.all(flood);
+    expect(outcomes.filter((outcome) => outcome === 'served')).toHaveLength(256);
+    expect(outcomes.filter((outcome) => outcome === 'QUEUE_FULL')).toHaveLength(10_000 - 256);
+    // Served or refused, each request left the count: the agent may queue again.
+    const again = await pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' });
+    again.release();
+    await pool.dispose();
+  });
+
+  it("counts an agent's queued requests across lanes and models against maxQueuedPerAgent", async () => {
+    const { pool } = await setup([model('a', 1), model('b', 1)], { maxQueuedPerAgent: 2 });
+    const held = [
+      await pool.acquire({ agent: 'LeadClaw', modelId: 'a', priority: 'act' }),
+      await pool.acquire({ agent: 'LeadClaw', modelId: 'b', priority: 'act' }),
+    ];
+    const heldEmbedding = await pool.acquireEmbedding({ agent: 'LeadClaw', modelId: 'a', priority: 'act' });
+    const controller = new AbortController();
+    const queuedA = pool.acquire({ agent: 'LeadClaw', modelId: 'a', priority: 'act', signal: controller.signal });
+    const queuedEmbedding = pool.acquireEmbedding({ agent: 'LeadClaw', modelId: 'a', priority: 'act' });
+    expect((await rejectionOf(pool.acquire({ agent: 'LeadClaw', modelId: 'b', priority: 'act' }))).code).toBe(
+      'QUEUE_FULL',
+    );
+    // A cancelled queued request frees its place.
+    controller.abort();
+    expect((await rejectionOf(queuedA)).code).toBe('CANCELLED');
+    const queuedB = pool.acquire({ agent: 'LeadClaw', modelId: 'b', priority: 'act' });
+    for (const lease of held) lease.release();
+    heldEmbedding.release();
+    (await queuedB).release();
+    (await queuedEmbedding).release();
+    await pool.dispose();
+  });
+
   it('refuses bad requests and options with exact messages', async () => {
     const { pool } = await setup([model('m', 1)], { maxQueued: 1 });
     const badPriority = await rejectionOf(

@@ -4,7 +4,13 @@ import { type LaneUse, type ModelEntry, ModelResidency, type ModelState } from '
 import { chooseSlot, type SlotState } from './prefix-affinity.ts';
 import { baseRank, effectiveRank, PRIORITY_CLASSES, type PriorityClass } from './priority.ts';
 import { EmbeddingLease, SlotLease } from './slot-lease.ts';
-import { parseOrThrow, type SlotPoolOptions, type SlotRequest, slotPoolSettingsSchema } from './slot-pool-options.ts';
+import {
+  DEFAULT_MAX_QUEUED_PER_AGENT,
+  parseOrThrow,
+  type SlotPoolOptions,
+  type SlotRequest,
+  slotPoolSettingsSchema,
+} from './slot-pool-options.ts';
 
 /** Embedding contexts per loaded model: one, so a model runs one embedding request at a time. */
 const EMBEDDING_UNITS_PER_MODEL = 1;
@@ -98,6 +104,9 @@ export class SlotPool implements AsyncDisposable {
   readonly #running = new Set<PendingRequest>();
   readonly #agingIntervalMs: number;
   readonly #maxQueued: number;
+  readonly #maxQueuedPerAgent: number;
+  /** Queued requests per agent, both lanes and every model together (for `maxQueuedPerAgent`). */
+  readonly #queuedByAgent = new Map<string, number>();
   #sequence = 0;
   #passScheduled = false;
   #disposed = false;
@@ -109,6 +118,7 @@ export class SlotPool implements AsyncDisposable {
     this.#clock = options.clock ?? (() => performance.now());
     this.#agingIntervalMs = options.agingIntervalMs ?? 2000;
     this.#maxQueued = options.maxQueued ?? 10_000;
+    this.#maxQueuedPerAgent = options.maxQueuedPerAgent ?? DEFAULT_MAX_QUEUED_PER_AGENT;
     this.#residency = new ModelResidency({
       backend: options.backend,
       models: options.models,
@@ -226,6 +236,15 @@ export class SlotPool implements AsyncDisposable {
     if (queued >= this.#maxQueued) {
       return Promise.reject(new ClawError('QUEUE_FULL', `The inference queue holds ${queued} requests, its maximum`));
     }
+    const queuedForAgent = this.#queuedByAgent.get(request.agent) ?? 0;
+    if (queuedForAgent >= this.#maxQueuedPerAgent) {
+      return Promise.reject(
+        new ClawError(
+          'QUEUE_FULL',
+          `Agent \`${request.agent}\` has ${queuedForAgent} inference requests queued, its maximum (maxQueuedPerAgent)`,
+        ),
+      );
+    }
     return new Promise<SlotLease | EmbeddingLease>((resolve, reject) => {
       const controller = new AbortController();
       const pending: PendingRequest = {
@@ -264,6 +283,7 @@ export class SlotPool implements AsyncDisposable {
       };
       lane.queues[rank]?.push(pending);
       lane.queued++;
+      this.#queuedByAgent.set(pending.agent, queuedForAgent + 1);
       increment(lane.use(model).queuedByAgent, pending.agent, 1);
       this.#requestPass();
     });
@@ -484,6 +504,7 @@ export class SlotPool implements AsyncDisposable {
     const index = position !== undefined && queue[position] === pending ? position : queue.indexOf(pending);
     if (index >= 0) queue.splice(index, 1);
     lane.queued--;
+    increment(this.#queuedByAgent, pending.agent, -1);
     increment(lane.use(model).queuedByAgent, pending.agent, -1);
   }
 
