@@ -46,4 +46,14 @@ describe('agent process config', () => {
       /`logLevel` \(env CLAW_LOG_LEVEL\)/,
     );
   });
+
+  it('takes the task lease from CLAW_TASK_LEASE_SECONDS (default 300) and refuses one that is not 2-86400', () => {
+    expect(loadAgentProcessConfig(base).taskLeaseSeconds).toBe(300);
+    expect(loadAgentProcessConfig({ ...base, CLAW_TASK_LEASE_SECONDS: '5' }).taskLeaseSeconds).toBe(5);
+    for (const bad of ['1', '5.5', 'soon', '100000']) {
+      expect(() => loadAgentProcessConfig({ ...base, CLAW_TASK_LEASE_SECONDS: bad })).toThrow(
+        /`taskLeaseSeconds` \(env CLAW_TASK_LEASE_SECONDS\)/,
+      );
+    }
+  });
 });

@@ -25,6 +25,8 @@ export interface AgentProcessConfig {
   readonly logFormat: 'json' | 'pretty';
   /** Where `command.run` looks up the agent's commands (once, at start). */
   readonly searchPath: string;
+  /** Seconds a task claim lasts without a heartbeat: how soon a killed agent's task returns to the queue. */
+  readonly taskLeaseSeconds: number;
 }
 
 /** Each option with its environment variable; an error names both. */
@@ -39,6 +41,7 @@ export const AGENT_ENVIRONMENT = {
   logLevel: 'CLAW_LOG_LEVEL',
   logFormat: 'CLAW_LOG_FORMAT',
   searchPath: 'PATH',
+  taskLeaseSeconds: 'CLAW_TASK_LEASE_SECONDS',
 } as const;
 
 function invalid(option: keyof typeof AGENT_ENVIRONMENT, message: string): never {
@@ -95,6 +98,11 @@ export function loadAgentProcessConfig(
     optional(environment, 'logFormat') ?? (options.isTerminal === true ? 'pretty' : 'json'),
   );
   if (!logFormat.success) invalid('logFormat', `expected one of ${logFormatSchema.options.join(', ')}`);
+  const leaseText = optional(environment, 'taskLeaseSeconds') ?? '300';
+  const taskLeaseSeconds = Number(leaseText);
+  if (!/^\d+$/.test(leaseText) || taskLeaseSeconds < 2 || taskLeaseSeconds > 86_400) {
+    invalid('taskLeaseSeconds', `expected an integer 2-86400, got \`${leaseText}\``);
+  }
   return Object.freeze({
     agentName,
     token,
@@ -105,5 +113,6 @@ export function loadAgentProcessConfig(
     logLevel: logLevel.data,
     logFormat: logFormat.data,
     searchPath: optional(environment, 'searchPath') ?? '/usr/local/bin:/usr/bin:/bin',
+    taskLeaseSeconds,
   });
 }

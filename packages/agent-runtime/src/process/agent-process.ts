@@ -60,6 +60,7 @@ export async function startAgentProcess(config: AgentProcessConfig, logger: Logg
       inference,
       memory: loopMemoryOf(memory),
       toolbox,
+      leaseSeconds: config.taskLeaseSeconds,
       toolContext: ({ cycleId, step, taskId, signal, logger: stepLogger }) => ({
         agent: definition.name,
         cycleId,

@@ -6,3 +6,4 @@
  */
 export * from './fake-agent-runtime.ts';
 export * from './fake-inference-backend.ts';
+export * from './scripted-inference-layer.ts';
