@@ -6,15 +6,11 @@
  */
 import { EmbeddedDatabase, identityForName } from '@clawfleet/embedded-bus';
 import { type ClawError, isClawError } from '@clawfleet/protocol';
-import { setGlobalLogLevel } from 'spacetimedb';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BusRow } from '../bus-client.ts';
 import { describeBusClientContract } from '../testing/bus-client-contract.ts';
 import { SpacetimeDbTestServer } from '../testing/spacetimedb-test-server.ts';
 import { SpacetimeDbBusClient } from './spacetimedb-bus-client.ts';
-
-// The SDK logs every connect at info to the console.
-setGlobalLogLevel('warn');
 
 describeBusClientContract('SpacetimeDB client over the test double', {
   createHarness: async () => {

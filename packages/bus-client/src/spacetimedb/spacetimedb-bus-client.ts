@@ -10,7 +10,14 @@ import {
   silentLogger,
   typeBusQuery,
 } from '@clawfleet/protocol';
-import type { AlgebraicType, ErrorContextInterface, EventContextInterface, SubscriptionHandleImpl } from 'spacetimedb';
+import {
+  type AlgebraicType,
+  type ErrorContextInterface,
+  type EventContextInterface,
+  type LogLevel,
+  type SubscriptionHandleImpl,
+  setGlobalLogLevel,
+} from 'spacetimedb';
 import type {
   BusCacheView,
   BusClient,
@@ -54,6 +61,12 @@ export interface SpacetimeDbBusClientOptions {
   reconnectDelayMs?: number;
   /** Longest wait between reconnect attempts. @default 5000 */
   maxReconnectDelayMs?: number;
+  /**
+   * The SDK's own console logging level. The SDK writes to the console at a process-wide level (its
+   * default, `info`, logs every connect); agents log JSON lines to stdout, which SDK lines would break.
+   * Our logger reports connects, drops and reconnects itself. @default 'warn'
+   */
+  sdkLogLevel?: LogLevel;
   signal?: AbortSignal;
 }
 
@@ -236,6 +249,7 @@ export class SpacetimeDbBusClient implements BusClient {
     }
     const logger = (options.logger ?? silentLogger).child({ component: 'spacetimedb-bus-client', agent: options.name });
     options.signal?.throwIfAborted();
+    setGlobalLogLevel(options.sdkLogLevel ?? 'warn');
     const client = new SpacetimeDbBusClient(options, logger);
     await client.#open(options.connectTimeoutMs ?? 10_000, options.signal);
     return client;

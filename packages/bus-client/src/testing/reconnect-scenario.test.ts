@@ -8,14 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BusService, EmbeddedDatabase, identityForName } from '@clawfleet/embedded-bus';
 import { IpcServer } from '@clawfleet/ipc';
-import { setGlobalLogLevel } from 'spacetimedb';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BusClient, BusRow } from '../bus-client.ts';
 import { EmbeddedBusClient } from '../embedded/embedded-bus-client.ts';
 import { SpacetimeDbBusClient } from '../spacetimedb/spacetimedb-bus-client.ts';
 import { SpacetimeDbTestServer } from './spacetimedb-test-server.ts';
-
-setGlobalLogLevel('warn');
 
 interface RestartableHost {
   /** The SQLite file behind the host, changed directly while the host is down. */
