@@ -85,8 +85,11 @@ describe('claw up', () => {
     expect(downAgain.stderr).toMatch(/^claw: The orchestrator is not running/);
   });
 
-  it('starts the five agents under supervision; agents restart, pause and resume one by name', async () => {
-    const up = await runClaw(['--data-dir', dataDirectory, 'up', '--detach'], { CLAW_START_AGENTS: 'true' });
+  it('starts the five agents under supervision: a stimulus followed to the end of its cycle, their logs, and restart, pause and resume by name', async () => {
+    const up = await runClaw(['--data-dir', dataDirectory, 'up', '--detach'], {
+      CLAW_START_AGENTS: 'true',
+      CLAW_CONTEXT_SIZE: '2048',
+    });
     expect(up.code).toBe(EXIT_CODES.ok);
     type Supervised = { name: string; supervision: { state: string; restarts: number; instance?: string } | null };
     const agents = async (): Promise<Supervised[]> =>
@@ -100,7 +103,30 @@ describe('claw up', () => {
       'UXClaw',
     ]);
     expect(listed.every((agent) => agent.supervision?.state === 'running')).toBe(true);
-    const before = listed.find((agent) => agent.name === 'OpsClaw')!.supervision!;
+
+    // End to end with the real agents thinking on the generated model: whatever the random model
+    // answers, the trail shows the agent taking the stimulus and its cycle ending.
+    const waited = await claw(
+      'stimulus',
+      'Check the disk space and report',
+      '--to',
+      'OpsClaw',
+      '--wait',
+      '--timeout',
+      '100s',
+    );
+    expect(waited.code).toBe(EXIT_CODES.ok);
+    expect(waited.stdout).toMatch(/OpsClaw picked it up \(cycle #\d+, stimulus:\d+\)/);
+    expect(waited.stdout).toMatch(/OpsClaw done: (success|partial|failure|ignored|delegated)/);
+    const logs = await claw('logs', 'OpsClaw', '-n', '200');
+    const lines = logs.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { agent?: string; name?: string });
+    expect(lines.length).toBeGreaterThan(1);
+    expect(lines.every((line) => line.agent === 'OpsClaw' || line.name === 'OpsClaw')).toBe(true);
+
+    const before = (await agents()).find((agent) => agent.name === 'OpsClaw')!.supervision!;
 
     const restarted = await claw('agents', 'restart', 'OpsClaw', '--json');
     expect(restarted.code).toBe(EXIT_CODES.ok);
