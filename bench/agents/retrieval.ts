@@ -212,9 +212,24 @@ export const retrievalSection: AgentBenchSection = {
       );
     }
     return [
-      table(['entries', 'p50 ms', 'p99 ms', 'scan p50 ms', 'scan p99 ms', 'speed-up p50', 'top-5 overlap'], rows),
+      table(
+        [
+          'entries',
+          'vectors',
+          'p50 ms',
+          'p99 ms',
+          'exact p50 ms',
+          'exact p99 ms',
+          'scan p50 ms',
+          'scan p99 ms',
+          'scan/p50',
+          'same top 5',
+        ],
+        rows,
+      ),
       ...notes,
-      "target: p50 < 10 ms at 100k entries. top-5 overlap: share of the index's top 5 that the scan also ranks top 5 (the scan's lexical signal is TF-IDF, the index's BM25+, so they differ slightly).",
+      'p50/p99: MemoryIndex.search as agents run it (HNSW graph from 20k vectors on); exact: the same index with the exact vector scan forced; scan: the brute-force baseline. Target: p50 < 10 ms at 100k entries.',
+      "same top 5: share of the results that the index with the exact vector scan also returns (1.00 below the HNSW threshold; the graph's recall above it).",
     ];
   },
 };
