@@ -67,6 +67,21 @@ describe('frame codec', () => {
     expect(decoder.bufferedBytes).toBe(0);
   });
 
+  it('stops after maxFrames and decodes the rest under a raised limit, losing no byte', () => {
+    const decoder = new FrameDecoder({ maxFrameBytes: 256 });
+    const hello: Frame = { type: 'hello', agent: 'LeadClaw', token: 't', protocolVersion: 1, capabilities: [] };
+    const big: Frame = { type: 'request', id: 1, method: 'echo.say', params: { text: 'z'.repeat(10_000) } };
+    const bytes = Buffer.concat([encodeFrame(hello), encodeFrame(big)]);
+    const first = decoder.push(bytes, 1);
+    expect(first).toEqual({ frames: [hello] });
+    expect(decoder.bufferedBytes).toBe(bytes.length - encodeFrame(hello).length);
+    decoder.setMaxFrameBytes(16 * 1024);
+    expect(decoder.push(Buffer.alloc(0))).toEqual({ frames: [big] });
+    expect(decoder.bufferedBytes).toBe(0);
+    // Under the small limit the same bytes fail at the second frame's header.
+    expect(new FrameDecoder({ maxFrameBytes: 256 }).push(bytes).error?.code).toBe('FRAME_TOO_LARGE');
+  });
+
   it('refuses to encode a frame over the maximum', () => {
     expect(() => encodeFrame({ type: 'stream-delta', id: 1, data: 'x'.repeat(2000) }, { maxFrameBytes: 1024 })).toThrow(
       expect.objectContaining({ code: 'FRAME_TOO_LARGE' }),

@@ -98,7 +98,7 @@ export interface DecodeResult {
  * of the request they concern (`details.requestId`) when the payload decoded far enough to tell.
  */
 export class FrameDecoder {
-  readonly maxFrameBytes: number;
+  #maxFrameBytes: number;
   #chunks: Buffer[] = [];
   #buffered = 0;
   /** Bytes the frame at the head of the buffer needs in all; 0 until its header has arrived. */
@@ -106,7 +106,20 @@ export class FrameDecoder {
   #failed = false;
 
   constructor(options: CodecOptions = {}) {
-    this.maxFrameBytes = checkMaxFrameBytes(options.maxFrameBytes);
+    this.#maxFrameBytes = checkMaxFrameBytes(options.maxFrameBytes);
+  }
+
+  /** Largest payload accepted; checked from each header as it arrives. */
+  get maxFrameBytes(): number {
+    return this.#maxFrameBytes;
+  }
+
+  /**
+   * Changes the limit for the frames whose header has not been read yet; bytes already buffered
+   * are kept. The server decodes with a small limit until the handshake, then raises it.
+   */
+  setMaxFrameBytes(maxFrameBytes: number): void {
+    this.#maxFrameBytes = checkMaxFrameBytes(maxFrameBytes);
   }
 
   /** Bytes received but not yet decoded into a frame. */
@@ -122,20 +135,24 @@ export class FrameDecoder {
    * Chunks are consumed where they lie: a frame inside one chunk is decoded from a view of it, a
    * frame spread over several is copied once into a buffer of its exact size, and what follows a
    * frame stays a view. A large frame that arrives in many reads is assembled once it is whole.
+   *
+   * With `maxFrames`, decoding stops after that many frames and the rest stays buffered, its
+   * headers unread; an empty `chunk` then decodes what is buffered (under the limit of that time).
    */
-  push(chunk: Buffer): DecodeResult {
+  push(chunk: Buffer, maxFrames = Number.POSITIVE_INFINITY): DecodeResult {
     if (this.#failed) {
       return {
         frames: [],
         error: new ClawError('MALFORMED_FRAME', 'The decoder already failed; the stream is out of sync'),
       };
     }
-    if (chunk.length === 0) return { frames: [] };
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.length;
+    if (chunk.length > 0) {
+      this.#chunks.push(chunk);
+      this.#buffered += chunk.length;
+    }
     const frames: Frame[] = [];
     try {
-      while (this.#buffered >= Math.max(FRAME_HEADER_BYTES, this.#needed)) {
+      while (this.#buffered >= Math.max(FRAME_HEADER_BYTES, this.#needed) && frames.length < maxFrames) {
         if (this.#needed === 0) {
           if (this.#chunks[0]!.length < FRAME_HEADER_BYTES) this.#merge(FRAME_HEADER_BYTES);
           this.#needed = FRAME_HEADER_BYTES + this.#readHeader(this.#chunks[0]!, 0);
@@ -216,9 +233,9 @@ export class FrameDecoder {
       throw new ClawError('MALFORMED_FRAME', `Unknown frame flags 0x${flags.toString(16)}`, { details: { flags } });
     }
     const length = buffer.readUInt32BE(offset + 12);
-    if (length > this.maxFrameBytes) {
-      throw new ClawError('FRAME_TOO_LARGE', `Frame announces ${length} bytes; the maximum is ${this.maxFrameBytes}`, {
-        details: { size: length, max: this.maxFrameBytes },
+    if (length > this.#maxFrameBytes) {
+      throw new ClawError('FRAME_TOO_LARGE', `Frame announces ${length} bytes; the maximum is ${this.#maxFrameBytes}`, {
+        details: { size: length, max: this.#maxFrameBytes },
       });
     }
     return length;

@@ -44,10 +44,16 @@ export interface IpcServerOptions {
   maxConnectionsPerIdentity?: number;
   /**
    * Connections that have not completed their handshake yet; one more is closed at once. Before
-   * the handshake a peer is nobody, and each may hold a frame of up to `maxFrameBytes` in the
-   * decoder until `handshakeTimeoutMs`. @default 64
+   * the handshake a peer is nobody, and each may hold a partial frame of up to
+   * `maxHandshakeFrameBytes` until `handshakeTimeoutMs`. @default 64
    */
   maxPendingHandshakes?: number;
+  /**
+   * Largest frame accepted before the handshake completes (the hello); a larger one is refused
+   * with FRAME_TOO_LARGE from its header. After `welcome` the limit is `maxFrameBytes`.
+   * @default {@link DEFAULT_MAX_HANDSHAKE_FRAME_BYTES}
+   */
+  maxHandshakeFrameBytes?: number;
   /** Socket file mode. @default 0o600 */
   socketMode?: number;
   /** Advertised in `welcome`. @default [] */
@@ -69,9 +75,17 @@ const optionsSchema = z.object({
   maxQueuedBytesPerIdentity: positiveInteger.optional(),
   maxConnectionsPerIdentity: positiveInteger.optional(),
   maxPendingHandshakes: positiveInteger.optional(),
+  maxHandshakeFrameBytes: positiveInteger.min(64).optional(),
   socketMode: z.number().int().min(0).max(0o777).optional(),
   capabilities: z.array(z.string()).optional(),
 });
+
+/**
+ * The largest frame a peer may send before its handshake: 16 KiB holds the largest hello the
+ * schema allows (a 1,024-character token and 64 capabilities of 64 characters, even at 3 bytes a
+ * character: about 15.3 KiB); real hellos are under 200 bytes.
+ */
+export const DEFAULT_MAX_HANDSHAKE_FRAME_BYTES = 16 * 1024;
 
 interface IpcServerEvents {
   connection: [connection: PeerConnection];
@@ -88,6 +102,8 @@ export interface IpcServerStats extends ServerCounters {
   queuedReplyBytes: number;
   /** Frames decoded and waiting to be dispatched, over every connection. */
   heldFrames: number;
+  /** Bytes received and not yet decoded into a frame (partial frames), over every connection. */
+  undecodedBytes: number;
   /** Connections the server stopped reading because their identity is over a limit. */
   pausedConnections: number;
 }
@@ -131,6 +147,10 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5000;
     this.#options = {
       maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+      maxHandshakeFrameBytes: Math.min(
+        options.maxHandshakeFrameBytes ?? DEFAULT_MAX_HANDSHAKE_FRAME_BYTES,
+        options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+      ),
       heartbeatIntervalMs,
       heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? heartbeatIntervalMs * 3,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
@@ -230,11 +250,13 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     let inFlight = 0;
     let queuedReplyBytes = 0;
     let heldFrames = 0;
+    let undecodedBytes = 0;
     let pausedConnections = 0;
     for (const connection of this.#connections) {
       inFlight += connection.inFlightCount;
       queuedReplyBytes += connection.queuedReplyBytes;
       heldFrames += connection.heldFrames;
+      undecodedBytes += connection.undecodedBytes;
       if (connection.paused) pausedConnections += 1;
     }
     return {
@@ -243,6 +265,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
       inFlight,
       queuedReplyBytes,
       heldFrames,
+      undecodedBytes,
       pausedConnections,
     };
   }

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { encodeFrame, type Frame } from '@clawfleet/protocol';
+import { encodeFrame, encodeRawFrame, type Frame, FrameDecoder } from '@clawfleet/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { IpcClient } from '../client/ipc-client.ts';
@@ -190,5 +190,76 @@ describe('memory held for peers that never read', () => {
     peer.resume();
     await vi.waitFor(() => expect(answered.size).toBe(200), { timeout: 10_000 });
     expect(served).toBe(200);
+  });
+});
+
+describe('memory held for peers before their handshake', () => {
+  /** Connects `count` peers and has each announce a frame of `announced` bytes and send `sent` of them. */
+  async function announcers(count: number, announced: number, sent: number): Promise<{ codes: Promise<string[]> }> {
+    const codes: Promise<string>[] = [];
+    for (let index = 0; index < count; index++) {
+      const peer = await openRaw(socket.socketPath);
+      peer.on('error', () => {});
+      peers.push(peer);
+      const decoder = new FrameDecoder();
+      codes.push(
+        new Promise((resolve) => {
+          peer.on('data', (chunk: Buffer) => {
+            const frame = decoder.push(chunk).frames[0];
+            if (frame?.type === 'error') resolve(frame.error.code);
+          });
+          peer.on('close', () => resolve('closed'));
+        }),
+      );
+      const header = encodeRawFrame(Buffer.alloc(0), { length: announced });
+      peer.write(Buffer.concat([header, Buffer.alloc(sent, 0x61)]));
+    }
+    return { codes: Promise.all(codes) };
+  }
+
+  it('refuses a frame larger than a hello before the handshake, so a nobody holds a few KiB at most', async () => {
+    // Before the fix each of these peers could make the server buffer up to 16 MiB until the
+    // handshake timeout (5 s): 1 GiB for 64 of them.
+    await startServer({ maxPendingHandshakes: 64 });
+    const { codes } = await announcers(8, 16 * 1024 * 1024, 1024 * 1024);
+    // Either the peers are refused (fixed) or their bytes pile up in the server (the defect).
+    await vi.waitFor(() => {
+      const stats = server.stats();
+      expect(stats.connections === 0 || stats.undecodedBytes >= 8 * 1024 * 1024).toBe(true);
+    });
+    expect(server.stats().undecodedBytes).toBe(0);
+    expect(await codes).toEqual(Array(8).fill('FRAME_TOO_LARGE'));
+  });
+
+  it('holds at most maxHandshakeFrameBytes per connection for a hello that never completes', async () => {
+    await startServer({ maxPendingHandshakes: 64 });
+    const limit = 16 * 1024;
+    await announcers(64, limit, limit - 1);
+    await vi.waitFor(() => expect(server.stats().undecodedBytes).toBe(64 * (16 + limit - 1)));
+    // The documented bound: 64 pending handshakes x (16 KiB + the 16-byte header), about 1 MiB.
+    expect(server.stats().undecodedBytes).toBeLessThanOrEqual(64 * (limit + 16));
+    for (const peer of peers) peer.destroy();
+    await vi.waitFor(() => expect(server.stats()).toMatchObject({ connections: 0, undecodedBytes: 0 }));
+  });
+
+  it('takes a large request pipelined after hello in the same write, decoded with the full frame size', async () => {
+    await startServer();
+    const peer = await openRaw(socket.socketPath);
+    peers.push(peer);
+    const text = 'y'.repeat(1024 * 1024);
+    const decoder = new FrameDecoder();
+    const answer = new Promise<Frame>((resolve) => {
+      peer.on('data', (chunk: Buffer) => {
+        for (const frame of decoder.push(chunk).frames)
+          if (frame.type === 'response' || frame.type === 'error') resolve(frame);
+      });
+    });
+    peer.write(
+      Buffer.concat([
+        encodeFrame({ type: 'hello', agent: 'LeadClaw', token: tokens.LeadClaw, protocolVersion: 1, capabilities: [] }),
+        encodeFrame({ type: 'request', id: 1, method: 'echo.say', params: { text } }),
+      ]),
+    );
+    expect(await answer).toEqual({ type: 'response', id: 1, result: { text } });
   });
 });

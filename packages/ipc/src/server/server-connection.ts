@@ -19,6 +19,7 @@ import type { MethodHandler, PeerConnection } from './request-context.ts';
 
 export interface ResolvedServerOptions {
   maxFrameBytes: number;
+  maxHandshakeFrameBytes: number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
   handshakeTimeoutMs: number;
@@ -55,6 +56,7 @@ export interface ServerInternals {
 type State = 'handshake' | 'open' | 'closed';
 
 const RESOLVED = Promise.resolve();
+const EMPTY = Buffer.alloc(0);
 
 /**
  * One peer connection on the server side. Before the handshake it accepts only `hello`; after it,
@@ -94,7 +96,8 @@ export class ServerConnection implements PeerConnection, LoadedConnection {
     this.id = id;
     this.#socket = socket;
     this.#server = server;
-    this.#decoder = new FrameDecoder({ maxFrameBytes: server.options.maxFrameBytes });
+    // A nobody gets a hello's worth of buffer; the full frame size comes with `welcome`.
+    this.#decoder = new FrameDecoder({ maxFrameBytes: server.options.maxHandshakeFrameBytes });
     this.#writer = new FrameWriter(socket, server.options.maxFrameBytes);
     this.#handshakeTimer = setTimeout(() => {
       this.fail(new ClawError('HANDSHAKE_TIMEOUT', `No hello within ${server.options.handshakeTimeoutMs} ms`));
@@ -135,6 +138,11 @@ export class ServerConnection implements PeerConnection, LoadedConnection {
 
   get queuedReplyBytes(): number {
     return this.#writer.queuedBytes;
+  }
+
+  /** Bytes received and not yet decoded: a partial frame. */
+  get undecodedBytes(): number {
+    return this.#decoder.bufferedBytes;
   }
 
   /** Frames decoded and not dispatched yet: at most one read's worth, and only while paused. */
@@ -240,7 +248,10 @@ export class ServerConnection implements PeerConnection, LoadedConnection {
   #onData(chunk: Buffer): void {
     if (this.#state === 'closed') return;
     this.#lastSeen = Date.now();
-    const { frames, error } = this.#decoder.push(chunk);
+    // Before the handshake only the first frame (the hello) is decoded, under the small limit;
+    // what follows it in the same read stays undecoded until the limit is raised below.
+    const handshake = this.#state === 'handshake';
+    const { frames, error } = this.#decoder.push(chunk, handshake ? 1 : undefined);
     this.#server.counters.framesDecoded += frames.length;
     if (this.#held === undefined) {
       this.#held = frames;
@@ -251,6 +262,10 @@ export class ServerConnection implements PeerConnection, LoadedConnection {
     }
     if (error) this.#heldError = error;
     this.#dispatchHeld();
+    if (handshake && this.#state === 'open') {
+      this.#decoder.setMaxFrameBytes(this.#server.options.maxFrameBytes);
+      if (this.#decoder.bufferedBytes > 0) this.#onData(EMPTY);
+    }
   }
 
   #dispatchHeld(): void {
