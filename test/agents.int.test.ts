@@ -152,8 +152,6 @@ beforeAll(async () => {
       CLAW_DATA_DIR: join(scratch, 'data'),
       CLAW_MODEL_PATH: modelPath,
       CLAW_SLOTS: '2',
-      // The act prompt's budget (8,000 characters) is about as many tokens with the tiny model's byte tokenizer.
-      CLAW_CONTEXT_SIZE: '8192',
       CLAW_THREADS: '1',
       CLAW_GPU: 'cpu',
       CLAW_DRAIN_TIMEOUT_MS: '5000',

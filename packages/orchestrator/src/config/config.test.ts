@@ -16,7 +16,7 @@ describe('loadConfig', () => {
     expect(config.dataDirectory).toBe(join(directory, '.data'));
     expect(config.socketPath).toBe(join(directory, '.data', 'orchestrator.sock'));
     expect(config.models).toEqual([
-      { id: 'default', path: GENERATED_MODEL, contextSize: 2048, slots: 4, gpuLayers: 'auto' },
+      { id: 'default', path: GENERATED_MODEL, contextSize: 8192, slots: 4, gpuLayers: 'auto' },
     ]);
     expect(Object.keys(config.agents)).toEqual([...DEFAULT_AGENTS]);
     expect(Object.isFrozen(config)).toBe(true);

@@ -19,6 +19,13 @@ export const DEFAULT_AGENT_ENTRY: string = resolve(
   '../../../agent-runtime/src/agent-main.ts',
 );
 
+/**
+ * Context (tokens per slot) of the default model. The agents' act prompts may use up to 8,000
+ * characters besides their identity, and the generated model's byte-level tokenizer makes that
+ * about as many tokens: at 2048 an act step of a longer cycle did not fit and failed.
+ */
+export const DEFAULT_CONTEXT_SIZE = 8192;
+
 /** A model path of this value means: the tiny model the project generates. */
 export const GENERATED_MODEL = 'generated';
 
@@ -195,7 +202,9 @@ export function loadConfig(
   const options = parsed.data;
 
   const models: ModelConfig[] = (
-    options.models ?? [{ id: 'default', path: GENERATED_MODEL, contextSize: 2048, slots: 4, gpuLayers: 'auto' }]
+    options.models ?? [
+      { id: 'default', path: GENERATED_MODEL, contextSize: DEFAULT_CONTEXT_SIZE, slots: 4, gpuLayers: 'auto' },
+    ]
   ).map((model) => ({ ...model }));
   const first: Record<string, unknown> = { ...models[0] };
   for (const entry of MODEL_ENVIRONMENT) {
