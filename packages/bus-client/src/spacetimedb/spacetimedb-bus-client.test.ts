@@ -114,6 +114,16 @@ describe('SpacetimeDbBusClient against the test double', () => {
     expect(errors).toEqual([error]);
   });
 
+  it("refuses a private table naming the view to use, in the embedded host's words", async () => {
+    const { agent } = await serve();
+    const client = await agent('Private');
+    const error = await rejection(client.subscribe('SELECT * FROM memory_entry').ready);
+    expect(isClawError(error, 'SUBSCRIPTION_INVALID')).toBe(true);
+    expect(error.message).toContain(
+      'Table `memory_entry` is private; subscribe to `visible_memory`, which shows the rows you may see',
+    );
+  });
+
   it('removes its abort listener when a call settles', async () => {
     const { agent } = await serve();
     const client = await agent('Abort');

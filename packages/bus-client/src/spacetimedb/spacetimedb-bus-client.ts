@@ -1,3 +1,4 @@
+import { describeTables, viewCatalog } from '@clawfleet/db-module';
 import {
   type BusQueryColumn,
   type BusRowChange,
@@ -494,10 +495,19 @@ export class SpacetimeDbBusClient implements BusClient {
         if (connection !== this.#connection) return;
         const reason = context.event?.message ?? 'no reason given';
         this.#subscriptions.delete(subscription);
+        // A private table is the usual cause: say which view to use, in the embedded host's words.
+        const hint = privateTableHint(subscription.typed);
         subscription.end(
-          new ClawError('SUBSCRIPTION_INVALID', `SpacetimeDB refused or ended the subscription: ${reason}`, {
-            details: { queries: subscription.queries.map((query) => query.slice(0, 200)) },
-          }),
+          new ClawError(
+            'SUBSCRIPTION_INVALID',
+            `${hint ? `${hint.message} (` : ''}SpacetimeDB refused or ended the subscription: ${reason}${hint ? ')' : ''}`,
+            {
+              details: {
+                queries: subscription.queries.map((query) => query.slice(0, 200)),
+                ...(hint ? { table: hint.table, view: hint.view } : {}),
+              },
+            },
+          ),
           true,
         );
       })
@@ -570,6 +580,33 @@ export class SpacetimeDbBusClient implements BusClient {
     }, delayMs);
     this.#reconnectTimer.unref?.();
   }
+}
+
+let privateTables: Map<string, string | undefined> | undefined;
+
+/** For a query on a private table that has a view: the embedded host's refusal text, naming the view. */
+function privateTableHint(
+  queries: readonly ParsedBusQuery[],
+): { table: string; view: string; message: string } | undefined {
+  if (!privateTables) {
+    privateTables = new Map();
+    for (const table of describeTables()) {
+      if (table.isPublic) continue;
+      const view = Object.entries(viewCatalog).find(([, source]) => source === table.name)?.[0];
+      privateTables.set(table.name, view);
+    }
+  }
+  for (const query of queries) {
+    const view = privateTables.get(query.table);
+    if (view !== undefined) {
+      return {
+        table: query.table,
+        view,
+        message: `Table \`${query.table}\` is private; subscribe to \`${view}\`, which shows the rows you may see`,
+      };
+    }
+  }
+  return undefined;
 }
 
 /** What one subscription sees of a row change: an update crossing its queries is an insert or a delete. */
