@@ -2,8 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { connectAgent } from '@clawfleet/agent-connection';
 import { EmbeddedBusClient } from '@clawfleet/bus-client';
-import { InferenceClient } from '@clawfleet/inference-client';
 import { IpcClient } from '@clawfleet/ipc';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
@@ -87,23 +87,25 @@ describe('orchestrator (npm start)', () => {
     expect(loaded).toBeLessThan(ready);
   });
 
-  it('serves the database and inference to an agent, and accounts for the tokens it used', async () => {
+  it('serves the database and inference to an agent over one connection, and accounts for the tokens it used', async () => {
     const socketPath = join(dataDirectory, 'orchestrator.sock');
-    const bus = await EmbeddedBusClient.connect({ socketPath, name: 'LeadClaw', token: tokens.LeadClaw! });
-    const ipc = await IpcClient.connect({
+    const agent = await connectAgent({
       socketPath,
-      agent: 'LeadClaw',
+      name: 'LeadClaw',
       token: tokens.LeadClaw!,
       requestTimeoutMs: 60_000,
     });
+    const { bus, inference } = agent;
     try {
       const agents = bus.subscribe(['SELECT * FROM agent']);
       await agents.ready;
       expect(bus.rows('agent').map((row) => row.name)).toEqual(
         expect.arrayContaining(['LeadClaw', 'DevClaw', 'UXClaw', 'OpsClaw', 'ScribeClaw']),
       );
+      // Bus and inference share the connection: the agent is connected once.
+      expect(bus.rows('agent').find((row) => row.name === 'LeadClaw')).toMatchObject({ online: true, connections: 1 });
 
-      await bus.callReducer('create_task', {
+      await bus.reducers.createTask({
         title: 'Write the release notes',
         description: 'for 0.1',
         priority: 5,
@@ -116,7 +118,6 @@ describe('orchestrator (npm start)', () => {
 
       const usage = bus.subscribe(['SELECT * FROM inference_usage']);
       await usage.ready;
-      const inference = new InferenceClient(ipc);
       const deltas: string[] = [];
       const result = await inference.generate('Summarise the task list.', {
         prefix: 'You are LeadClaw.',
@@ -137,8 +138,7 @@ describe('orchestrator (npm start)', () => {
         ),
       );
     } finally {
-      await ipc.close();
-      await bus.dispose();
+      await agent.dispose();
     }
   });
 
