@@ -46,6 +46,9 @@ describe('claw against a running orchestrator', () => {
     expect(status.orchestrator.pid).toBe(orchestrator.pid);
     expect(status.orchestrator.socketPath).toBe(join(dataDirectory, 'orchestrator.sock'));
     expect(status.orchestrator.pool.models).toEqual([expect.objectContaining({ id: 'default', slots: 2 })]);
+    expect(status.orchestrator.pool).toMatchObject({
+      queuedByPriority: { human: 0, triage: 0, act: 0, reflect: 0, compaction: 0 },
+    });
     expect(status.agents.map((agent) => agent.name).sort()).toEqual([
       'DevClaw',
       'LeadClaw',

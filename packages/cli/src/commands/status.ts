@@ -95,7 +95,24 @@ export function registerStatus(program: Command, runtime: CliRuntime): void {
         const pool = status.pool;
         output.fields([
           ['running', `${pool.running} of ${pool.maxConcurrent} at once`],
-          ['queued', pool.queued],
+          [
+            'queued',
+            `${pool.queued}${
+              pool.queuedByPriority
+                ? ` (${Object.entries(pool.queuedByPriority)
+                    .map(([priority, count]) => `${priority} ${count}`)
+                    .join(', ')})`
+                : ''
+            }`,
+          ],
+          ...(pool.embeddings
+            ? ([
+                [
+                  'embeddings',
+                  `${pool.embeddings.running} of ${pool.embeddings.maxConcurrent} running, ${pool.embeddings.queued} queued`,
+                ],
+              ] as [string, unknown][])
+            : []),
           ['memory', `${formatBytes(pool.reservedBytes)} reserved of ${formatBytes(pool.budgetBytes)} budget`],
         ]);
         output.table(

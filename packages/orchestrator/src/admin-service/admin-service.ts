@@ -114,6 +114,8 @@ export class AdminService {
       },
       pool: {
         queued: pool.queued,
+        queuedByPriority: { ...pool.queuedByPriority },
+        embeddings: { ...pool.embeddings },
         running: pool.running,
         permitsInUse: pool.permitsInUse,
         maxConcurrent: pool.maxConcurrent,

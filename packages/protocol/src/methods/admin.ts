@@ -60,6 +60,10 @@ export const adminStatusResultSchema = z.object({
   }),
   pool: z.object({
     queued: count,
+    /** Waiting generation requests per priority class (human, triage, act, reflect, compaction). */
+    queuedByPriority: z.record(z.string(), count).optional(),
+    /** The embedding lane, apart from the generation slots. */
+    embeddings: z.object({ queued: count, running: count, maxConcurrent: count }).optional(),
     running: count,
     permitsInUse: count,
     maxConcurrent: count,

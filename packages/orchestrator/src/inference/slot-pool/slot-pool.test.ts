@@ -47,6 +47,23 @@ describe('SlotPool', () => {
     await pool.dispose();
   });
 
+  it('reports its waiting requests per priority class', async () => {
+    const { pool } = await setup([model('m', 1)]);
+    const blocker = await pool.acquire({ agent: 'LeadClaw', modelId: 'm', priority: 'act' });
+    const waiting = (['triage', 'triage', 'reflect'] as PriorityClass[]).map((priority) =>
+      pool.acquire({ agent: 'DevClaw', modelId: 'm', priority }).then((lease) => lease.release()),
+    );
+    await settle();
+    expect(pool.status()).toMatchObject({
+      queued: 3,
+      queuedByPriority: { human: 0, triage: 2, act: 0, reflect: 1, compaction: 0 },
+    });
+    blocker.release();
+    await Promise.all(waiting);
+    expect(pool.status().queuedByPriority).toEqual({ human: 0, triage: 0, act: 0, reflect: 0, compaction: 0 });
+    await pool.dispose();
+  });
+
   it('ages a waiting request: compaction overtakes later human requests after 4 aging intervals', async () => {
     let now = 0;
     const { pool } = await setup([model('m', 1)], { agingIntervalMs: 1000, clock: () => now });

@@ -64,6 +64,8 @@ export interface SlotPoolModelStatus {
 export interface SlotPoolStatus {
   /** Generation requests waiting. */
   queued: number;
+  /** Generation requests waiting, per priority class (by the class they asked for, before aging). */
+  queuedByPriority: Record<PriorityClass, number>;
   /** Generation leases held. */
   running: number;
   permitsInUse: number;
@@ -304,6 +306,9 @@ export class SlotPool implements AsyncDisposable {
   status(): SlotPoolStatus {
     return {
       queued: this.#generation.queued,
+      queuedByPriority: Object.fromEntries(
+        PRIORITY_CLASSES.map((name, rank) => [name, this.#generation.queues[rank]?.length ?? 0]),
+      ) as Record<PriorityClass, number>,
       running: this.#generation.inUse,
       permitsInUse: this.#generation.inUse,
       maxConcurrent: this.#generation.limit,
