@@ -549,6 +549,32 @@ describe('the agent loop', () => {
     expect(cycles(harness)).toHaveLength(1);
   });
 
+  it('ends a resumed cycle whose task another agent took while it was down', async () => {
+    const harness = await hostBus();
+    const first = new ScriptedInference({ triage: [say.triage('act')], act: [{ hang: true }] });
+    const loop = await startLoop(harness, testAgent('DevClaw'), first);
+    await harness.admin.callReducer('create_task', {
+      title: 'Patch it #code',
+      description: '',
+      priority: 4,
+      depends_on: [],
+    });
+    await until('the act call', () => first.callsOf('act').length === 1);
+    await loop.stop();
+    harness.clock.offsetMs = 301_000;
+    harness.database.runDueSchedules();
+    const ux = await harness.connect('UXClaw');
+    await ux.callReducer('claim_task', { task_id: harness.rows('task')[0]!.id as number, lease_seconds: 600 });
+
+    const second = new ScriptedInference({});
+    await startLoop(harness, testAgent('DevClaw'), second);
+    const done = await doneCycle(harness);
+    expect(done.outcome).toBe('failure');
+    expect(String(done.outcome_detail)).toContain('owner UXClaw');
+    expect(second.calls).toHaveLength(0);
+    expect(harness.rows('task')[0]).toMatchObject({ state: 'claimed', owner: 'UXClaw' });
+  });
+
   it('resumes after its process died: a recorded side effect is not repeated, an unfinished call is marked interrupted', async () => {
     effects.length = 0;
     const harness = await hostBus();

@@ -113,8 +113,7 @@ export class CycleRunner {
           await this.#triage(cycle, signal, logger);
           return;
         case 'acting':
-          await this.#resumeTask(cycle, signal);
-          await this.#act(this.#cycle(cycleId), signal, logger);
+          if (await this.#resumeTask(cycle, signal)) await this.#act(this.#cycle(cycleId), signal, logger);
           return;
         case 'delegating':
           await this.#resumeDelegation(cycle, signal);
@@ -217,21 +216,23 @@ export class CycleRunner {
     }
   }
 
-  /** After a restart: a cycle whose task lease expired claims the task again, or ends if someone else has it. */
-  async #resumeTask(cycle: CycleRecord, signal: AbortSignal): Promise<void> {
-    if (cycle.taskId === null) return;
+  /**
+   * After a restart: a cycle whose task lease expired claims the task again; if someone else has it
+   * (or it is gone) the cycle ends. Returns whether the cycle can go on.
+   */
+  async #resumeTask(cycle: CycleRecord, signal: AbortSignal): Promise<boolean> {
+    if (cycle.taskId === null) return true;
     const task = this.#bus.task(cycle.taskId);
-    if (task?.state === 'claimed' && task.owner === this.#agent.name) return;
+    if (task?.state === 'claimed' && task.owner === this.#agent.name) return true;
     if (task?.state === 'queued' && (task.reservedFor === null || task.reservedFor === this.#agent.name)) {
-      if (await this.#claimIfTask(cycle, signal)) return;
-      throw new ClawError('CONFLICT', `Cycle ${cycle.id} lost task ${cycle.taskId}`);
+      return this.#claimIfTask(cycle, signal);
     }
     await this.#bus.finishCycle(
       cycle.id,
       'failure',
       `Task ${cycle.taskId} is ${task?.state ?? 'gone'}${task?.owner ? ` (owner ${task.owner})` : ''}; the cycle cannot continue it`,
     );
-    throw new ClawError('CONFLICT', `Cycle ${cycle.id} lost task ${cycle.taskId}`);
+    return false;
   }
 
   // ---- Delegate --------------------------------------------------------------------------------
@@ -551,8 +552,7 @@ export class CycleRunner {
     if (plan.state === 'approved') {
       logger.info({ plan: plan.id, by: plan.decidedBy }, 'plan approved; acting');
       await this.#bus.setCyclePhase(cycle.id, 'acting');
-      await this.#resumeTask(this.#cycle(cycle.id), signal);
-      await this.#act(this.#cycle(cycle.id), signal, logger);
+      if (await this.#resumeTask(this.#cycle(cycle.id), signal)) await this.#act(this.#cycle(cycle.id), signal, logger);
       return;
     }
     const why = `Plan ${plan.id} was ${plan.state}${plan.decidedBy ? ` by ${plan.decidedBy}` : ''}: ${plan.decisionReason ?? ''}`;
