@@ -176,6 +176,58 @@ describe('memory held for peers that never read', () => {
     await vi.waitFor(() => expect(server.stats()).toMatchObject({ connections: 0, inFlight: 0 }));
   });
 
+  it('reads a cancel and a ping behind held requests at the in-flight cap (Q-041)', async () => {
+    // Before: at the cap the socket stopped being read, so the cancel waited for a request to end.
+    await startServer({ maxInFlightPerIdentity: 2 });
+    const peer = await hostilePeer();
+    peer.resume();
+    const decoder = new FrameDecoder();
+    const received: Frame[] = [];
+    peer.on('data', (chunk: Buffer) => received.push(...decoder.push(chunk).frames));
+    flood(peer, (index) => ({ type: 'request', id: index + 1, method: 'echo.wait', params: null }), 4);
+    await vi.waitFor(() => expect(server.stats()).toMatchObject({ inFlight: 2, pausedConnections: 1, heldFrames: 2 }));
+    // Request 1 is running, request 4 is held: both cancels and the ping are answered now.
+    peer.write(
+      Buffer.concat([
+        encodeFrame({ type: 'cancel', id: 1 }),
+        encodeFrame({ type: 'cancel', id: 4, reason: 'not needed' }),
+        encodeFrame({ type: 'heartbeat', kind: 'ping', nonce: 77 }),
+      ]),
+    );
+    await vi.waitFor(() => {
+      const answered = received.filter((frame) => frame.type !== 'welcome');
+      expect(answered).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ type: 'error', id: 1, error: expect.objectContaining({ code: 'CANCELLED' }) }),
+          expect.objectContaining({ type: 'error', id: 4, error: expect.objectContaining({ code: 'CANCELLED' }) }),
+          { type: 'heartbeat', kind: 'pong', nonce: 77 },
+        ]),
+      );
+    });
+    // Request 1's place went to request 3, in order; request 4 never ran.
+    await vi.waitFor(() => expect(server.stats()).toMatchObject({ inFlight: 2, heldFrames: 0, pausedConnections: 0 }));
+    peer.write(encodeFrame({ type: 'cancel', id: 3 }));
+    await vi.waitFor(() => expect(server.stats().inFlight).toBe(1));
+    // Each request was answered once (the held one at once, the running ones when their handlers ended).
+    const cancelled = received.filter((frame) => frame.type === 'error').map((frame) => (frame as { id: number }).id);
+    expect(cancelled.sort()).toEqual([1, 3, 4]);
+  });
+
+  it('reads ahead at most 64 KiB behind requests held at the in-flight cap, then stops reading', async () => {
+    await startServer({ maxInFlightPerIdentity: 2 });
+    const peer = await hostilePeer();
+    const request = (index: number): Frame => ({ type: 'request', id: index + 1, method: 'echo.wait', params: null });
+    const frameBytes = encodeFrame(request(10_000)).length;
+    // About 1.2 MiB of requests: far more than the read-ahead and one read together.
+    flood(peer, request, 20_000);
+    await vi.waitFor(() => expect(server.stats().heldFrames * frameBytes).toBeGreaterThanOrEqual(64 * 1024));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const stats = server.stats();
+    expect(stats).toMatchObject({ inFlight: 2, pausedConnections: 1 });
+    // The read that filled the cap, the read-ahead (64 KiB) and the read that crossed it: 3 x 64 KiB.
+    expect(stats.heldFrames * frameBytes).toBeLessThanOrEqual(3 * 64 * 1024);
+  });
+
   it('resumes a paused peer from the frames it had already sent once it reads again', async () => {
     await startServer();
     const peer = await hostilePeer();

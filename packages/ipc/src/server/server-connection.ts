@@ -1,8 +1,10 @@
 import type { Socket } from 'node:net';
 import {
+  type CancelFrame,
   ClawError,
   type Frame,
   FrameDecoder,
+  type HeartbeatFrame,
   type HelloFrame,
   isClawError,
   type Logger,
@@ -57,6 +59,12 @@ type State = 'handshake' | 'open' | 'closed';
 
 const RESOLVED = Promise.resolve();
 const EMPTY = Buffer.alloc(0);
+/**
+ * Input read on while an identity's requests are held at its in-flight cap, so that a cancel or a
+ * ping behind them is seen (Q-041). The frames held come from the read that filled the cap, this
+ * much read ahead, and the read that crossed it: at most 3 x 64 KiB of input.
+ */
+const READ_AHEAD_BYTES = 64 * 1024;
 
 /**
  * One peer connection on the server side. Before the handshake it accepts only `hello`; after it,
@@ -67,6 +75,8 @@ const EMPTY = Buffer.alloc(0);
  * the frames already decoded from the last read, and pauses the socket, so the peer's writes block
  * in the kernel; on `drain` or when a request finishes it dispatches the kept frames and reads
  * again. Every reply, error answer and pong is written through the same path, so none escapes it.
+ * Held at the in-flight cap only (replies within budget), it reads on for READ_AHEAD_BYTES and
+ * takes cancels and pings ahead of the held requests: they free a request or prove liveness.
  */
 export class ServerConnection implements PeerConnection, LoadedConnection {
   readonly id: string;
@@ -90,6 +100,8 @@ export class ServerConnection implements PeerConnection, LoadedConnection {
   #heldIndex = 0;
   /** A decode error that follows the held frames; reported once they are dispatched. */
   #heldError: ClawError | undefined;
+  /** Bytes read since frames were first held; reading stops at READ_AHEAD_BYTES. */
+  #readAhead = 0;
   #pingNonce = 0;
 
   constructor(id: string, socket: Socket, server: ServerInternals) {
@@ -145,7 +157,7 @@ export class ServerConnection implements PeerConnection, LoadedConnection {
     return this.#decoder.bufferedBytes;
   }
 
-  /** Frames decoded and not dispatched yet: at most one read's worth, and only while paused. */
+  /** Frames decoded and not dispatched yet: at most 3 reads' worth (see READ_AHEAD_BYTES), only while paused. */
   get heldFrames(): number {
     return this.#held ? this.#held.length - this.#heldIndex : 0;
   }
@@ -212,11 +224,16 @@ export class ServerConnection implements PeerConnection, LoadedConnection {
 
   /** Dispatches the held frames and reads again, if the identity is back under its limits. */
   maybeResume(): void {
-    if (!this.#paused || this.#state === 'closed' || this.#mustWait()) return;
+    if (!this.#paused || this.#state === 'closed') return;
+    if (this.#mustWait()) {
+      // Replies may have drained while requests are still at the cap: read ahead again if so.
+      this.#updateReading();
+      return;
+    }
     this.#paused = false;
     this.#lastSeen = Date.now();
     this.#dispatchHeld();
-    if (!this.#paused && !this.closed) this.#socket.resume();
+    this.#updateReading();
   }
 
   #end(reason: ClawError): void {
@@ -253,14 +270,21 @@ export class ServerConnection implements PeerConnection, LoadedConnection {
     const handshake = this.#state === 'handshake';
     const { frames, error } = this.#decoder.push(chunk, handshake ? 1 : undefined);
     this.#server.counters.framesDecoded += frames.length;
-    if (this.#held === undefined) {
+    if (error) this.#heldError = error;
+    const held = this.#held;
+    if (held === undefined) {
       this.#held = frames;
       this.#heldIndex = 0;
     } else {
-      // Only a read already under way when the socket paused lands here.
-      for (const frame of frames) this.#held.push(frame);
+      // Read while frames are held (at the in-flight cap, within the read-ahead, or a read already
+      // under way when the socket paused): cancels and pings are taken now, the rest waits in order.
+      this.#readAhead += chunk.length;
+      for (const frame of frames) if (!this.#takeControlFrame(frame, held)) held.push(frame);
+      if (this.#paused) {
+        this.#updateReading();
+        return;
+      }
     }
-    if (error) this.#heldError = error;
     this.#dispatchHeld();
     if (handshake && this.#state === 'open') {
       this.#decoder.setMaxFrameBytes(this.#server.options.maxFrameBytes);
@@ -274,7 +298,8 @@ export class ServerConnection implements PeerConnection, LoadedConnection {
     while (this.#heldIndex < frames.length) {
       // A frame dispatched before may have closed the connection.
       if (this.#state === 'closed') return;
-      if (this.#mustWait()) {
+      // At the in-flight cap a cancel or ping still goes through: it frees a request or proves liveness.
+      if (this.#mustWait() && !this.#passesAtCap(frames[this.#heldIndex]!)) {
         this.#pause();
         return;
       }
@@ -282,6 +307,7 @@ export class ServerConnection implements PeerConnection, LoadedConnection {
     }
     this.#held = undefined;
     this.#heldIndex = 0;
+    this.#readAhead = 0;
     const error = this.#heldError;
     if (error && this.#state !== 'closed') {
       this.#heldError = undefined;
@@ -310,7 +336,51 @@ export class ServerConnection implements PeerConnection, LoadedConnection {
   #pause(): void {
     if (this.#paused) return;
     this.#paused = true;
-    this.#socket.pause();
+    this.#updateReading();
+  }
+
+  /**
+   * Reads while nothing is held; while frames are held, only when held for the in-flight cap (not
+   * for unread replies) and within the read-ahead, so the peer's cancels and pings still arrive.
+   */
+  #updateReading(): void {
+    if (this.#state === 'closed') return;
+    if (!this.#paused || (this.#readAhead < READ_AHEAD_BYTES && !this.#overByteBudget())) this.#socket.resume();
+    else this.#socket.pause();
+  }
+
+  /** A cancel or ping, after the handshake and with replies within the byte budget. */
+  #passesAtCap(frame: Frame): frame is CancelFrame | HeartbeatFrame {
+    return (frame.type === 'cancel' || frame.type === 'heartbeat') && this.#state === 'open' && !this.#overByteBudget();
+  }
+
+  /**
+   * Handles a cancel or ping that arrived behind held frames, ahead of them (they free resources or
+   * prove liveness); returns false for any other frame, and while replies are over the byte budget.
+   * A cancel reaches a running request, or a held one of that id, which is answered CANCELLED and
+   * dropped.
+   */
+  #takeControlFrame(frame: Frame, held: Frame[]): boolean {
+    if (!this.#passesAtCap(frame)) return false;
+    if (frame.type === 'heartbeat') {
+      if (frame.kind === 'ping') this.#answer({ type: 'heartbeat', kind: 'pong', nonce: frame.nonce });
+      return true;
+    }
+    const reason = (): ClawError => new ClawError('CANCELLED', frame.reason ?? 'Cancelled by the caller');
+    const running = this.#inFlight.get(frame.id);
+    if (running !== undefined) {
+      running.abort(reason());
+      return true;
+    }
+    for (let index = this.#heldIndex; index < held.length; index++) {
+      const candidate = held[index] as Frame;
+      if (candidate.type === 'request' && candidate.id === frame.id) {
+        held.splice(index, 1);
+        this.#sendError(frame.id, reason());
+        break;
+      }
+    }
+    return true;
   }
 
   #onFrame(frame: Frame): void {
