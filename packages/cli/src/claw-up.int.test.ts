@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EXIT_CODES } from './errors/exit-codes.ts';
 import { isAlive } from './process/data-files.ts';
 import { runClaw, spawnClaw } from './testing/run-claw.ts';
@@ -74,9 +74,24 @@ describe('claw up', () => {
     expect(logs.code).toBe(EXIT_CODES.ok);
     expect(JSON.parse(logs.stdout)).toMatchObject({ pid, msg: expect.stringMatching(/^ready/) });
 
+    // `logs -f` prints the lines written while it follows, and ends cleanly on Ctrl-C.
+    const follower = spawnClaw(['--data-dir', dataDirectory, 'logs', '-f', '-n', '0']);
+    let followed = '';
+    follower.stdout!.on('data', (chunk: Buffer) => {
+      followed += chunk.toString();
+    });
+    const followerExited = new Promise<number | null>((resolveExit) =>
+      follower.once('exit', (code) => resolveExit(code)),
+    );
+    await new Promise((resolveStarted) => setTimeout(resolveStarted, 1500));
+
     const down = await claw('down');
     expect(down.code).toBe(EXIT_CODES.ok);
     expect(isAlive(pid)).toBe(false);
+    await vi.waitFor(() => expect(followed).toContain('"msg":"stopped"'), { timeout: 10_000 });
+    expect(followed).not.toContain('"msg":"ready');
+    follower.kill('SIGINT');
+    expect(await followerExited).toBe(EXIT_CODES.ok);
     expect(existsSync(join(dataDirectory, 'orchestrator.pid'))).toBe(false);
     expect(readFileSync(join(dataDirectory, 'logs', 'orchestrator.log'), 'utf8')).toContain('"msg":"stopped"');
 
