@@ -76,14 +76,12 @@ export function readCliToken(settings: CliSettings): string {
 export class OrchestratorConnection implements AsyncDisposable {
   readonly settings: CliSettings;
   readonly #ipc: IpcClient;
-  readonly #token: string;
   #bus: EmbeddedBusClient | undefined;
   #identity: string | undefined;
 
-  private constructor(settings: CliSettings, ipc: IpcClient, token: string) {
+  private constructor(settings: CliSettings, ipc: IpcClient) {
     this.settings = settings;
     this.#ipc = ipc;
-    this.#token = token;
   }
 
   static async connect(settings: CliSettings, options: { timeoutMs?: number } = {}): Promise<OrchestratorConnection> {
@@ -111,7 +109,7 @@ export class OrchestratorConnection implements AsyncDisposable {
       }
       throw error;
     }
-    return new OrchestratorConnection(settings, ipc, token);
+    return new OrchestratorConnection(settings, ipc);
   }
 
   /** Rows of one table: `SELECT * FROM table [WHERE column = literal [AND ...]]`. */
@@ -151,15 +149,9 @@ export class OrchestratorConnection implements AsyncDisposable {
     return this.#admin(ADMIN_METHODS.sql, { sql, maxRows }, adminSqlResultSchema);
   }
 
-  /** A bus client that subscribes, over its own connection as the same identity (opened on first use). */
+  /** A bus client that subscribes, over this same connection (made on first use; `close` ends both). */
   async bus(): Promise<EmbeddedBusClient> {
-    this.#bus ??= await EmbeddedBusClient.connect({
-      socketPath: this.settings.socketPath,
-      name: CLI_IDENTITY,
-      token: this.#token,
-      reconnect: false,
-      connectTimeoutMs: 3000,
-    });
+    this.#bus ??= await EmbeddedBusClient.attach(this.#ipc, { reconnects: false });
     return this.#bus;
   }
 
