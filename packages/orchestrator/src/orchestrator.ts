@@ -289,6 +289,8 @@ async function startAgents(
       entry: config.agentEntry,
       execArgv: ['--import', 'tsx'],
       cwd: process.cwd(),
+      // An agent left running by a killed orchestrator is found here and stopped before its restart.
+      pidDirectory: join(config.dataDirectory, 'agents'),
       ...(options.onAgentOutput === undefined ? {} : { onOutput: options.onAgentOutput }),
       logger,
     });

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ClawError, type Logger, silentLogger } from '@clawfleet/protocol';
 import type { AgentExit, AgentInstance, AgentLaunchSpec, AgentRuntime } from '../agent-runtime.ts';
@@ -16,6 +18,12 @@ export interface ProcessAgentRuntimeOptions {
    * this process's stdout or stderr unchanged, so `npm start` shows every agent's log.
    */
   onOutput?: (agent: string, stream: 'stdout' | 'stderr', line: string) => void;
+  /**
+   * Where each running agent's pid is kept (`<agent>.pid`). An orchestrator that was killed leaves
+   * its agents running (they keep reconnecting); the next one kills such a leftover before it
+   * starts the agent again, so no agent ever runs twice. @default none (no pid files)
+   */
+  pidDirectory?: string;
   logger?: Logger;
 }
 
@@ -39,6 +47,9 @@ export class ProcessAgentRuntime implements AgentRuntime {
   }
 
   async launch(spec: AgentLaunchSpec): Promise<AgentInstance> {
+    const pidFile =
+      this.#options.pidDirectory === undefined ? undefined : join(this.#options.pidDirectory, `${spec.agent}.pid`);
+    if (pidFile !== undefined) await this.#killLeftover(spec.agent, pidFile);
     const child = spawn(process.execPath, [...(this.#options.execArgv ?? []), this.#options.entry], {
       cwd: this.#options.cwd,
       env: { ...spec.environment },
@@ -65,6 +76,13 @@ export class ProcessAgentRuntime implements AgentRuntime {
       );
     }
     const pid = child.pid as number;
+    if (pidFile !== undefined) {
+      mkdirSync(this.#options.pidDirectory as string, { recursive: true, mode: 0o700 });
+      writeFileSync(pidFile, `${pid}\n`, { mode: 0o600 });
+      void exited.then(() => {
+        if (readPid(pidFile) === pid) rmSync(pidFile, { force: true });
+      });
+    }
     this.#logger.info({ agent: spec.agent, pid }, 'agent process started');
     let ended: AgentExit | undefined;
     void exited.then((exit) => {
@@ -88,5 +106,44 @@ export class ProcessAgentRuntime implements AgentRuntime {
         }
       },
     };
+  }
+
+  /**
+   * Kills the process a pid file names if it is still this agent's entry (its command line names
+   * the entry script, so a reused pid of an unrelated process is left alone), and waits for it.
+   */
+  async #killLeftover(agent: string, pidFile: string): Promise<void> {
+    const pid = readPid(pidFile);
+    if (pid === undefined || !isAlive(pid)) return;
+    let commandLine: string;
+    try {
+      commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      return; // no /proc (not Linux) or already gone: nothing to check it against
+    }
+    if (!commandLine.includes(this.#options.entry)) return;
+    this.#logger.warn({ agent, pid }, 'an agent process of an earlier orchestrator is still running: killing it');
+    process.kill(pid, 'SIGKILL');
+    for (let attempt = 0; attempt < 200 && isAlive(pid); attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
+function readPid(path: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    return Number.isSafeInteger(pid) && pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
