@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
@@ -14,9 +15,11 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EmbeddedBusClient } from '@clawfleet/bus-client';
+import { EmbeddedDatabase } from '@clawfleet/embedded-bus';
 import { InferenceClient } from '@clawfleet/inference-client';
 import { IpcClient } from '@clawfleet/ipc';
 import { writeTinyModel } from '@clawfleet/tiny-model';
+import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -199,6 +202,28 @@ describe('start-up failures: one line, the fix, a documented exit code, before t
   it('a value that is not valid: 78', async () => {
     const outcome = await runToExit(baseEnvironment(join(scratch, 'd7'), { CLAW_SLOTS: '-5' }));
     expectOneClearLine(outcome, 78, /`models\.0\.slots`.*got `-5` \(number\)/);
+  });
+
+  it('a database this version cannot upgrade in place: 65, and the file is left as it was', async () => {
+    const dataDirectory = join(scratch, 'd8');
+    mkdirSync(dataDirectory, { mode: 0o700 });
+    const databasePath = join(dataDirectory, 'bus.sqlite');
+    // Made by "another version": today's schema with a column this one does not have, no fingerprint.
+    EmbeddedDatabase.open({ path: databasePath }).close();
+    const raw = new Database(databasePath);
+    raw.exec(`ALTER TABLE agent ADD COLUMN nickname TEXT; DELETE FROM __clawfleet_meta WHERE key LIKE 'schema%'`);
+    raw.close();
+    const before = createHash('sha256').update(readFileSync(databasePath)).digest('hex');
+    const outcome = await runToExit(baseEnvironment(dataDirectory));
+    expectOneClearLine(
+      outcome,
+      65,
+      /bus\.sqlite was made by another version of Clawfleet.*agent\.nickname is in the file/,
+    );
+    expect(outcome.stderr).toContain(`mv ${dataDirectory} ${dataDirectory}.old`);
+    expect(createHash('sha256').update(readFileSync(databasePath)).digest('hex')).toBe(before);
+    // No lock left behind, and no write-ahead log holding a change.
+    expect(readdirSync(dataDirectory).sort()).toEqual(['bus.sqlite', 'models', 'tokens.json']);
   });
 });
 

@@ -15,6 +15,12 @@ export interface AlgebraicType {
 export interface ColumnDescription {
   name: string;
   type: AlgebraicType;
+  /**
+   * The value declared with `.default(value)`, in the reducer-facing form; absent when the column
+   * declares none. SpacetimeDB fills it into existing rows when a publish adds the column; the
+   * embedded host does the same when it upgrades an older database (docs/bus.md, "Schema changes").
+   */
+  defaultValue?: unknown;
 }
 
 export interface IndexDescription {
@@ -44,7 +50,10 @@ interface RawTableDefinition {
 }
 
 interface TableObject {
-  rowType: { algebraicType: { value: { elements: { name: string; algebraicType: AlgebraicType }[] } } };
+  rowType: {
+    algebraicType: { value: { elements: { name: string; algebraicType: AlgebraicType }[] } };
+    row?: Record<string, { columnMetadata?: Record<string, unknown> }>;
+  };
   scheduleAtCol?: number;
   tableDef(context: unknown, accessorName: string): RawTableDefinition;
 }
@@ -56,10 +65,14 @@ const registrationContext = {
 };
 
 function describe(name: string, table: TableObject): TableDescription {
-  const columns = table.rowType.algebraicType.value.elements.map((element) => ({
-    name: element.name,
-    type: element.algebraicType,
-  }));
+  const columns = table.rowType.algebraicType.value.elements.map((element): ColumnDescription => {
+    const metadata = table.rowType.row?.[element.name]?.columnMetadata;
+    // `hasOwn`, as SpacetimeDB checks it: 0, false and '' are defaults too.
+    if (metadata === undefined || !Object.hasOwn(metadata, 'defaultValue')) {
+      return { name: element.name, type: element.algebraicType };
+    }
+    return { name: element.name, type: element.algebraicType, defaultValue: metadata.defaultValue };
+  });
   const columnName = (id: number): string => {
     const column = columns[id];
     if (column === undefined) throw new Error(`Table ${name} refers to column ${id}, which it does not have`);

@@ -18,7 +18,14 @@ import type { InferenceBackend, ModelSpec } from './inference/backend.ts';
 import { InferenceService } from './inference/service/index.ts';
 import { SlotPool } from './inference/slot-pool/index.ts';
 import { WorkerBackend } from './inference/worker/index.ts';
-import { DataDirectoryLock, preflight, preparePrivateDataDirectory, preparePrivateFiles } from './startup/index.ts';
+import {
+  DataDirectoryLock,
+  EXIT_CODES,
+  preflight,
+  preparePrivateDataDirectory,
+  preparePrivateFiles,
+  StartupError,
+} from './startup/index.ts';
 import { loadOrCreateTokens } from './tokens/token-store.ts';
 
 /** The admin identity: registers agents, writes inference accounting. */
@@ -113,11 +120,7 @@ export class Orchestrator {
       await prepareSocketPath(config.socketPath);
       const agentNames = Object.keys(config.agents);
       const tokens = await loadOrCreateTokens(config.tokensPath, [ORCHESTRATOR_IDENTITY, CLI_IDENTITY, ...agentNames]);
-      const database = EmbeddedDatabase.open({
-        path: config.databasePath,
-        adminName: ORCHESTRATOR_IDENTITY,
-        logger,
-      });
+      const database = openDatabase(config, logger);
       cleanup.push(() => database.close());
       registerAgents(database, config);
       grantDatabaseAdmin(database, ORCHESTRATOR_IDENTITY, CLI_IDENTITY, identityForName(CLI_IDENTITY));
@@ -325,6 +328,27 @@ function loadProgressLogger(logger: Logger): (event: { modelId: string; progress
     logged.set(modelId, tenth);
     logger.info({ model: modelId, percent: tenth * 10 }, 'loading model');
   };
+}
+
+/**
+ * Opens the bus database, upgrading an older schema in place where that adds and loses nothing. A
+ * database this version cannot use stops the start (exit 65) with the data directory named in the fix,
+ * before any agent starts, and is left as it was.
+ */
+function openDatabase(config: OrchestratorConfig, logger: Logger): EmbeddedDatabase {
+  try {
+    return EmbeddedDatabase.open({ path: config.databasePath, adminName: ORCHESTRATOR_IDENTITY, logger });
+  } catch (error) {
+    if (!(error instanceof ClawError) || error.code !== 'SCHEMA_MISMATCH') throw error;
+    const directory = config.dataDirectory;
+    throw new StartupError(
+      'SCHEMA_MISMATCH',
+      EXIT_CODES.dataError,
+      error.message,
+      `nothing in it was changed. Back up ${directory}, then move it aside (mv ${directory} ${directory}.old) to start with a new database, or migrate the data (docs/bus.md, "Schema changes").`,
+      error.details,
+    );
+  }
 }
 
 function registerAgents(database: EmbeddedDatabase, config: OrchestratorConfig): void {

@@ -39,6 +39,10 @@ export const ERROR_CODES = {
   UNKNOWN_REDUCER: { retryable: false, description: 'No reducer with that name' },
   DATABASE_ERROR: { retryable: true, description: 'The database host failed while running a reducer' },
   SUBSCRIPTION_INVALID: { retryable: false, description: 'The subscription query is not accepted' },
+  SCHEMA_MISMATCH: {
+    retryable: false,
+    description: 'The database file has a schema this version cannot upgrade in place (details.problems names each)',
+  },
   // Inference
   MODEL_NOT_FOUND: { retryable: false, description: 'The model file does not exist' },
   MODEL_INVALID: { retryable: false, description: 'The model file is truncated, corrupt or unsupported' },

@@ -46,13 +46,8 @@ import {
 } from './reducer-arguments.ts';
 import { RowVisibility } from './row-visibility.ts';
 import { isScheduleTable, ScheduleRunner } from './schedules.ts';
-import {
-  type RuntimeChange,
-  type RuntimeRow,
-  SEQUENCE_TABLE,
-  SqliteTable,
-  TableConstraintError,
-} from './sqlite-table.ts';
+import { META_TABLE, upgradeSchema } from './schema-upgrade.ts';
+import { type RuntimeChange, type RuntimeRow, SqliteTable, TableConstraintError } from './sqlite-table.ts';
 
 export type { ReducerCallResult } from './group-commit.ts';
 
@@ -104,7 +99,6 @@ const optionsSchema = z.object({
     .optional(),
 });
 
-const META_TABLE = '__clawfleet_meta';
 const DATABASE_IDENTITY = identityFromHex(DATABASE_IDENTITY_HEX);
 
 /** A table's columns with their runtime -> public converters, compiled once. */
@@ -193,7 +187,7 @@ export class EmbeddedDatabase {
     }
     const instance = new EmbeddedDatabase(database, options);
     try {
-      instance.#initialise();
+      instance.#initialise(options.path);
     } catch (error) {
       database.close();
       throw ClawError.from(error, 'DATABASE_ERROR');
@@ -201,15 +195,11 @@ export class EmbeddedDatabase {
     return instance;
   }
 
-  #initialise(): void {
-    this.#database.exec(
-      `CREATE TABLE IF NOT EXISTS ${SEQUENCE_TABLE} (table_name TEXT NOT NULL, column_name TEXT NOT NULL, next_value INTEGER NOT NULL, PRIMARY KEY (table_name, column_name)) STRICT`,
-    );
-    this.#database.exec(`CREATE TABLE IF NOT EXISTS ${META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT`);
+  #initialise(path: string): void {
+    const descriptions = describeTables();
     const handles: Record<string, unknown> = {};
-    for (const description of describeTables()) {
+    for (const description of descriptions) {
       const table = new SqliteTable(this.#database, description, (change) => this.#recordChange(change));
-      this.#database.transaction(() => table.createSchema()).immediate();
       this.#tables.set(description.name, table);
       this.#descriptions.set(description.name, description);
       this.#publicPlans.set(description.name, {
@@ -218,6 +208,8 @@ export class EmbeddedDatabase {
       });
       handles[description.name] = table.handle();
     }
+    // Before anything is written: a file this version cannot use is refused unchanged (schema-upgrade.ts).
+    upgradeSchema(this.#database, path, descriptions, this.#tables, this.#logger);
     // The one cast: the handles built from the table descriptions are the ModuleDb reducers are typed against.
     this.#db = handles as unknown as ModuleDb;
     const initialised = this.#database.prepare(`SELECT value FROM ${META_TABLE} WHERE key = 'initialised'`).get();

@@ -8,7 +8,7 @@ import { ClawError } from '@clawfleet/protocol';
 export const EXIT_CODES = {
   /** Stopped cleanly. */
   ok: 0,
-  /** A model file is not GGUF or is truncated (EX_DATAERR). */
+  /** A model file is not GGUF or is truncated; the database has a schema this version cannot upgrade (EX_DATAERR). */
   dataError: 65,
   /** A model file does not exist (EX_NOINPUT). */
   noInput: 66,
@@ -61,6 +61,7 @@ export function exitCodeFor(error: ClawError): ExitCode {
     case 'MODEL_NOT_FOUND':
       return EXIT_CODES.noInput;
     case 'MODEL_INVALID':
+    case 'SCHEMA_MISMATCH':
       return EXIT_CODES.dataError;
     case 'SOCKET_IN_USE':
       return EXIT_CODES.inUse;
@@ -82,6 +83,8 @@ export function fixFor(error: ClawError): string | undefined {
     case 'MODEL_NOT_FOUND':
     case 'MODEL_INVALID':
       return 'Point CLAW_MODEL_PATH (or `models[].path`) at a complete GGUF model llama.cpp supports.';
+    case 'SCHEMA_MISMATCH':
+      return typeof error.details.fix === 'string' ? error.details.fix : undefined;
     case 'MODEL_TOO_LARGE':
     case 'INSUFFICIENT_MEMORY':
       return 'Raise CLAW_MEMORY_BUDGET_MB (or `memoryBudgetBytes`), lower `contextSize` or `slots`, or use a smaller model.';
