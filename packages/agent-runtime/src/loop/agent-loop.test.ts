@@ -366,6 +366,34 @@ describe('the agent loop', () => {
     expect(harness.rows('task')).toHaveLength(0);
   });
 
+  it('abandons a cycle whose inference keeps failing (not malformed): at once when retrying cannot help, after three tries otherwise', async () => {
+    const harness = await hostBus();
+    const inference = new ScriptedInference({
+      triage: [
+        { error: new ClawError('INVALID_PARAMS', 'Invalid `structured` options at `prompt`: too long') },
+        { error: new ClawError('WORKER_CRASHED', 'The inference worker died') },
+        { error: new ClawError('WORKER_CRASHED', 'The inference worker died') },
+        { error: new ClawError('WORKER_CRASHED', 'The inference worker died') },
+      ],
+    });
+    await startLoop(harness, testAgent('DevClaw'), inference);
+    await stimulus(harness, 'First');
+    const first = await doneCycle(harness);
+    expect(first.outcome).toBe('failure');
+    expect(String(first.outcome_detail)).toContain('Gave up after 1 failed attempt: INVALID_PARAMS');
+    await stimulus(harness, 'Second');
+    const second = await until('the second cycle done', () =>
+      cycles(harness).find((row) => row.id !== first.id && row.phase === 'done'),
+    );
+    expect(String(second.outcome_detail)).toContain('Gave up after 3 failed attempts: WORKER_CRASHED');
+    expect(inference.callsOf('triage')).toHaveLength(4);
+    expect(harness.rows('attention_request').map((row) => String(row.text))).toEqual([
+      expect.stringContaining('gave up on cycle 1'),
+      expect.stringContaining('gave up on cycle 2'),
+    ]);
+    expect(harness.rows('reflection')).toHaveLength(2);
+  });
+
   it('stops at the step limit, reflects on why and raises an attention request', async () => {
     const harness = await hostBus();
     const act: ScriptedAnswer[] = [0, 1, 2].map((index) => say.tool('files.read', { path: `f${index}` }));

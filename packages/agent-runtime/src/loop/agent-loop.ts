@@ -34,6 +34,8 @@ export interface AgentLoopOptions {
 
 const HOUR_MS = 3_600_000;
 const MAX_BACKOFF_MS = 30_000;
+/** Attempts of one cycle that fail with a retryable error before it is abandoned. */
+const MAX_ATTEMPTS = 3;
 
 export class AgentLoop implements AsyncDisposable {
   readonly #options: AgentLoopOptions;
@@ -49,6 +51,8 @@ export class AgentLoop implements AsyncDisposable {
   #cyclesRun = 0;
   #budgetWarned = false;
   #lastReport = '';
+  /** Failed attempts per cycle, since this process started. */
+  readonly #failures = new Map<number, number>();
 
   constructor(options: AgentLoopOptions) {
     this.#options = options;
@@ -165,16 +169,33 @@ export class AgentLoop implements AsyncDisposable {
         await this.#sleep(budgetWait);
         continue;
       }
+      let cycleId: number | undefined;
       try {
-        const cycleId = await this.#cycleFor(event, signal);
+        cycleId = await this.#cycleFor(event, signal);
         if (cycleId !== undefined) {
           this.#cyclesRun += 1;
           await this.#runner.run(cycleId, signal);
+          this.#failures.delete(cycleId);
         }
         backoff = 0;
         idleHooksDue = true;
       } catch (error) {
         if (signal.aborted) return;
+        const clawError = ClawError.from(error, 'INTERNAL');
+        const attempts = cycleId === undefined ? 0 : (this.#failures.get(cycleId) ?? 0) + 1;
+        if (cycleId !== undefined) this.#failures.set(cycleId, attempts);
+        // A failure that will not go away by retrying (refused input, a bug) or keeps coming back
+        // ends the cycle cleanly instead of retrying it forever.
+        if (cycleId !== undefined && (!clawError.retryable || attempts >= MAX_ATTEMPTS)) {
+          this.#failures.delete(cycleId);
+          try {
+            await this.#runner.abandon(cycleId, clawError, attempts, signal);
+            continue;
+          } catch (abandonError) {
+            if (signal.aborted) return;
+            logger.error({ err: abandonError }, 'could not record the abandoned cycle');
+          }
+        }
         // A lost connection, a crashed worker: the cycle stays as recorded and is resumed after a pause.
         backoff = Math.min(MAX_BACKOFF_MS, backoff === 0 ? 500 : backoff * 2);
         logger.error(

@@ -627,13 +627,13 @@ export class CycleRunner {
     this.#options.logger.warn({ cycle: cycle.id, limit }, 'cycle stopped at a limit');
     const task = cycle.taskId === null ? undefined : this.#bus.task(cycle.taskId);
     if (task?.state === 'claimed' && task.owner === this.#agent.name) await this.#bus.failTask(task.id, why);
-    await this.#reflectAndFinish(cycle, why, 'failure', signal);
     await this.#bus.requestAttention(
       `${this.#agent.name} stopped cycle ${cycle.id} (${cycle.triggerKey}): limit of ${limit} reached. Look at its tool calls and decide how to continue.`,
       6,
       'leave the work stopped',
       ATTENTION_SECONDS,
     );
+    await this.#reflectAndFinish(cycle, why, 'failure', signal);
   }
 
   async #failMalformed(cycle: CycleRecord, phase: AgentPhase, problem: string, signal: AbortSignal): Promise<void> {
@@ -653,6 +653,40 @@ export class CycleRunner {
       },
       signal,
     );
+    await this.#bus.finishCycle(cycle.id, 'failure', why.slice(0, 8_000));
+  }
+
+  /**
+   * Ends a cycle that keeps failing for a reason that is not the model's answer (a prompt the
+   * service refuses, a worker that crashes on it): the task is failed, a reflection written without
+   * the model says why, and a human is asked to look.
+   */
+  async abandon(cycleId: number, error: ClawError, attempts: number, signal: AbortSignal): Promise<void> {
+    const cycle = this.#bus.cycle(cycleId);
+    if (cycle === undefined || cycle.phase === 'done') return;
+    const why = `Gave up after ${attempts} failed attempt${attempts === 1 ? '' : 's'}: ${error.code}: ${error.message}`;
+    this.#options.logger.error({ cycle: cycleId, err: error, attempts }, 'cycle abandoned');
+    const task = cycle.taskId === null ? undefined : this.#bus.task(cycle.taskId);
+    if (task?.state === 'claimed' && task.owner === this.#agent.name)
+      await this.#bus.failTask(task.id, why.slice(0, 8_000));
+    await this.#recordReflection(
+      cycle,
+      {
+        summary: why.slice(0, 2_000),
+        outcome: 'failure',
+        lessons: 'Not a model answer problem: check the inference service, the prompt size and the context size.',
+        importance: 0.4,
+        tags: ['abandoned', error.code.toLowerCase()],
+      },
+      signal,
+    );
+    await this.#bus.requestAttention(
+      `${this.#agent.name} gave up on cycle ${cycle.id} (${cycle.triggerKey}): ${why}`.slice(0, 8_000),
+      6,
+      'leave the work stopped',
+      ATTENTION_SECONDS,
+    );
+    // Last, so a cycle that reads as done has everything else recorded.
     await this.#bus.finishCycle(cycle.id, 'failure', why.slice(0, 8_000));
   }
 
