@@ -1,5 +1,24 @@
-import hnswlib from 'hnswlib-node';
+import { createRequire } from 'node:module';
+import type { HierarchicalNSW } from 'hnswlib-node';
 import type { VectorHit } from './vector-index.ts';
+
+type HnswModule = { HierarchicalNSW: typeof HierarchicalNSW };
+let hnswModule: HnswModule | Error | undefined;
+
+/**
+ * hnswlib-node is a native addon, loaded on first use only: processes that never index 20k vectors
+ * (the CLI, most agents) never load it, and where it failed to build the index stays exact.
+ */
+export function loadHnsw(): HnswModule | Error {
+  if (hnswModule === undefined) {
+    try {
+      hnswModule = createRequire(import.meta.url)('hnswlib-node') as HnswModule;
+    } catch (error) {
+      hnswModule = error instanceof Error ? error : new Error(String(error));
+    }
+  }
+  return hnswModule;
+}
 
 export interface ApproximateVectorIndexOptions {
   /** Graph links per node (HNSW `M`). @default 16 */
@@ -20,7 +39,7 @@ export interface ApproximateVectorIndexOptions {
  */
 export class ApproximateVectorIndex {
   readonly dimensions: number;
-  readonly #index: hnswlib.HierarchicalNSW;
+  readonly #index: HierarchicalNSW;
   readonly #ef: number;
   /** Every label in the graph; deleted ones stay there (marked) until reused. */
   readonly #labels = new Set<number>();
@@ -31,7 +50,9 @@ export class ApproximateVectorIndex {
   constructor(dimensions: number, options: ApproximateVectorIndexOptions = {}) {
     this.dimensions = dimensions;
     this.#ef = options.ef ?? 128;
-    this.#index = new hnswlib.HierarchicalNSW('ip', dimensions);
+    const hnsw = loadHnsw();
+    if (hnsw instanceof Error) throw hnsw;
+    this.#index = new hnsw.HierarchicalNSW('ip', dimensions);
     this.#index.initIndex({
       maxElements: this.#capacity,
       m: options.m ?? 16,

@@ -1,5 +1,5 @@
 import type { MemoryEntry, MemoryTier } from '../memory-entry.ts';
-import { ApproximateVectorIndex } from './approximate-vector-index.ts';
+import { ApproximateVectorIndex, loadHnsw } from './approximate-vector-index.ts';
 import { LexicalIndex } from './lexical-index.ts';
 import { type VectorHit, VectorIndex } from './vector-index.ts';
 
@@ -206,7 +206,7 @@ export class MemoryIndex {
     if (this.#approximate !== undefined) {
       this.#approximatePending.add(id);
       this.#scheduleApproximate();
-    } else if (this.#vectors.size >= this.#approximateFrom) {
+    } else if (this.#vectors.size >= this.#approximateFrom && !(loadHnsw() instanceof Error)) {
       this.#approximate = new ApproximateVectorIndex(vector.length);
       for (const entryId of this.#entries.keys()) if (this.#vectors.has(entryId)) this.#approximatePending.add(entryId);
       this.#scheduleApproximate();
