@@ -47,7 +47,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function harness(options: { millisecondsPerToken?: number; slots?: number } = {}): Promise<Harness> {
+async function harness(
+  options: { millisecondsPerToken?: number; slots?: number; maxQueuedPerAgent?: number } = {},
+): Promise<Harness> {
   const backend = new FakeInferenceBackend({
     checkPaths: false,
     millisecondsPerToken: options.millisecondsPerToken,
@@ -59,6 +61,7 @@ async function harness(options: { millisecondsPerToken?: number; slots?: number 
       { id: 'main', path: '/models/main.gguf', contextSize: 1024, slots: options.slots ?? 2, gpuLayers: 0 },
       { id: 'embedder', path: '/models/embedder.gguf', contextSize: 256, slots: 1, gpuLayers: 0 },
     ],
+    ...(options.maxQueuedPerAgent === undefined ? {} : { maxQueuedPerAgent: options.maxQueuedPerAgent }),
   });
   const records: InferenceAccountingRecord[] = [];
   const lines: Record<string, unknown>[] = [];
@@ -234,6 +237,24 @@ describe('InferenceService over IPC', () => {
     });
     expect(records.at(-1)).toMatchObject({ agent: 'LeadClaw', outcome: 'ok' });
     expect(pool.status()).toMatchObject({ queued: 0, running: 0, permitsInUse: 0 });
+  });
+
+  it('refuses a flooding agent QUEUE_FULL over its per-agent queue limit while another agent is served', async () => {
+    const { client } = await harness({ slots: 1, millisecondsPerToken: 2, maxQueuedPerAgent: 3 });
+    const lead = await client('LeadClaw');
+    const dev = await client('DevClaw');
+    const flood = Array.from({ length: 10 }, (_, index) =>
+      lead.inference.generate(`Request ${index}`, { priority: 'act' }).then(
+        () => 'served',
+        (error: { code?: string }) => error.code ?? 'other',
+      ),
+    );
+    await expect(dev.inference.generate('My turn?', { priority: 'act' })).resolves.toMatchObject({ tokensOut: 100 });
+    const outcomes = await Promise.all(flood);
+    // Three wait (and one runs, unless the model was still loading when they came): the rest are refused.
+    const served = outcomes.filter((outcome) => outcome === 'served').length;
+    expect(served === 3 || served === 4).toBe(true);
+    expect(outcomes.filter((outcome) => outcome === 'QUEUE_FULL')).toHaveLength(10 - served);
   });
 
   it('reserves priority human for a person: an agent asking for it is FORBIDDEN, the CLI gets it', async () => {
