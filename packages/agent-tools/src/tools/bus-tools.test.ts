@@ -163,4 +163,49 @@ describe('bus tools', () => {
       }),
     );
   });
+
+  it('plan.submit parks the cycle awaiting approval; plan.decide by an approver decides it, never its own', async () => {
+    for (const client of [admin, dev, lead])
+      await client.subscribe(['SELECT * FROM plan', 'SELECT * FROM cycle']).ready;
+    await dev.reducers.beginCycle({
+      trigger_kind: 'stimulus',
+      trigger_key: 'stimulus:77',
+      trigger_text: 'risky work',
+      task_id: null,
+      priority: 5,
+    });
+    const cycle = admin.rows('cycle').find((row) => row.trigger_key === 'stimulus:77');
+    if (cycle === undefined) throw new Error('cycle missing');
+    await dev.reducers.recordTriage({
+      cycle_id: cycle.id,
+      decision: 'act',
+      priority: 5,
+      reason: 'go',
+      defer_seconds: 0,
+    });
+    const devTools = registry.forAgent('DevClaw', ['plan.submit', 'plan.decide']);
+    const devContext = { ...contextFor(dev, 'DevClaw'), cycleId: Number(cycle.id) };
+    const submitted = await devTools.run(
+      'plan.submit',
+      { text: 'Run the migration', tools: ['command.run'] },
+      devContext,
+    );
+    const planId = (submitted.output as { planId: number }).planId;
+    expect(admin.rows('plan').find((row) => row.id === planId)).toMatchObject({ state: 'pending', agent: 'DevClaw' });
+    expect(admin.rows('cycle').find((row) => row.id === cycle.id)?.phase).toBe('awaiting_approval');
+    const own = await rejectionOf(devTools.run('plan.decide', { planId, approve: true, reason: 'mine' }, devContext));
+    expect(own.code).toBe('REDUCER_REJECTED');
+    await admin.reducers.setPlanApprover({ agent: 'LeadClaw', allowed: true });
+    const leadTools = registry.forAgent('LeadClaw', ['plan.decide']);
+    await leadTools.run(
+      'plan.decide',
+      { planId, approve: false, reason: 'not during the release' },
+      contextFor(lead, 'LeadClaw'),
+    );
+    expect(admin.rows('plan').find((row) => row.id === planId)).toMatchObject({
+      state: 'rejected',
+      decided_by: 'LeadClaw',
+      decision_reason: 'not during the release',
+    });
+  });
 });

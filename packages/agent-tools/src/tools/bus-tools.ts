@@ -55,8 +55,7 @@ export function createBusTools(): AnyAgentTool[] {
     argsSchema: z.strictObject({ to: agentName.optional(), text: z.string().min(1).max(8_000) }),
     sideEffect: true,
     async run(args, context) {
-      await context.bus.callReducer(
-        'send_message',
+      await context.bus.reducers.sendMessage(
         { to_agent: args.to ?? null, text: args.text },
         { signal: context.signal },
       );
@@ -81,8 +80,7 @@ export function createBusTools(): AnyAgentTool[] {
     }),
     sideEffect: true,
     async run(args, context) {
-      await context.bus.callReducer(
-        'create_task',
+      await context.bus.reducers.createTask(
         {
           title: args.title,
           description: args.description,
@@ -113,8 +111,7 @@ export function createBusTools(): AnyAgentTool[] {
     sideEffect: true,
     async run(args, context) {
       const taskId = taskOf(args.taskId, context);
-      await context.bus.callReducer(
-        'hand_off_task',
+      await context.bus.reducers.handOffTask(
         { task_id: taskId, to_agent: args.to, note: args.note },
         { signal: context.signal },
       );
@@ -129,11 +126,7 @@ export function createBusTools(): AnyAgentTool[] {
     sideEffect: true,
     async run(args, context) {
       const taskId = taskOf(args.taskId, context);
-      await context.bus.callReducer(
-        'complete_task',
-        { task_id: taskId, result: args.result },
-        { signal: context.signal },
-      );
+      await context.bus.reducers.completeTask({ task_id: taskId, result: args.result }, { signal: context.signal });
       return { output: { taskId, state: 'completed' }, text: `Task ${taskId} completed` };
     },
   });
@@ -145,7 +138,7 @@ export function createBusTools(): AnyAgentTool[] {
     sideEffect: true,
     async run(args, context) {
       const taskId = taskOf(args.taskId, context);
-      await context.bus.callReducer('fail_task', { task_id: taskId, reason: args.reason }, { signal: context.signal });
+      await context.bus.reducers.failTask({ task_id: taskId, reason: args.reason }, { signal: context.signal });
       return { output: { taskId, state: 'failed' }, text: `Task ${taskId} failed: ${args.reason}` };
     },
   });
@@ -167,8 +160,7 @@ export function createBusTools(): AnyAgentTool[] {
     }),
     sideEffect: true,
     async run(args, context) {
-      await context.bus.callReducer(
-        'request_attention',
+      await context.bus.reducers.requestAttention(
         {
           text: args.text,
           priority: args.priority,
@@ -194,8 +186,7 @@ export function createBusTools(): AnyAgentTool[] {
     }),
     sideEffect: true,
     async run(args, context) {
-      await context.bus.callReducer(
-        'submit_plan',
+      await context.bus.reducers.submitPlan(
         { cycle_id: context.cycleId, text: args.text, tools: args.tools },
         { signal: context.signal },
       );
@@ -216,8 +207,7 @@ export function createBusTools(): AnyAgentTool[] {
     argsSchema: z.strictObject({ planId: id, approve: z.boolean(), reason: z.string().min(1).max(2_000) }),
     sideEffect: true,
     async run(args, context) {
-      await context.bus.callReducer(
-        'decide_plan',
+      await context.bus.reducers.decidePlan(
         { plan_id: args.planId, approve: args.approve, reason: args.reason },
         { signal: context.signal },
       );
