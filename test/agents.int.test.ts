@@ -183,6 +183,7 @@ beforeAll(async () => {
       'memory_link',
       'message',
       'agent_status',
+      'plan_approver',
     ].map((table) => `SELECT * FROM ${table as BusTableName}` as const),
   ).ready;
   await until('five agents reporting status', () => rows('agent_status').length === 5);
@@ -209,6 +210,8 @@ describe('five agents under the orchestrator', () => {
         .map((row) => row.agent)
         .sort(),
     ).toEqual(['DevClaw', 'LeadClaw', 'OpsClaw', 'ScribeClaw', 'UXClaw']);
+    // The orchestrator granted plan approval from the agent folders: LeadClaw's says approvesPlans.
+    expect(rows('plan_approver').map((row) => row.agent)).toEqual(['LeadClaw']);
   });
 
   it('triages, acts and reflects on a stimulus, and the reflection is retrievable as memory (scripted: [e2e-act])', async () => {

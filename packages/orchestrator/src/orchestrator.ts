@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { loadAgent } from '@clawfleet/agents';
 import { BusService, EmbeddedDatabase, identityForName } from '@clawfleet/embedded-bus';
 import { IpcServer, prepareSocketPath, tokenAuthenticator } from '@clawfleet/ipc';
 import { ClawError, type InferenceAccountingRecord, type Logger } from '@clawfleet/protocol';
@@ -360,6 +361,27 @@ function registerAgents(database: EmbeddedDatabase, config: OrchestratorConfig):
       identity: identityForName(name),
       role: agent.role ?? DEFAULT_ROLES[name] ?? 'agent',
     });
+  }
+  grantPlanApproval(database, Object.keys(config.agents));
+}
+
+/**
+ * Agents whose folder says `approvesPlans` (LeadClaw) may decide other agents' plans; the others may
+ * not. Only an admin can grant it, so the orchestrator does, from the agent folders, at every start.
+ * An agent without a readable folder keeps what it had (its own process reports the folder's error).
+ */
+function grantPlanApproval(database: EmbeddedDatabase, names: readonly string[]): void {
+  const approvers = new Set(database.query(ORCHESTRATOR_IDENTITY, 'plan_approver').map((row) => row.agent));
+  for (const name of names) {
+    let approves: boolean;
+    try {
+      approves = loadAgent(name).approvesPlans;
+    } catch {
+      continue;
+    }
+    if (approves !== approvers.has(name)) {
+      database.callReducer(ORCHESTRATOR_IDENTITY, 'set_plan_approver', { agent: name, allowed: approves });
+    }
   }
 }
 
