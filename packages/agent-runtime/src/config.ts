@@ -27,6 +27,12 @@ export interface AgentProcessConfig {
   readonly searchPath: string;
   /** Seconds a task claim lasts without a heartbeat: how soon a killed agent's task returns to the queue. */
   readonly taskLeaseSeconds: number;
+  /**
+   * Tokens of context per slot of the model the agent's requests go to (the orchestrator sets it
+   * from its model settings). Prompts are built to fit it minus each phase's max tokens; unset, only
+   * the phases' `contextCharacters` bound them.
+   */
+  readonly contextTokens: number | undefined;
 }
 
 /** Each option with its environment variable; an error names both. */
@@ -42,6 +48,7 @@ export const AGENT_ENVIRONMENT = {
   logFormat: 'CLAW_LOG_FORMAT',
   searchPath: 'PATH',
   taskLeaseSeconds: 'CLAW_TASK_LEASE_SECONDS',
+  contextTokens: 'CLAW_AGENT_CONTEXT_TOKENS',
 } as const;
 
 function invalid(option: keyof typeof AGENT_ENVIRONMENT, message: string): never {
@@ -103,6 +110,14 @@ export function loadAgentProcessConfig(
   if (!/^\d+$/.test(leaseText) || taskLeaseSeconds < 2 || taskLeaseSeconds > 86_400) {
     invalid('taskLeaseSeconds', `expected an integer 2-86400, got \`${leaseText}\``);
   }
+  const contextText = optional(environment, 'contextTokens');
+  const contextTokens = contextText === undefined ? undefined : Number(contextText);
+  if (
+    contextText !== undefined &&
+    (!/^\d+$/.test(contextText) || contextTokens! < 256 || contextTokens! > 10_000_000)
+  ) {
+    invalid('contextTokens', `expected an integer 256-10000000, got \`${contextText}\``);
+  }
   return Object.freeze({
     agentName,
     token,
@@ -114,5 +129,6 @@ export function loadAgentProcessConfig(
     logFormat: logFormat.data,
     searchPath: optional(environment, 'searchPath') ?? '/usr/local/bin:/usr/bin:/bin',
     taskLeaseSeconds,
+    contextTokens,
   });
 }

@@ -272,6 +272,8 @@ async function startAgents(
     await mkdir(workspace, { recursive: true });
     const token = tokens[agent];
     if (token === undefined) throw new ClawError('INTERNAL', `No token for agent ${agent}`);
+    // The agent builds its prompts to fit the context of the model its requests go to.
+    const contextSize = config.models.find((model) => model.id === config.agents[agent]?.modelId)?.contextSize;
     specs.push({
       agent,
       environment: {
@@ -283,6 +285,7 @@ async function startAgents(
         CLAW_SHARED_WORKSPACE: config.workspaceDirectory,
         CLAW_LOG_LEVEL: config.logLevel,
         CLAW_LOG_FORMAT: 'json',
+        ...(contextSize === undefined ? {} : { CLAW_AGENT_CONTEXT_TOKENS: String(contextSize) }),
         ...options.agentEnvironment,
       },
     });

@@ -154,6 +154,7 @@ async function startLoop(
   agent: AgentDefinition,
   inference: ScriptedInference,
   memory: LoopMemory = noMemories,
+  extra: { contextTokens?: number } = {},
 ): Promise<AgentLoop> {
   const client = await harness.connect(agent.name);
   const toolbox = testTools.forAgent(agent.name, agent.tools);
@@ -177,6 +178,7 @@ async function startLoop(
       }),
     logger: silentLogger,
     now: () => Date.now() + harness.clock.offsetMs,
+    ...extra,
   });
   await loop.start();
   cleanups.push(() => loop.stop());
@@ -392,6 +394,28 @@ describe('the agent loop', () => {
       expect.stringContaining('gave up on cycle 2'),
     ]);
     expect(harness.rows('reflection')).toHaveLength(2);
+  });
+
+  it('builds prompts that fit the context minus max tokens, even for an 8,000-character stimulus (the most a stimulus holds)', async () => {
+    const harness = await hostBus();
+    const inference = new ScriptedInference({
+      triage: [say.triage('act')],
+      act: [say.finish('success', 'done')],
+    });
+    const contextTokens = 2048;
+    const memory: LoopMemory = {
+      retrieve: async () => Array.from({ length: 5 }, (_, index) => ({ id: index + 1, text: 'm'.repeat(300) })),
+    };
+    await startLoop(harness, testAgent('DevClaw'), inference, memory, { contextTokens });
+    await stimulus(harness, 'long stimulus 🦀 '.repeat(500).slice(0, 8_000));
+    expect(await doneCycle(harness)).toMatchObject({ outcome: 'success' });
+    for (const call of inference.calls) {
+      const tokensAtMost = Buffer.byteLength(call.prefix + call.prompt, 'utf8') + 1;
+      expect(tokensAtMost + call.maxTokens).toBeLessThanOrEqual(contextTokens);
+      expect(call.prompt).toContain('<|im_start|>assistant');
+    }
+    expect(inference.callsOf('triage')[0]!.prompt).toContain('characters omitted]');
+    expect(inference.callsOf('triage')[0]!.prompt).toContain('Answer in JSON');
   });
 
   it('stops at the step limit, reflects on why and raises an attention request', async () => {

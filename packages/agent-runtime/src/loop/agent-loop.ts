@@ -30,6 +30,8 @@ export interface AgentLoopOptions {
   leaseSeconds?: number;
   /** Called when a cycle is about to be triaged (for the wake-up latency benchmark). */
   onTriageStart?: (event: WakeEvent) => void;
+  /** Tokens of context per slot of the agent's model; prompts are built to fit it (CycleRunnerOptions). */
+  contextTokens?: number;
 }
 
 const HOUR_MS = 3_600_000;
@@ -69,6 +71,7 @@ export class AgentLoop implements AsyncDisposable {
       now: this.#now,
       leaseSeconds: options.leaseSeconds ?? 300,
       report: (phase, cycle, progress) => this.#report(phase, cycle, progress),
+      ...(options.contextTokens === undefined ? {} : { contextTokens: options.contextTokens }),
     });
   }
 

@@ -27,6 +27,8 @@ import {
   actPrompt,
   identityPrefix,
   type Observation,
+  type PromptBudget,
+  promptBudget,
   reflectPrompt,
   triagePrompt,
   withRepairNote,
@@ -55,6 +57,11 @@ export interface CycleRunnerOptions {
   leaseSeconds?: number;
   /** Reports progress to the agent's status row. */
   report: (phase: string, cycle: CycleRecord | undefined, progress: string) => Promise<void>;
+  /**
+   * Tokens of context per slot of the model the agent's requests go to: prompts are built to fit it
+   * minus the phase's max tokens. Unknown: only the phases' `contextCharacters` bound them.
+   */
+  contextTokens?: number;
 }
 
 /** The task text marker that makes every side-effect tool of its cycle need an approved plan. */
@@ -141,6 +148,10 @@ export class CycleRunner {
     return textBounds(Math.min(this.#agent.model.phases[phase].maxTokens, this.#agent.model.maxTokens));
   }
 
+  #budget(phase: AgentPhase): PromptBudget {
+    return promptBudget(this.#agent, phase, this.#options.contextTokens, this.#prefix);
+  }
+
   #cycle(id: number): CycleRecord {
     const cycle = this.#bus.cycle(id);
     if (cycle === undefined) throw new ClawError('NOT_FOUND', `Cycle ${id} is not in the cache`);
@@ -158,7 +169,14 @@ export class CycleRunner {
       .tasks()
       .filter((task) => task.owner === this.#agent.name && task.state === 'claimed')
       .map((task) => ({ id: task.id, title: task.title, state: task.state }));
-    const prompt = triagePrompt({ agent: this.#agent, trigger: cycle.triggerText, tasks, memories, delegates });
+    const prompt = triagePrompt({
+      agent: this.#agent,
+      trigger: cycle.triggerText,
+      tasks,
+      memories,
+      delegates,
+      budget: this.#budget('triage'),
+    });
     const decided = await this.#decide<TriageDecision>(
       cycle,
       'triage',
@@ -364,6 +382,7 @@ export class CycleRunner {
         tools,
         observations,
         stepsLeft: limits.stepsPerCycle - step,
+        budget: this.#budget('act'),
       });
       const bounds = this.#bounds('act');
       const decided = await this.#decide<ActDecision>(
@@ -718,6 +737,7 @@ export class CycleRunner {
       reason: current.reason,
       observations,
       ending,
+      budget: this.#budget('reflect'),
     });
     const bounds = this.#bounds('reflect');
     const decided = await this.#decide<ReflectionDecision>(

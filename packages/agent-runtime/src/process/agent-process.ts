@@ -61,6 +61,7 @@ export async function startAgentProcess(config: AgentProcessConfig, logger: Logg
       memory: loopMemoryOf(memory),
       toolbox,
       leaseSeconds: config.taskLeaseSeconds,
+      ...(config.contextTokens === undefined ? {} : { contextTokens: config.contextTokens }),
       toolContext: ({ cycleId, step, taskId, signal, logger: stepLogger }) => ({
         agent: definition.name,
         cycleId,
