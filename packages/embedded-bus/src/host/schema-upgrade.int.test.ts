@@ -170,16 +170,21 @@ describe('schema upgrade at open', () => {
 
   it('refuses a database with a removed column and a new NOT NULL column, naming both, and leaves it byte-identical', () => {
     const path = createCurrent();
-    makeOlder(path, 'ALTER TABLE inference_usage DROP COLUMN queued_ms; ALTER TABLE agent ADD COLUMN nickname TEXT;');
+    makeOlder(
+      path,
+      'ALTER TABLE inference_usage DROP COLUMN queued_ms; ALTER TABLE inference_usage DROP COLUMN method; ALTER TABLE agent ADD COLUMN nickname TEXT;',
+    );
     const before = snapshot(path);
     const error = openError(path);
     expect(error.code).toBe('SCHEMA_MISMATCH');
     expect(error.message).toContain(path);
-    expect(error.message).toMatch(/inference_usage\.queued_ms is new and NOT NULL without a default/);
+    // One clause per table and problem, naming each column.
+    expect(error.message).toMatch(/inference_usage\.method, \.queued_ms are new and NOT NULL without a default/);
     expect(error.message).toMatch(/agent\.nickname is in the file but no longer in the module/);
     expect(error.details.fix).toMatch(/move it aside/);
     expect(error.details.problems).toEqual([
       { table: 'agent', column: 'nickname', problem: expect.any(String) },
+      { table: 'inference_usage', column: 'method', problem: expect.any(String) },
       { table: 'inference_usage', column: 'queued_ms', problem: expect.any(String) },
     ]);
     expect(snapshot(path)).toEqual(before);

@@ -122,9 +122,21 @@ function hasTable(database: BetterSqlite3.Database, name: string): boolean {
   return database.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
 }
 
+/** One clause per table and kind of problem: `inference_usage.method, .outcome are new and NOT NULL ...`. */
 function describeProblems(problems: readonly SchemaProblem[]): string {
-  return problems
-    .map((problem) => `${problem.table}${problem.column === undefined ? '' : `.${problem.column}`} ${problem.problem}`)
+  const groups = new Map<string, { table: string; columns: string[]; problem: string }>();
+  for (const problem of problems) {
+    const key = `${problem.table}|${problem.column === undefined ? 'table' : 'column'}|${problem.problem}`;
+    const group = groups.get(key) ?? { table: problem.table, columns: [], problem: problem.problem };
+    if (problem.column !== undefined) group.columns.push(problem.column);
+    groups.set(key, group);
+  }
+  return [...groups.values()]
+    .map(({ table, columns, problem }) => {
+      if (columns.length === 0) return `${table} ${problem}`;
+      const verb = columns.length === 1 ? problem : problem.replace(/^is /, 'are ');
+      return `${table}.${columns.join(', .')} ${verb}`;
+    })
     .join('; ');
 }
 
