@@ -147,6 +147,7 @@ export function loopQueries(agent: string, approvesPlans: boolean): BusQuery[] {
     `SELECT * FROM cycle WHERE agent = ${quoted}`,
     `SELECT * FROM tool_call WHERE agent = ${quoted}`,
     `SELECT * FROM cycle_inference WHERE agent = ${quoted}`,
+    `SELECT * FROM reaction_rule WHERE agent = ${quoted}`,
   ];
 }
 

@@ -627,6 +627,18 @@ describe('the agent loop', () => {
     expect(harness.rows('task')[0]).toMatchObject({ state: 'claimed', owner: 'UXClaw' });
   });
 
+  it('publishes its reactions at start, and withdraws one its folder no longer lists', async () => {
+    const harness = await hostBus();
+    const withReaction = testAgent('LeadClaw', { reactions: [{ event: 'task_failed', priority: 7 }] });
+    const first = await startLoop(harness, withReaction, new ScriptedInference());
+    expect(harness.rows('reaction_rule').map((row) => [row.agent, row.event, row.priority])).toEqual([
+      ['LeadClaw', 'task_failed', 7],
+    ]);
+    await first.stop();
+    await startLoop(harness, testAgent('LeadClaw', { reactions: [] }), new ScriptedInference());
+    expect(harness.rows('reaction_rule')).toEqual([]);
+  });
+
   it('resumes after its process died: a recorded side effect is not repeated, an unfinished call is marked interrupted', async () => {
     effects.length = 0;
     const harness = await hostBus();
