@@ -639,6 +639,25 @@ describe('the agent loop', () => {
     expect(harness.rows('reaction_rule')).toEqual([]);
   });
 
+  it('runs its idle hooks when its queue empties after work, recording each run', async () => {
+    const harness = await hostBus();
+    const agent = testAgent('DevClaw', {
+      hooks: [
+        { name: 'idle-check', on: 'agent_idle', check: { kind: 'tool', tool: 'files.read', args: { path: 'STATUS' } } },
+      ],
+    });
+    await startLoop(harness, agent, new ScriptedInference({ triage: [say.triage('ignore')] }));
+    expect(harness.rows('hook_run')).toEqual([]);
+    await stimulus(harness, 'Anything');
+    const run = await until('an idle hook run', () => harness.rows('hook_run')[0]);
+    expect(run).toMatchObject({
+      hook: 'idle-check',
+      event: 'agent_idle',
+      verdict: 'pass',
+      reason: 'contents of STATUS',
+    });
+  });
+
   it('resumes after its process died: a recorded side effect is not repeated, an unfinished call is marked interrupted', async () => {
     effects.length = 0;
     const harness = await hostBus();
