@@ -67,6 +67,61 @@ describe('claw against a running orchestrator', () => {
     expect(JSON.parse(rows.stdout)).toEqual([{ text: 'Check the disk space', target_agent: 'OpsClaw' }]);
   });
 
+  it('reads what agents wrote: tasks by state, one task with its history, messages and reflections', async () => {
+    const tokens = JSON.parse(readFileSync(join(dataDirectory, 'tokens.json'), 'utf8')) as Record<string, string>;
+    const socketPath = join(dataDirectory, 'orchestrator.sock');
+    const lead = await EmbeddedBusClient.connect({ socketPath, name: 'LeadClaw', token: tokens.LeadClaw! });
+    const dev = await EmbeddedBusClient.connect({ socketPath, name: 'DevClaw', token: tokens.DevClaw! });
+    try {
+      const tasks = dev.subscribe(['SELECT * FROM task']);
+      await tasks.ready;
+      await lead.callReducer('create_task', {
+        title: 'Fix the flaky build',
+        description: 'CI fails one run in five',
+        priority: 6,
+        depends_on: [],
+        stimulus_id: null,
+        reserved_for: null,
+      });
+      const taskId = Number(dev.rows('task').find((row) => row.title === 'Fix the flaky build')!.id);
+      await dev.callReducer('claim_task', { task_id: taskId, lease_seconds: 600 });
+      await dev.callReducer('send_message', { to_agent: 'LeadClaw', text: 'On it: @UXClaw please review after' });
+      await dev.callReducer('record_reflection', {
+        task_id: taskId,
+        text: 'The flake came from a shared temp folder',
+        importance: 0.8,
+        tags: ['ci'],
+        links: [],
+      });
+
+      const claimed = JSON.parse((await claw('tasks', '--state', 'claimed', '--json')).stdout) as { id: number }[];
+      expect(claimed).toEqual([expect.objectContaining({ id: taskId, owner: 'DevClaw', state: 'claimed' })]);
+      const detail = JSON.parse((await claw('task', String(taskId), '--json')).stdout) as {
+        task: { title: string };
+        reflections: { text: string }[];
+      };
+      expect(detail.task.title).toBe('Fix the flaky build');
+      expect(detail.reflections.map((row) => row.text)).toEqual(['The flake came from a shared temp folder']);
+      const human = await claw('task', String(taskId));
+      expect(human.stdout).toMatch(/DevClaw reflected: The flake came from a shared temp folder/);
+
+      const mentioned = JSON.parse((await claw('messages', '--agent', 'UXClaw', '--json')).stdout) as {
+        text: string;
+      }[];
+      expect(mentioned.map((row) => row.text)).toEqual(['On it: @UXClaw please review after']);
+      expect(JSON.parse((await claw('messages', '--agent', 'OpsClaw', '--json')).stdout)).toEqual([]);
+
+      const reflections = JSON.parse(
+        (await claw('reflections', 'DevClaw', '--since', '1h', '--json')).stdout,
+      ) as unknown[];
+      expect(reflections).toEqual([expect.objectContaining({ agent: 'DevClaw', task_id: taskId })]);
+      expect(JSON.parse((await claw('reflections', 'DevClaw', '--since', '2099-01-01', '--json')).stdout)).toEqual([]);
+    } finally {
+      await lead.dispose();
+      await dev.dispose();
+    }
+  });
+
   it('lists and resolves an attention request an agent raised', async () => {
     const tokens = JSON.parse(readFileSync(join(dataDirectory, 'tokens.json'), 'utf8')) as Record<string, string>;
     const ops = await EmbeddedBusClient.connect({
