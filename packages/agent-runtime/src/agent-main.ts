@@ -7,14 +7,21 @@
  *   CLAW_AGENT_NAME=DevClaw CLAW_AGENT_TOKEN=... CLAW_SOCKET=.data/orchestrator.sock \
  *     node --import tsx packages/agent-runtime/src/agent-main.ts
  *
- * Exit codes: 0 stopped by a signal; 78 bad configuration; 1 anything else.
+ * Exit codes: 0 stopped by a signal; 69 the orchestrator stayed unreachable past the reconnect window
+ * (CLAW_AGENT_RECONNECT_SECONDS, default 30); 77 the orchestrator refused the token at reconnect (or said goodbye for good);
+ * 78 bad configuration; 1 anything else.
  */
 import { ClawError, type Logger } from '@clawfleet/protocol';
 import pino from 'pino';
 import { type AgentProcessConfig, loadAgentProcessConfig } from './config.ts';
 import { type RunningAgent, startAgentProcess } from './process/agent-process.ts';
+import { watchConnection } from './process/connection-watchdog.ts';
 
+const EXIT_UNREACHABLE = 69;
+const EXIT_REFUSED = 77;
 const EXIT_CONFIG = 78;
+/** How long stopping may take once the orchestrator is gone before the process exits anyway. */
+const LOST_STOP_GRACE_MS = 5_000;
 
 process.umask(0o077);
 
@@ -49,18 +56,38 @@ async function main(): Promise<void> {
     process.exit(clawError.code === 'CONFIG_INVALID' || clawError.code === 'TOOL_UNKNOWN' ? EXIT_CONFIG : 1);
   }
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (signal: string, code = 0) => {
     if (stopping) return;
     stopping = true;
     root.info({ signal }, 'stopping');
+    if (code !== 0) setTimeout(() => process.exit(code), LOST_STOP_GRACE_MS).unref();
     agent.stop().then(
-      () => process.exit(0),
+      () => process.exit(code),
       (error: unknown) => {
         root.error({ err: error }, 'stopping failed');
-        process.exit(1);
+        process.exit(code === 0 ? 1 : code);
       },
     );
   };
+  // An orchestrator that died does not leave its agents running: give it a window to come back.
+  watchConnection(agent.connection, {
+    windowMs: config.reconnectWindowSeconds * 1_000,
+    onLost: (loss) => {
+      if (loss.kind === 'unreachable') {
+        root.error(
+          { windowSeconds: config.reconnectWindowSeconds, exitCode: EXIT_UNREACHABLE },
+          `orchestrator unreachable for ${config.reconnectWindowSeconds} s; exiting`,
+        );
+        stop('orchestrator-lost', EXIT_UNREACHABLE);
+      } else {
+        root.error(
+          { code: loss.error.code, exitCode: EXIT_REFUSED },
+          `orchestrator refused this agent or closed for good (${loss.error.code}: ${loss.error.message}); exiting`,
+        );
+        stop('orchestrator-refused', EXIT_REFUSED);
+      }
+    },
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   // A bus connection that cannot come back leaves nothing to do: exit, and let the supervisor restart us.

@@ -33,6 +33,11 @@ export interface AgentProcessConfig {
    * the phases' `contextCharacters` bound them.
    */
   readonly contextTokens: number | undefined;
+  /**
+   * Seconds the agent keeps trying to reach a lost orchestrator before it exits (exit code 69): an
+   * orchestrator restart fits in it, an orchestrator that died does not leave the agent behind.
+   */
+  readonly reconnectWindowSeconds: number;
 }
 
 /** Each option with its environment variable; an error names both. */
@@ -49,6 +54,7 @@ export const AGENT_ENVIRONMENT = {
   searchPath: 'PATH',
   taskLeaseSeconds: 'CLAW_TASK_LEASE_SECONDS',
   contextTokens: 'CLAW_AGENT_CONTEXT_TOKENS',
+  reconnectWindowSeconds: 'CLAW_AGENT_RECONNECT_SECONDS',
 } as const;
 
 function invalid(option: keyof typeof AGENT_ENVIRONMENT, message: string): never {
@@ -118,6 +124,11 @@ export function loadAgentProcessConfig(
   ) {
     invalid('contextTokens', `expected an integer 256-10000000, got \`${contextText}\``);
   }
+  const windowText = optional(environment, 'reconnectWindowSeconds') ?? '30';
+  const reconnectWindowSeconds = Number(windowText);
+  if (!/^\d+$/.test(windowText) || reconnectWindowSeconds < 1 || reconnectWindowSeconds > 86_400) {
+    invalid('reconnectWindowSeconds', `expected an integer 1-86400, got \`${windowText}\``);
+  }
   return Object.freeze({
     agentName,
     token,
@@ -130,5 +141,6 @@ export function loadAgentProcessConfig(
     searchPath: optional(environment, 'searchPath') ?? '/usr/local/bin:/usr/bin:/bin',
     taskLeaseSeconds,
     contextTokens,
+    reconnectWindowSeconds,
   });
 }

@@ -3,6 +3,7 @@
  * orchestrator (bus and inference), its memory, its toolbox, and the loop. Nothing here assumes a
  * parent process: the same code runs as the orchestrator's child or alone in a container.
  */
+
 import { mkdirSync } from 'node:fs';
 import { connectAgent } from '@clawfleet/agent-connection';
 import { createToolRegistry } from '@clawfleet/agent-tools';
@@ -12,12 +13,15 @@ import { AgentMemory, InferenceSummarizer, MemoryCompactor } from '@clawfleet/me
 import type { JsonValue, Logger } from '@clawfleet/protocol';
 import type { AgentProcessConfig } from '../config.ts';
 import { AgentLoop } from '../loop/agent-loop.ts';
+import type { WatchedConnection } from './connection-watchdog.ts';
 import { loopMemoryOf, toolMemoryOf } from './memory-adapters.ts';
 
 export interface RunningAgent {
   readonly definition: AgentDefinition;
   readonly loop: AgentLoop;
   readonly bus: BusClient;
+  /** The one connection to the orchestrator, for its `disconnected`, `reconnected` and `gaveUp` events. */
+  readonly connection: WatchedConnection;
   /** Stops the loop (the current cycle stays recorded, to resume), then closes memory and connections. */
   stop(): Promise<void>;
 }
@@ -83,6 +87,7 @@ export async function startAgentProcess(config: AgentProcessConfig, logger: Logg
       definition,
       loop,
       bus,
+      connection: connection.ipc,
       async stop() {
         await loop.stop();
         for (const close of cleanup.reverse()) await close().catch(() => {});

@@ -53,6 +53,11 @@ export interface RequestOptions {
 interface IpcClientEvents {
   disconnected: [error: ClawError];
   reconnected: [];
+  /**
+   * The client stopped for good without `close()`: a reconnect was refused (a token no longer
+   * valid) or the server said goodbye without reconnect. Nothing will be sent or received again.
+   */
+  gaveUp: [error: ClawError];
   closed: [];
 }
 
@@ -318,8 +323,11 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
         return;
       case 'goodbye':
         this.#logger.info({ reason: frame.reason, reconnect: frame.reconnect }, 'server said goodbye');
-        if (!frame.reconnect)
-          this.#disposed.abort(new ClawError('CONNECTION_CLOSED', frame.reason, { retryable: false }));
+        if (!frame.reconnect) {
+          const error = new ClawError('CONNECTION_CLOSED', frame.reason, { retryable: false });
+          this.#disposed.abort(error);
+          this.emit('gaveUp', error);
+        }
         return;
       default:
         this.#logger.warn({ type: frame.type }, 'unexpected frame from server');
@@ -354,6 +362,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
             this.#logger.error({ err: clawError }, 'reconnect refused; giving up');
             this.#disposed.abort(clawError);
             for (const wake of this.#linkWaiters) wake();
+            this.emit('gaveUp', clawError);
             return;
           }
         }
