@@ -125,9 +125,28 @@ beforeAll(async () => {
 afterEach(async () => {
   for (const child of running.splice(0)) {
     if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await new Promise((resolveExit) => child.once('exit', resolveExit));
+      const exited = new Promise((resolveExit) => child.once('exit', resolveExit));
+      // A detached child leads its own process group: kill the group, else the child.
+      try {
+        if (child.pid === undefined) throw new Error('no pid');
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+      await exited;
     }
+  }
+  // An orchestrator that outlived what started it (npm start killed above) is found by its lock file.
+  for (const entry of readdirSync(scratch, { withFileTypes: true })) {
+    const lockFile = join(scratch, entry.name, 'orchestrator.lock');
+    if (!entry.isDirectory() || !existsSync(lockFile)) continue;
+    let pid = 0;
+    try {
+      pid = Number((JSON.parse(readFileSync(lockFile, 'utf8')) as { pid?: unknown }).pid);
+    } catch {
+      continue;
+    }
+    if (Number.isInteger(pid) && pid > 1 && pid !== process.pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
   }
 });
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EXIT_CODES } from './errors/exit-codes.ts';
 import { isAlive } from './process/data-files.ts';
-import { runClaw, spawnClaw } from './testing/run-claw.ts';
+import { killSpawned, runClaw, spawnClaw, stopOrchestratorOf } from './testing/run-claw.ts';
 
 /** `claw up` / `claw down` / `claw logs` with the real orchestrator on the generated tiny model. */
 let dataDirectory: string;
@@ -15,14 +15,16 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  // Whatever a failed test left running is stopped by pid, never by name.
-  const pidFile = join(dataDirectory, 'orchestrator.pid');
-  if (existsSync(pidFile)) {
-    const pid = Number(readFileSync(pidFile, 'utf8'));
-    if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  // Whatever a failed test left running is stopped by pid, never by name: the orchestrator first
+  // (SIGTERM, so it stops its agents; SIGKILL after a grace), then every `claw` this file spawned
+  // (`claw up` in the foreground, `logs -f`), and only then is the data directory removed.
+  try {
+    await stopOrchestratorOf(dataDirectory);
+  } finally {
+    await killSpawned();
+    rmSync(dataDirectory, { recursive: true, force: true });
   }
-  rmSync(dataDirectory, { recursive: true, force: true });
-});
+}, 60_000);
 
 describe('claw up', () => {
   it('runs the orchestrator in the foreground, says where everything is, and stops it drained on Ctrl-C', async () => {

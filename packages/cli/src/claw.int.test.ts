@@ -7,7 +7,7 @@ import { IpcClient } from '@clawfleet/ipc';
 import { ADMIN_METHODS } from '@clawfleet/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from './errors/exit-codes.ts';
-import { runClaw, spawnClaw, startOrchestrator, stopProcess } from './testing/run-claw.ts';
+import { killSpawned, runClaw, spawnClaw, startOrchestrator, stopProcess } from './testing/run-claw.ts';
 
 /**
  * The real `claw` binary, run as a child process against a real orchestrator (its own process,
@@ -31,8 +31,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (orchestrator) await stopProcess(orchestrator);
-  rmSync(dataDirectory, { recursive: true, force: true });
+  try {
+    if (orchestrator) await stopProcess(orchestrator);
+  } finally {
+    // A `claw stimulus --wait` a failed test left running, too.
+    await killSpawned();
+    rmSync(dataDirectory, { recursive: true, force: true });
+  }
 });
 
 describe('claw against a running orchestrator', () => {
