@@ -64,6 +64,11 @@ describe('agent supervision under the orchestrator', () => {
         CLAW_SHARED_WORKSPACE: orchestrator.config.workspaceDirectory,
         CLAW_LOG_LEVEL: 'info',
         CLAW_LOG_FORMAT: 'json',
+        // The agent fits its prompts to the context of the model its requests go to.
+        CLAW_AGENT_CONTEXT_TOKENS: String(
+          orchestrator.config.models.find((model) => model.id === orchestrator.config.agents[spec.agent]?.modelId)
+            ?.contextSize,
+        ),
       });
       expect(statSync(spec.environment.CLAW_AGENT_WORKSPACE as string).isDirectory()).toBe(true);
     }

@@ -38,7 +38,8 @@ describe('claw up', () => {
     await new Promise<void>((resolveReady, reject) => {
       up.stderr!.on('data', (chunk: Buffer) => {
         stderr += chunk.toString();
-        if (stderr.includes('Clawfleet is up')) resolveReady();
+        // The summary arrives in several writes; its last line starts with `Next:`.
+        if (/Clawfleet is up[\s\S]*\nNext:/.test(stderr)) resolveReady();
       });
       up.once('exit', (code) => reject(new Error(`claw up exited with ${code}: ${stderr}`)));
     });
