@@ -805,6 +805,17 @@ export class CycleRunner {
     for (let attempt = 0; attempt < 2; attempt += 1) {
       signal.throwIfAborted();
       let value: unknown;
+      const record = (made: { modelId: string; requestId?: string; tokensIn: number; tokensOut: number }) =>
+        this.#bus.recordCycleInference({
+          cycleId: cycle.id,
+          phase: attempt === 0 ? phase : 'repair',
+          model: made.modelId,
+          requestId: made.requestId ?? '',
+          promptHash: sha256(this.#prefix + attemptPrompt),
+          maxTokens,
+          tokensIn: made.tokensIn,
+          tokensOut: made.tokensOut,
+        });
       try {
         const reply = await this.#options.inference.structured(attemptPrompt, schema, {
           priority,
@@ -813,22 +824,16 @@ export class CycleRunner {
           signal,
         });
         signal.throwIfAborted();
-        await this.#bus.recordCycleInference({
-          cycleId: cycle.id,
-          phase: attempt === 0 ? phase : 'repair',
-          model: reply.modelId,
-          requestId: reply.requestId ?? '',
-          promptHash: sha256(this.#prefix + attemptPrompt),
-          maxTokens,
-          tokensIn: reply.tokensIn,
-          tokensOut: reply.tokensOut,
-        });
+        await record(reply);
         value = reply.value;
         if (reply.stopReason === 'max-tokens' && value === undefined)
           throw new ClawError('OUTPUT_INVALID', 'truncated at max tokens');
       } catch (error) {
         if (!(error instanceof ClawError) || (error.code !== 'OUTPUT_INVALID' && error.code !== 'INVALID_RESPONSE'))
           throw error;
+        // The service rejected what the model wrote, but the call was made: it belongs to the cycle too.
+        const made = rejectedCall(error);
+        if (made !== undefined) await record(made);
         problem = error.message;
         attemptPrompt = withRepairNote(prompt, problem);
         continue;
@@ -840,6 +845,16 @@ export class CycleRunner {
     }
     return { ok: false, problem };
   }
+}
+
+/** The model call behind an OUTPUT_INVALID answer, when the service named it (id, model, tokens). */
+function rejectedCall(
+  error: ClawError,
+): { modelId: string; requestId: string; tokensIn: number; tokensOut: number } | undefined {
+  const { requestId, modelId, tokensIn, tokensOut } = error.details ?? {};
+  if (typeof requestId !== 'string' || typeof modelId !== 'string') return undefined;
+  if (typeof tokensIn !== 'number' || typeof tokensOut !== 'number') return undefined;
+  return { requestId, modelId, tokensIn, tokensOut };
 }
 
 function observationOf(call: ToolCallRecord): Observation {

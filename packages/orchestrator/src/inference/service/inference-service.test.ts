@@ -174,6 +174,10 @@ describe('InferenceService over IPC', () => {
     expect(cut.code).toBe('OUTPUT_INVALID');
     expect(cut.retryable).toBe(true);
     expect(records.at(-1)).toMatchObject({ outcome: 'failed', errorCode: 'OUTPUT_INVALID', tokensOut: 5 });
+    // The rejected call is named across the socket, so the agent can record it on its cycle.
+    expect(cut.details).toMatchObject({ requestId: records.at(-1)?.requestId, tokensOut: 5 });
+    expect(typeof cut.details?.modelId).toBe('string');
+    expect(Number(cut.details?.tokensIn)).toBeGreaterThan(0);
 
     const badSchema = await rejectionOf(inference.structured('Decide.', { type: 'frob' }));
     expect(badSchema.code).toBe('INVALID_PARAMS');

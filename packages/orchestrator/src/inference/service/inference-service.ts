@@ -208,11 +208,18 @@ export class InferenceService {
     const scope = this.#arrive('structured', agent, params.priority);
     const validator = this.#schemas.validatorFor(params.jsonSchema);
     return this.#generate(scope, params, params.jsonSchema, call, (result) => {
+      // A rejected output still was a model call: its id and token counts let the caller record it.
+      const made = {
+        requestId: result.requestId,
+        modelId: result.modelId,
+        tokensIn: result.tokensIn,
+        tokensOut: result.tokensOut,
+      };
       if (result.stopReason !== 'eos') {
         throw new ClawError(
           'OUTPUT_INVALID',
           `The structured output was cut off (${result.stopReason}) after ${result.tokensOut} tokens; raise \`maxTokens\` or bound the schema's lengths`,
-          { details: { stopReason: result.stopReason, tokensOut: result.tokensOut } },
+          { details: { stopReason: result.stopReason, ...made } },
         );
       }
       let value: unknown;
@@ -221,6 +228,7 @@ export class InferenceService {
       } catch (error) {
         throw new ClawError('OUTPUT_INVALID', `The model output is not valid JSON: ${(error as Error).message}`, {
           cause: error,
+          details: made,
         });
       }
       const checked = validator.safeParse(value);
@@ -230,6 +238,7 @@ export class InferenceService {
         throw new ClawError(
           'OUTPUT_INVALID',
           `The model output does not match the schema${where}: ${issue?.message ?? 'invalid'}`,
+          { details: made },
         );
       }
       return { ...result, value };
