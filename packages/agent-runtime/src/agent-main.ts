@@ -20,8 +20,8 @@ import { watchConnection } from './process/connection-watchdog.ts';
 const EXIT_UNREACHABLE = 69;
 const EXIT_REFUSED = 77;
 const EXIT_CONFIG = 78;
-/** How long stopping may take once the orchestrator is gone before the process exits anyway. */
-const LOST_STOP_GRACE_MS = 5_000;
+/** How long stopping may take before the process exits anyway. */
+const STOP_GRACE_MS = 10_000;
 
 process.umask(0o077);
 
@@ -35,6 +35,15 @@ function createLogger(config: AgentProcessConfig): pino.Logger {
       ? { transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname' } } }
       : {}),
   });
+}
+
+/** Runs a logging call whose failure (EPIPE: the orchestrator that read our output is gone) must not matter. */
+function quietly(log: () => void): void {
+  try {
+    log();
+  } catch {
+    // Nothing to tell, and no one to tell it to.
+  }
 }
 
 async function main(): Promise<void> {
@@ -56,16 +65,22 @@ async function main(): Promise<void> {
     process.exit(clawError.code === 'CONFIG_INVALID' || clawError.code === 'TOOL_UNKNOWN' ? EXIT_CONFIG : 1);
   }
   let stopping = false;
-  const stop = (signal: string, code = 0) => {
+  let exitCode = 0;
+  const stop = (reason: string, code = 0) => {
+    // A later, more specific reason (the orchestrator lost while already stopping) sets the exit code.
+    if (code !== 0) exitCode = code;
     if (stopping) return;
     stopping = true;
-    root.info({ signal }, 'stopping');
-    if (code !== 0) setTimeout(() => process.exit(code), LOST_STOP_GRACE_MS).unref();
+    // Stopping waits on the connection and the current cycle; with the orchestrator gone it could
+    // wait for good (an agent that ignored SIGTERM and lived on was found so). Bounded, and armed
+    // before anything is logged: a log line to a dead orchestrator's pipe must not prevent the exit.
+    setTimeout(() => process.exit(exitCode), STOP_GRACE_MS).unref();
+    quietly(() => root.info({ reason }, 'stopping'));
     agent.stop().then(
-      () => process.exit(code),
+      () => process.exit(exitCode),
       (error: unknown) => {
         root.error({ err: error }, 'stopping failed');
-        process.exit(code === 0 ? 1 : code);
+        process.exit(exitCode === 0 ? 1 : exitCode);
       },
     );
   };
@@ -74,15 +89,19 @@ async function main(): Promise<void> {
     windowMs: config.reconnectWindowSeconds * 1_000,
     onLost: (loss) => {
       if (loss.kind === 'unreachable') {
-        root.error(
-          { windowSeconds: config.reconnectWindowSeconds, exitCode: EXIT_UNREACHABLE },
-          `orchestrator unreachable for ${config.reconnectWindowSeconds} s; exiting`,
+        quietly(() =>
+          root.error(
+            { windowSeconds: config.reconnectWindowSeconds, exitCode: EXIT_UNREACHABLE },
+            `orchestrator unreachable for ${config.reconnectWindowSeconds} s; exiting`,
+          ),
         );
         stop('orchestrator-lost', EXIT_UNREACHABLE);
       } else {
-        root.error(
-          { code: loss.error.code, exitCode: EXIT_REFUSED },
-          `orchestrator refused this agent or closed for good (${loss.error.code}: ${loss.error.message}); exiting`,
+        quietly(() =>
+          root.error(
+            { code: loss.error.code, exitCode: EXIT_REFUSED },
+            `orchestrator refused this agent or closed for good (${loss.error.code}: ${loss.error.message}); exiting`,
+          ),
         );
         stop('orchestrator-refused', EXIT_REFUSED);
       }
