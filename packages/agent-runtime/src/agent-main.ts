@@ -11,6 +11,8 @@
  * (CLAW_AGENT_RECONNECT_SECONDS, default 30); 77 the orchestrator refused the token at reconnect (or said goodbye for good);
  * 78 bad configuration; 1 anything else.
  */
+
+import { writeSync } from 'node:fs';
 import { ClawError, type Logger } from '@clawfleet/protocol';
 import pino from 'pino';
 import { type AgentProcessConfig, loadAgentProcessConfig } from './config.ts';
@@ -26,16 +28,52 @@ const STOP_GRACE_MS = 10_000;
 process.umask(0o077);
 
 function createLogger(config: AgentProcessConfig): pino.Logger {
-  return pino({
-    level: config.logLevel,
-    name: config.agentName,
-    base: { agent: config.agentName },
-    redact: { paths: ['token', '*.token', 'authorization', '*.authorization'], censor: '[redacted]' },
-    ...(config.logFormat === 'pretty'
-      ? { transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname' } } }
-      : {}),
-  });
+  return pino(
+    {
+      level: config.logLevel,
+      name: config.agentName,
+      base: { agent: config.agentName },
+      redact: { paths: ['token', '*.token', 'authorization', '*.authorization'], censor: '[redacted]' },
+      ...(config.logFormat === 'pretty'
+        ? { transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname' } } }
+        : {}),
+    },
+    config.logFormat === 'pretty' ? undefined : standardOutput,
+  );
 }
+
+const EAGAIN_RETRIES = 50;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Log lines to fd 1, synchronously, dropped when no one can read them. pino's default destination
+ * (sonic-boom) retries a failed synchronous write forever, sleeping 100 ms a time, and flushes at
+ * exit: with the orchestrator that read our output gone (EPIPE), an agent hung in that loop for good,
+ * deaf to SIGTERM (Q-111). Here a broken pipe turns logging off, and a full one (EAGAIN: a slow
+ * reader) is retried a bounded number of times before the line is dropped.
+ */
+const standardOutput = {
+  broken: false,
+  write(line: string): void {
+    if (this.broken) return;
+    const bytes = Buffer.from(line);
+    let written = 0;
+    for (let attempt = 0; written < bytes.length; ) {
+      try {
+        written += writeSync(1, bytes, written, bytes.length - written);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if ((code === 'EAGAIN' || code === 'EBUSY') && attempt < EAGAIN_RETRIES) {
+          attempt += 1;
+          Atomics.wait(sleeper, 0, 0, 2);
+          continue;
+        }
+        if (code !== 'EAGAIN' && code !== 'EBUSY') this.broken = true;
+        return;
+      }
+    }
+  },
+};
 
 /** Runs a logging call whose failure (EPIPE: the orchestrator that read our output is gone) must not matter. */
 function quietly(log: () => void): void {
