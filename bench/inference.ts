@@ -190,6 +190,8 @@ async function schedulingOverhead(requests: number, inFlight: number) {
   const pool = await SlotPool.create({
     backend,
     models: [{ id: 'fake', path: '/fake.gguf', contextSize: 512, slots: 4, gpuLayers: 0 }],
+    // Up to 1,000 in flight over five agents, unevenly at times: the per-agent cap is not what is measured.
+    maxQueuedPerAgent: inFlight,
   });
   (await pool.acquire({ agent: 'LeadClaw', modelId: 'fake', priority: 'act' })).release(); // load once
   const measurePool = async () => {
