@@ -317,10 +317,11 @@ describe('five agents under the orchestrator', () => {
     });
     const task = await until('the task', () => rows('task').find((row) => row.title === title));
     const states: string[] = [];
-    const watch = setInterval(() => {
+    const sampleState = () => {
       const state = String(rows('task').find((row) => row.id === task.id)?.state);
       if (states.at(-1) !== state) states.push(state);
-    }, 10);
+    };
+    const watch = setInterval(sampleState, 10);
     try {
       await killStepWasHeld;
       const cycle = await until('the cycle', () => cyclesOf('DevClaw').find((row) => row.task_id === task.id));
@@ -341,6 +342,8 @@ describe('five agents under the orchestrator', () => {
         rows('task').find((row) => row.id === task.id && row.state === 'completed'),
       );
       expect(done).toMatchObject({ owner: 'DevClaw', attempts: 2 });
+      // `until` can see the completion before the 10 ms sampler's next tick: take that sample now.
+      sampleState();
       expect(states).toEqual(
         ['queued', 'claimed', 'queued', 'claimed', 'completed'].slice(states[0] === 'queued' ? 0 : 1),
       );
