@@ -42,9 +42,13 @@ const ALLOWED: Record<string, string[]> = {
     'tiny-model',
     'inference-client',
     'agents',
+    // The HTTP server serves the dashboard's static files from the directory it exports.
+    'dashboard',
   ],
   // The CLI talks to the orchestrator over the socket only: it never imports the orchestrator package.
   cli: ['protocol', 'ipc', 'bus-client', 'inference-client', 'memory'],
+  // Static files and the path to them: the browser code talks to the HTTP API only.
+  dashboard: [],
 };
 /**
  * Imports allowed in test code only (`*.test.ts`, and `src/testing/`, which holds test doubles that
