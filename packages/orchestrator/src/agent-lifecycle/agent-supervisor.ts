@@ -45,6 +45,8 @@ export interface SupervisedAgentStatus {
   state: SupervisedState;
   /** The running instance's runtime id (`process 4242`), when one runs. */
   instance: string | undefined;
+  /** Whether the running instance was left by an earlier orchestrator and taken over. */
+  adopted: boolean;
   /** Launches after the first. */
   restarts: number;
   /** Crashes within the crash window now. */
@@ -53,7 +55,7 @@ export interface SupervisedAgentStatus {
 }
 
 export type SupervisorEvent =
-  | { type: 'started'; agent: string; instance: string }
+  | { type: 'started'; agent: string; instance: string; adopted: boolean }
   | { type: 'exited'; agent: string; exit: AgentExit; expected: boolean }
   | { type: 'restart-scheduled'; agent: string; delayMs: number }
   | { type: 'given-up'; agent: string; crashes: number; lastExit: AgentExit }
@@ -144,9 +146,18 @@ export class AgentSupervisor {
     this.#now = options.now ?? (() => performance.now());
   }
 
-  /** Launches every agent. An agent whose launch fails is treated as a crash (backoff, then give-up). */
+  /** The runtime the agents run on (`process`, `docker`). */
+  get runtimeKind(): string {
+    return this.#runtime.kind;
+  }
+
+  /**
+   * Launches every agent, taking over the ones an earlier orchestrator left running where the
+   * runtime can (containers; see `AgentRuntime.canAdopt`). An agent whose launch fails is treated as
+   * a crash (backoff, then give-up).
+   */
   async start(): Promise<void> {
-    await Promise.all([...this.#agents.values()].map((supervised) => this.#launch(supervised)));
+    await Promise.all([...this.#agents.values()].map((supervised) => this.#launch(supervised, { adopt: true })));
   }
 
   status(): SupervisedAgentStatus[] {
@@ -155,6 +166,7 @@ export class AgentSupervisor {
       agent: supervised.spec.agent,
       state: supervised.state,
       instance: supervised.instance?.id,
+      adopted: supervised.instance?.adopted ?? false,
       restarts: supervised.restarts,
       recentCrashes: supervised.crashTimes.filter((time) => now - time <= this.#policy.crashWindowMs).length,
       lastExit: supervised.lastExit,
@@ -248,13 +260,13 @@ export class AgentSupervisor {
     return this.status().find((status) => status.agent === agent)!;
   }
 
-  async #launch(supervised: Supervised): Promise<void> {
+  async #launch(supervised: Supervised, options: { adopt?: boolean } = {}): Promise<void> {
     if (this.#stopping) return;
     const agent = supervised.spec.agent;
     supervised.state = 'starting';
     let instance: AgentInstance;
     try {
-      instance = await this.#runtime.launch(supervised.spec);
+      instance = await this.#runtime.launch(supervised.spec, { adopt: options.adopt === true });
     } catch (error) {
       this.#logger.error({ err: error, agent }, 'agent could not be launched');
       this.#crashed(supervised, { code: null, signal: null });
@@ -267,7 +279,8 @@ export class AgentSupervisor {
     supervised.instance = instance;
     supervised.state = 'running';
     supervised.startedAt = this.#now();
-    this.#emit({ type: 'started', agent, instance: instance.id });
+    if (instance.adopted) this.#logger.info({ agent, instance: instance.id }, 'adopted the running agent');
+    this.#emit({ type: 'started', agent, instance: instance.id, adopted: instance.adopted });
     void instance.exited.then((exit) => {
       supervised.instance = undefined;
       supervised.lastExit = exit;

@@ -12,6 +12,7 @@ export interface FakeAgentInstance extends AgentInstance {
  */
 export class FakeAgentRuntime implements AgentRuntime {
   readonly kind = 'fake';
+  readonly canAdopt = false;
   readonly launched: FakeAgentInstance[] = [];
   /** Names whose next launch rejects (each entry is used once). */
   readonly failNextLaunch = new Set<string>();
@@ -41,6 +42,7 @@ export class FakeAgentRuntime implements AgentRuntime {
     const instance: FakeAgentInstance = {
       agent: spec.agent,
       id: `fake ${this.#nextId++}`,
+      adopted: false,
       spec,
       exited,
       signal: (signal) => receive(signal),

@@ -38,6 +38,8 @@ function defaultOutput(_agent: string, stream: 'stdout' | 'stderr', line: string
  */
 export class ProcessAgentRuntime implements AgentRuntime {
   readonly kind = 'process';
+  /** An orphaned agent process cannot be given pipes or an exit status again: it is killed instead. */
+  readonly canAdopt = false;
   readonly #options: ProcessAgentRuntimeOptions;
   readonly #logger: Logger;
 
@@ -91,6 +93,7 @@ export class ProcessAgentRuntime implements AgentRuntime {
     return {
       agent: spec.agent,
       id: `process ${pid}`,
+      adopted: false,
       exited,
       signal(signal) {
         if (ended === undefined) child.kill(signal);
