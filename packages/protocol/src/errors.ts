@@ -65,6 +65,13 @@ export const ERROR_CODES = {
   COMMAND_OUTPUT_LIMIT: { retryable: false, description: 'The command wrote more than its output cap and was killed' },
   // Memory
   IMPORT_INVALID: { retryable: false, description: 'A memory import file has a malformed line or a dangling source' },
+  // Agent containers
+  ENGINE_UNAVAILABLE: { retryable: true, description: 'The container engine (Docker) cannot be reached' },
+  IMAGE_NOT_FOUND: { retryable: false, description: 'The container image is not on the engine (build it first)' },
+  CONTAINER_FAILED: {
+    retryable: true,
+    description: 'The engine refused to create or start an agent container (details.reason says why)',
+  },
   // Configuration
   CONFIG_INVALID: { retryable: false, description: 'A configuration option is missing or invalid' },
   // Responses
