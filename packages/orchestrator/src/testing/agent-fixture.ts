@@ -1,5 +1,6 @@
 /**
  * A stand-in agent for the AgentRuntime contract: what it does is chosen by CLAW_FIXTURE_BEHAVIOUR.
+ * Plain JavaScript: the docker tier runs it in a container, without tsx.
  *   run          stay up; exit 0 on SIGTERM
  *   exit-3       exit with code 3 at once
  *   ignore-term  stay up and ignore SIGTERM (only SIGKILL ends it)
