@@ -45,6 +45,9 @@ export const loopCycleSection: AgentBenchSection = {
         CLAW_SLOTS: '2',
         CLAW_GPU: 'false',
         CLAW_LOG_LEVEL: 'error',
+        // The loop measured here is DevClaw's; the orchestrator's own DevClaw process would be a
+        // second instance of it (refused now: one runner per agent, Q-074).
+        CLAW_START_AGENTS: 'false',
       },
       directory,
     );
