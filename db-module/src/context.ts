@@ -5,6 +5,7 @@
  */
 import type { Identity, Timestamp } from 'spacetimedb';
 import type {
+  AgentRunnerRow,
   AgentStatusRow,
   AgentWakeScheduleRow,
   CycleInferenceRow,
@@ -111,6 +112,7 @@ export interface ModuleDb {
   };
   reaction_firing: TableHandle<ReactionFiringRow>;
   agent_status: TableHandle<AgentStatusRow> & { agent: PrimaryKeyIndex<AgentStatusRow, string> };
+  agent_runner: TableHandle<AgentRunnerRow> & { agent: PrimaryKeyIndex<AgentRunnerRow, string> };
   agent_wake_schedule: TableHandle<AgentWakeScheduleRow>;
 }
 

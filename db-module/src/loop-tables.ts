@@ -221,6 +221,27 @@ export const agentStatus: ReturnType<typeof table<typeof agentStatusColumns, typ
 export type AgentStatusRow = Infer<typeof agentStatusColumns>;
 
 /**
+ * Which running instance of an agent may run its loop: one at a time. A loop claims the row at start
+ * with a session id of its own and renews the lease while it runs; a second instance of the same
+ * agent (same identity, another session) is refused while the lease is live, so two processes never
+ * run the same cycles. The row goes when the agent's last connection closes (a killed process frees
+ * it at once) or when its lease lapses.
+ */
+export const agentRunnerColumns = {
+  agent: t.string().primaryKey(),
+  /** The claiming loop's own random id. */
+  session: t.string(),
+  started_at: t.timestamp(),
+  lease_expires_at: t.timestamp(),
+};
+const agentRunnerOptions = { name: 'agent_runner', public: true } as const;
+export const agentRunner: ReturnType<typeof table<typeof agentRunnerColumns, typeof agentRunnerOptions>> = table(
+  agentRunnerOptions,
+  agentRunnerColumns,
+);
+export type AgentRunnerRow = Infer<typeof agentRunnerColumns>;
+
+/**
  * Wakes agents at a time: with `cycle_id` it makes a deferred cycle due; without, it is the agent's
  * periodic tick (a `schedule` stimulus, then the row reschedules itself `interval_seconds` later).
  */
@@ -247,6 +268,7 @@ export type LoopTables = {
   reaction_rule: typeof reactionRule;
   reaction_firing: typeof reactionFiring;
   agent_status: typeof agentStatus;
+  agent_runner: typeof agentRunner;
   agent_wake_schedule: typeof agentWakeSchedule;
 };
 
@@ -260,5 +282,6 @@ export const loopTables: LoopTables = {
   reaction_rule: reactionRule,
   reaction_firing: reactionFiring,
   agent_status: agentStatus,
+  agent_runner: agentRunner,
   agent_wake_schedule: agentWakeSchedule,
 };

@@ -46,6 +46,7 @@ import {
 } from './reducers/memory.ts';
 import { sendMessage } from './reducers/messages.ts';
 import { decidePlan, setPlanApprover, submitPlan, withdrawPlan } from './reducers/plans.ts';
+import { claimAgentRunner, releaseAgentRunner } from './reducers/runners.ts';
 import { createStimulus } from './reducers/stimuli.ts';
 import {
   cancelTask,
@@ -102,6 +103,8 @@ export interface ReducerCatalog {
   readonly finish_tool_call: typeof finishToolCall;
   readonly finish_cycle: typeof finishCycle;
   readonly report_agent_status: typeof reportAgentStatus;
+  readonly claim_agent_runner: typeof claimAgentRunner;
+  readonly release_agent_runner: typeof releaseAgentRunner;
   readonly set_agent_schedule: typeof setAgentSchedule;
   readonly wake_agent: typeof wakeAgent;
   readonly submit_plan: typeof submitPlan;
@@ -155,6 +158,8 @@ export const reducerCatalog: ReducerCatalog = {
   finish_tool_call: finishToolCall,
   finish_cycle: finishCycle,
   report_agent_status: reportAgentStatus,
+  claim_agent_runner: claimAgentRunner,
+  release_agent_runner: releaseAgentRunner,
   set_agent_schedule: setAgentSchedule,
   wake_agent: wakeAgent,
   submit_plan: submitPlan,

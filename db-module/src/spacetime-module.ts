@@ -150,6 +150,14 @@ export const report_agent_status: ModuleExport = spacetimedb.reducer(
   reducers.report_agent_status.params,
   reducers.report_agent_status.run,
 );
+export const claim_agent_runner: ModuleExport = spacetimedb.reducer(
+  reducers.claim_agent_runner.params,
+  reducers.claim_agent_runner.run,
+);
+export const release_agent_runner: ModuleExport = spacetimedb.reducer(
+  reducers.release_agent_runner.params,
+  reducers.release_agent_runner.run,
+);
 export const set_agent_schedule: ModuleExport = spacetimedb.reducer(
   reducers.set_agent_schedule.params,
   reducers.set_agent_schedule.run,

@@ -272,6 +272,12 @@ export interface BusTables {
     readonly progress_at: TimestampMicros;
     readonly updated_at: TimestampMicros;
   };
+  agent_runner: {
+    readonly agent: string;
+    readonly session: string;
+    readonly started_at: TimestampMicros;
+    readonly lease_expires_at: TimestampMicros;
+  };
   /** Private: only an admin may subscribe (others get SUBSCRIPTION_INVALID and read a view). */
   agent_wake_schedule: {
     readonly scheduled_id: WideInteger;
@@ -354,6 +360,7 @@ export const busTablePrimaryKeys: { readonly [Table in keyof BusTables]: readonl
   reaction_rule: ['id'],
   reaction_firing: ['id'],
   agent_status: ['agent'],
+  agent_runner: ['agent'],
   agent_wake_schedule: ['scheduled_id'],
 };
 
@@ -570,6 +577,13 @@ export interface ReducerArguments {
     progress: string;
     queue_length: number;
   };
+  claim_agent_runner: {
+    session: string;
+    lease_seconds: number;
+  };
+  release_agent_runner: {
+    session: string;
+  };
   set_agent_schedule: {
     interval_seconds: number;
   };
@@ -644,6 +658,8 @@ export const busReducerNames = [
   'finish_tool_call',
   'finish_cycle',
   'report_agent_status',
+  'claim_agent_runner',
+  'release_agent_runner',
   'set_agent_schedule',
   'submit_plan',
   'decide_plan',

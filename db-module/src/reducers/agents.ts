@@ -1,6 +1,7 @@
 import { t } from 'spacetimedb';
 import { defineReducer } from './define-reducer.ts';
 import { LIMITS, reject, requireAdmin, requireAgent, requireName, requireText } from './guards.ts';
+import { dropRunnerOf } from './runners.ts';
 
 /** The module owner (whoever publishes, or the embedded host's admin name) becomes the first admin. */
 export const init = defineReducer(
@@ -30,6 +31,7 @@ export const clientDisconnected = defineReducer(
     if (agent === null) return;
     const connections = Math.max(0, agent.connections - 1);
     ctx.db.agent.name.update({ ...agent, online: connections > 0, connections });
+    if (connections === 0) dropRunnerOf(ctx, agent.name);
   },
   'client-disconnected',
 );

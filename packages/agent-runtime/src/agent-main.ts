@@ -95,8 +95,10 @@ async function main(): Promise<void> {
   const root = createLogger(config);
   const logger = root as unknown as Logger;
   let agent: RunningAgent;
+  // Set once the agent runs: another instance that took over the runner lease ends this one.
+  let onRunnerLost = (_error: ClawError): void => {};
   try {
-    agent = await startAgentProcess(config, logger);
+    agent = await startAgentProcess(config, logger, { onRunnerLost: (error) => onRunnerLost(error) });
   } catch (error) {
     const clawError = ClawError.from(error);
     root.error({ err: clawError, code: clawError.code }, 'agent failed to start');
@@ -145,6 +147,7 @@ async function main(): Promise<void> {
       }
     },
   });
+  onRunnerLost = () => stop('runner-lost', 1);
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   // A bus connection that cannot come back leaves nothing to do: exit, and let the supervisor restart us.

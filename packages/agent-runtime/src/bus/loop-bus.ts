@@ -343,6 +343,15 @@ export class LoopBus {
     });
   }
 
+  /** Claims or renews this agent's one-runner lease for `session` (REDUCER_REJECTED while another session holds it). */
+  claimRunner(session: string, leaseSeconds: number): Promise<void> {
+    return this.#call('claim_agent_runner', { session, lease_seconds: leaseSeconds });
+  }
+
+  releaseRunner(session: string): Promise<void> {
+    return this.#call('release_agent_runner', { session });
+  }
+
   setSchedule(intervalSeconds: number): Promise<void> {
     return this.#call('set_agent_schedule', { interval_seconds: intervalSeconds });
   }

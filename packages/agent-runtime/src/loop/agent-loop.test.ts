@@ -154,7 +154,7 @@ async function startLoop(
   agent: AgentDefinition,
   inference: ScriptedInference,
   memory: LoopMemory = noMemories,
-  extra: { contextTokens?: number } = {},
+  extra: { contextTokens?: number; runnerLeaseSeconds?: number } = {},
 ): Promise<AgentLoop> {
   const client = await harness.connect(agent.name);
   const toolbox = testTools.forAgent(agent.name, agent.tools);
@@ -656,6 +656,53 @@ describe('the agent loop', () => {
       verdict: 'pass',
       reason: 'contents of STATUS',
     });
+  });
+
+  it('runs one loop per agent: a second instance of the agent is refused at start and never takes the first one’s cycle (Q-074)', async () => {
+    effects.length = 0;
+    const harness = await hostBus();
+    const script = () =>
+      new ScriptedInference({
+        triage: [say.triage('act')],
+        act: [say.tool('notes.write', { text: 'only once' }), say.finish('success', 'wrote it')],
+        reflect: [say.reflection('Wrote it once')],
+      });
+    const first = script();
+    const second = script();
+    await startLoop(harness, testAgent('DevClaw'), first, noMemories, { runnerLeaseSeconds: 2 });
+    // The cycle benchmark drove a loop of DevClaw next to the orchestrator's own DevClaw process:
+    // both took every trigger, and the slower one's record_triage was refused for a cycle the other
+    // had already moved to acting (REDUCER_REJECTED), which then abandoned it.
+    const refused = await startLoop(harness, testAgent('DevClaw'), second, noMemories, {
+      runnerLeaseSeconds: 2,
+    }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await stimulus(harness, 'Write a note, once');
+    const cycle = await doneCycle(harness);
+    expect(cycle).toMatchObject({ decision: 'act', outcome: 'success', steps: 1 });
+    expect(effects).toEqual(['note:only once']);
+    expect(toolCalls(harness, cycle.id).map((call) => [call.tool, call.state])).toEqual([['notes.write', 'succeeded']]);
+    expect(second.calls).toHaveLength(0);
+    expect(first.calls.map((call) => call.priority)).toEqual(['triage', 'act', 'act', 'reflect']);
+    expect(harness.rows('attention_request')).toEqual([]);
+    expect(refused).toBeInstanceOf(ClawError);
+    expect((refused as ClawError).code).toBe('CONFLICT');
+    expect((refused as ClawError).message).toMatch(/DevClaw is already running/);
+  });
+
+  it('hands the runner over when a loop stops, so a restarted agent need not wait for the lease', async () => {
+    const harness = await hostBus();
+    const loop = await startLoop(harness, testAgent('DevClaw'), new ScriptedInference({}), noMemories, {
+      runnerLeaseSeconds: 600,
+    });
+    const session = harness.rows('agent_runner')[0]!.session;
+    await loop.stop();
+    expect(harness.rows('agent_runner')).toEqual([]);
+    await startLoop(harness, testAgent('DevClaw'), new ScriptedInference({}), noMemories, { runnerLeaseSeconds: 600 });
+    expect(harness.rows('agent_runner').map((row) => row.session)).not.toContain(session);
+    expect(harness.rows('agent_runner')).toHaveLength(1);
   });
 
   it('resumes after its process died: a recorded side effect is not repeated, an unfinished call is marked interrupted', async () => {

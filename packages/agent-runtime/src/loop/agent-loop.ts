@@ -5,6 +5,7 @@
  * arrive meanwhile are rows too, so they coalesce into the next look.
  */
 
+import { randomUUID } from 'node:crypto';
 import type { AgentToolbox } from '@clawfleet/agent-tools';
 import type { AgentDefinition } from '@clawfleet/agents';
 import { REACTION_EVENTS } from '@clawfleet/agents';
@@ -32,12 +33,22 @@ export interface AgentLoopOptions {
   onTriageStart?: (event: WakeEvent) => void;
   /** Tokens of context per slot of the agent's model; prompts are built to fit it (CycleRunnerOptions). */
   contextTokens?: number;
+  /**
+   * Lease of the agent's one-runner claim (`agent_runner`), renewed every third of it. A second
+   * instance of the agent waits up to this long at start for the first to go, then fails with
+   * CONFLICT; a loop that loses its lease (it stalled past it and another instance took over) stops.
+   * @default 30
+   */
+  runnerLeaseSeconds?: number;
+  /** Called when the loop stopped itself because another instance of the agent took its runner lease. */
+  onRunnerLost?: (error: ClawError) => void;
 }
 
 const HOUR_MS = 3_600_000;
 const MAX_BACKOFF_MS = 30_000;
 /** Attempts of one cycle that fail with a retryable error before it is abandoned. */
 const MAX_ATTEMPTS = 3;
+const DEFAULT_RUNNER_LEASE_SECONDS = 30;
 
 export class AgentLoop implements AsyncDisposable {
   readonly #options: AgentLoopOptions;
@@ -45,6 +56,11 @@ export class AgentLoop implements AsyncDisposable {
   readonly #runner: CycleRunner;
   readonly #now: () => number;
   readonly #abort = new AbortController();
+  /** This loop's id in `agent_runner`: the database lets one session per agent run a loop. */
+  readonly #session = randomUUID();
+  readonly #leaseSeconds: number;
+  #renewal: NodeJS.Timeout | undefined;
+  #renewing = false;
   #subscription: BusSubscription | undefined;
   #running: Promise<void> | undefined;
   #dirty = true;
@@ -59,6 +75,13 @@ export class AgentLoop implements AsyncDisposable {
   constructor(options: AgentLoopOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#leaseSeconds = options.runnerLeaseSeconds ?? DEFAULT_RUNNER_LEASE_SECONDS;
+    if (!Number.isInteger(this.#leaseSeconds) || this.#leaseSeconds < 2 || this.#leaseSeconds > 600) {
+      throw new ClawError(
+        'INVALID_PARAMS',
+        `Expected \`runnerLeaseSeconds\` to be an integer 2-600, got \`${String(options.runnerLeaseSeconds)}\` (${typeof options.runnerLeaseSeconds})`,
+      );
+    }
     this.#bus = new LoopBus(options.bus, options.agent.name);
     this.#runner = new CycleRunner({
       agent: options.agent,
@@ -81,36 +104,118 @@ export class AgentLoop implements AsyncDisposable {
   }
 
   /**
-   * Subscribes, publishes the agent's schedule and reactions, and starts looping. Resolves once the
-   * subscription's rows are in the cache and the loop runs.
+   * Claims the agent's runner lease (one loop per agent), subscribes, publishes the agent's schedule
+   * and reactions, and starts looping. Resolves once the subscription's rows are in the cache and the
+   * loop runs. Rejects with CONFLICT when another instance of the agent keeps its lease.
    */
   async start(): Promise<void> {
     if (this.#running !== undefined) throw new ClawError('CONFLICT', 'The agent loop is already running');
     const agent = this.#options.agent;
-    this.#subscription = this.#options.bus.subscribe(loopQueries(agent.name, agent.approvesPlans), {
-      onInsert: (_row, table) => this.#changed(table),
-      onUpdate: (_old, _new, table) => this.#changed(table),
-      onApplied: () => this.#changed('cycle'),
-    });
-    await this.#subscription.ready;
-    await this.#bus.setSchedule(agent.wakeUp.scheduleSeconds);
-    for (const event of REACTION_EVENTS) {
-      const reaction = agent.reactions.find((candidate) => candidate.event === event);
-      const exists = this.#bus.rows('reaction_rule').some((row) => row.agent === agent.name && row.event === event);
-      if (reaction !== undefined || exists) {
-        await this.#bus.setReaction(event, reaction?.priority ?? 0, reaction !== undefined);
+    await this.#claimRunner();
+    try {
+      this.#renewal = setInterval(() => void this.#renewRunner(), Math.floor((this.#leaseSeconds * 1_000) / 3));
+      this.#renewal.unref();
+      this.#subscription = this.#options.bus.subscribe(loopQueries(agent.name, agent.approvesPlans), {
+        onInsert: (_row, table) => this.#changed(table),
+        onUpdate: (_old, _new, table) => this.#changed(table),
+        onApplied: () => this.#changed('cycle'),
+      });
+      await this.#subscription.ready;
+      await this.#bus.setSchedule(agent.wakeUp.scheduleSeconds);
+      for (const event of REACTION_EVENTS) {
+        const reaction = agent.reactions.find((candidate) => candidate.event === event);
+        const exists = this.#bus.rows('reaction_rule').some((row) => row.agent === agent.name && row.event === event);
+        if (reaction !== undefined || exists) {
+          await this.#bus.setReaction(event, reaction?.priority ?? 0, reaction !== undefined);
+        }
       }
+      await this.#report('idle', undefined, 'started');
+    } catch (error) {
+      // A start that fails part-way leaves no lease behind to block the next one.
+      clearInterval(this.#renewal);
+      this.#renewal = undefined;
+      await this.#subscription?.dispose().catch(() => {});
+      await this.#bus.releaseRunner(this.#session).catch(() => {});
+      throw error;
     }
-    await this.#report('idle', undefined, 'started');
     this.#running = this.#loop();
   }
 
-  /** Stops the loop where it is (the current cycle is left as recorded, to resume later) and unsubscribes. */
+  /**
+   * Stops the loop where it is (the current cycle is left as recorded, to resume later), gives up the
+   * runner lease (so a restart need not wait for it) and unsubscribes.
+   */
   async stop(): Promise<void> {
+    clearInterval(this.#renewal);
+    this.#renewal = undefined;
     this.#abort.abort(new ClawError('CANCELLED', 'The agent loop stopped'));
     this.#wake?.();
     await this.#running?.catch(() => {});
+    await this.#bus.releaseRunner(this.#session).catch((error: unknown) => {
+      // A closed connection frees the lease by itself; another session's lease is not ours to drop.
+      this.#options.logger.debug({ err: error }, 'runner lease not released');
+    });
     await this.#subscription?.dispose();
+  }
+
+  /**
+   * Takes the runner lease. While another instance holds it, waits (that instance may be a killed
+   * process whose connection has not closed yet, or one that is stopping) up to one lease, then fails.
+   */
+  async #claimRunner(): Promise<void> {
+    const deadline = Date.now() + this.#leaseSeconds * 1_000 + 1_000;
+    let waitingLogged = false;
+    for (;;) {
+      try {
+        await this.#bus.claimRunner(this.#session, this.#leaseSeconds);
+        return;
+      } catch (error) {
+        if (!(error instanceof ClawError) || error.code !== 'REDUCER_REJECTED') throw error;
+        if (Date.now() >= deadline) {
+          throw new ClawError('CONFLICT', `Cannot start ${this.#options.agent.name}'s loop: ${error.message}`, {
+            cause: error,
+            details: { agent: this.#options.agent.name },
+          });
+        }
+        if (!waitingLogged) {
+          waitingLogged = true;
+          this.#options.logger.warn({ reason: error.message }, 'another instance holds the runner lease; waiting');
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, (this.#leaseSeconds * 1_000) / 4)));
+      }
+    }
+  }
+
+  async #renewRunner(): Promise<void> {
+    if (this.#renewing || this.#abort.signal.aborted) return;
+    this.#renewing = true;
+    try {
+      await this.#bus.claimRunner(this.#session, this.#leaseSeconds);
+    } catch (error) {
+      if (this.#abort.signal.aborted) return;
+      if (error instanceof ClawError && error.code === 'REDUCER_REJECTED') {
+        // Another instance took over while this one did not renew: two loops must never run the same
+        // cycles, so this one stops where it is.
+        const lost = new ClawError(
+          'CONFLICT',
+          `${this.#options.agent.name}'s runner lease was taken over: ${error.message}`,
+          {
+            cause: error,
+          },
+        );
+        this.#options.logger.error({ err: lost }, 'runner lease lost; the loop stops');
+        clearInterval(this.#renewal);
+        this.#renewal = undefined;
+        this.#abort.abort(lost);
+        this.#wake?.();
+        this.#options.onRunnerLost?.(lost);
+        return;
+      }
+      // A lost connection: the lease went with it, and the next renewal claims it again.
+      this.#options.logger.warn({ err: error }, 'runner lease renewal failed');
+    } finally {
+      this.#renewing = false;
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -211,7 +316,11 @@ export class AgentLoop implements AsyncDisposable {
     }
   }
 
-  /** Begins a cycle for a new event (or finds the one a racing start began); the cycle id to run. */
+  /**
+   * Begins a cycle for a new event; the cycle id to run. A refusal because the trigger has a cycle
+   * already (one begun just before a restart) runs that cycle: the runner lease makes this loop the
+   * only one of its agent, so no other process is running it.
+   */
   async #cycleFor(event: WakeEvent, signal: AbortSignal): Promise<number | undefined> {
     if (event.type === 'resume') return event.cycle.id;
     this.#options.onTriageStart?.(event);

@@ -10,7 +10,7 @@ import { createToolRegistry } from '@clawfleet/agent-tools';
 import { type AgentDefinition, BUILT_IN_AGENTS_DIRECTORY, loadAgent } from '@clawfleet/agents';
 import type { BusClient } from '@clawfleet/bus-client';
 import { AgentMemory, InferenceSummarizer, MemoryCompactor } from '@clawfleet/memory';
-import type { JsonValue, Logger } from '@clawfleet/protocol';
+import type { ClawError, JsonValue, Logger } from '@clawfleet/protocol';
 import type { AgentProcessConfig } from '../config.ts';
 import { AgentLoop } from '../loop/agent-loop.ts';
 import type { WatchedConnection } from './connection-watchdog.ts';
@@ -26,8 +26,17 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
+export interface AgentProcessHooks {
+  /** The loop stopped itself: another instance of this agent took over its runner lease. */
+  onRunnerLost?: (error: ClawError) => void;
+}
+
 /** Connects, opens the agent's memory, builds its toolbox and starts its loop. */
-export async function startAgentProcess(config: AgentProcessConfig, logger: Logger): Promise<RunningAgent> {
+export async function startAgentProcess(
+  config: AgentProcessConfig,
+  logger: Logger,
+  hooks: AgentProcessHooks = {},
+): Promise<RunningAgent> {
   const definition = loadAgent(config.agentName, config.agentsDirectory ?? BUILT_IN_AGENTS_DIRECTORY);
   mkdirSync(config.workspaceDirectory, { recursive: true, mode: 0o700 });
   mkdirSync(config.sharedWorkspaceDirectory, { recursive: true, mode: 0o700 });
@@ -80,6 +89,7 @@ export async function startAgentProcess(config: AgentProcessConfig, logger: Logg
         logger: stepLogger,
       }),
       logger: logger.child({ component: 'loop' }),
+      ...(hooks.onRunnerLost === undefined ? {} : { onRunnerLost: hooks.onRunnerLost }),
     });
     await loop.start();
     logger.info({ tools: toolbox.names.length }, 'agent started');

@@ -3,6 +3,50 @@ import { ADMIN, createFixture, OTHER, OWNER } from '../testing/test-fixture.ts';
 import { identityForName } from './identity.ts';
 
 describe('agent loop tables', () => {
+  it('lets one loop session per agent run: another session is refused while the lease lives, and gets it once the lease lapses or the agent has no connection left', () => {
+    const { database, clock, runnerSession } = createFixture();
+    for (const agent of [OWNER, OTHER]) database.callReducer(agent, 'release_agent_runner', { session: runnerSession });
+    const claim = (session: string, agent = OWNER) =>
+      database.callReducer(agent, 'claim_agent_runner', { session, lease_seconds: 30 });
+    const runner = () => database.query(OWNER, 'agent_runner', { agent: OWNER })[0];
+    claim('session-first');
+    expect(runner()).toMatchObject({ agent: OWNER, session: 'session-first' });
+    // Another instance of the same agent (same identity) is refused, saying who holds it.
+    expect(() => claim('session-second')).toThrow(/DevClaw is already running \(session session-first/);
+    // Another agent has its own runner.
+    claim('session-other', OTHER);
+    // Renewing moves the lease; the start time stays.
+    const started = runner()!.started_at;
+    clock.now += 20_000;
+    claim('session-first');
+    expect(runner()!.started_at).toBe(started);
+    clock.now += 29_000;
+    expect(() => claim('session-second')).toThrow(/already running/);
+    // Not renewed past its lease (a stalled or dead instance whose connection lingers): taken over.
+    clock.now += 2_000;
+    claim('session-second');
+    expect(runner()!.session).toBe('session-second');
+    // The old session can neither renew nor release the lease it lost.
+    expect(() => claim('session-first')).toThrow(/already running \(session session-second/);
+    expect(() => database.callReducer(OWNER, 'release_agent_runner', { session: 'session-first' })).toThrow(
+      /held by another session/,
+    );
+    // A stopping loop releases it; releasing again is a no-op.
+    database.callReducer(OWNER, 'release_agent_runner', { session: 'session-second' });
+    database.callReducer(OWNER, 'release_agent_runner', { session: 'session-second' });
+    expect(runner()).toBeUndefined();
+    // A killed process: its connection closes and, with no connection of the agent left, the lease goes.
+    database.clientConnected(OWNER);
+    database.clientConnected(OWNER);
+    claim('session-third');
+    database.clientDisconnected(OWNER);
+    expect(runner()?.session).toBe('session-third');
+    database.clientDisconnected(OWNER);
+    expect(runner()).toBeUndefined();
+    claim('session-fourth');
+    database.close();
+  });
+
   it('wakes a deferred cycle when its time comes, and not before', () => {
     const { database, clock, triagingCycleId } = createFixture();
     database.callReducer(OWNER, 'record_triage', {

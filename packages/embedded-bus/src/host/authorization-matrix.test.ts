@@ -209,6 +209,12 @@ const CASES: Case[] = [
     allowed: AGENTS,
   },
   { reducer: 'set_agent_schedule', args: () => ({ interval_seconds: 60 }), allowed: AGENTS },
+  {
+    reducer: 'claim_agent_runner',
+    args: (f) => ({ session: f.runnerSession, lease_seconds: 60 }),
+    allowed: AGENTS,
+  },
+  { reducer: 'release_agent_runner', args: (f) => ({ session: f.runnerSession }), allowed: AGENTS },
   { reducer: 'wake_agent', args: (f) => ({ schedule: f.wakeScheduleRow }), allowed: [] },
   {
     reducer: 'submit_plan',

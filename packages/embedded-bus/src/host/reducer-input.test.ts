@@ -731,6 +731,30 @@ const BAD_INPUT: Record<string, Bad[]> = {
       'belongs to DevClaw',
     ],
   ],
+  claim_agent_runner: [
+    [
+      OWNER,
+      () => ({ session: 'no spaces allowed', lease_seconds: 30 }),
+      'REDUCER_REJECTED',
+      'Expected `session` to be 8-64 letters, digits, _ or -',
+    ],
+    [
+      OWNER,
+      () => ({ session: 'session-ok', lease_seconds: 1 }),
+      'REDUCER_REJECTED',
+      'Expected `lease_seconds` to be an integer 2-600',
+    ],
+    [OWNER, () => ({ session: 'session-ok' }), 'INVALID_PARAMS', 'lease_seconds'],
+  ],
+  release_agent_runner: [
+    [OWNER, () => ({ session: '' }), 'REDUCER_REJECTED', 'Expected `session` to be 8-64 letters'],
+    [
+      'stranger',
+      () => ({ session: 'session-ok' }),
+      'REDUCER_REJECTED',
+      'Only a registered agent may release its runner',
+    ],
+  ],
   set_agent_schedule: [
     [
       OWNER,

@@ -39,6 +39,8 @@ export interface Fixture {
   planId: number;
   /** DevClaw's periodic tick (every 600 s). */
   wakeScheduleRow: BusRow;
+  /** The loop session holding DevClaw's and UXClaw's runner leases (30 s each). */
+  runnerSession: string;
 }
 
 export const START_MS = 1_750_000_000_000;
@@ -139,6 +141,10 @@ export function createFixture(): Fixture {
     'plan',
   );
   database.callReducer(OWNER, 'set_agent_schedule', { interval_seconds: 600 });
+  const runnerSession = 'session-fixture';
+  for (const name of [OWNER, OTHER]) {
+    database.callReducer(name, 'claim_agent_runner', { session: runnerSession, lease_seconds: 30 });
+  }
   const [wakeScheduleRow] = database.query(ADMIN, 'agent_wake_schedule');
   const [leaseScheduleRow] = database.query(ADMIN, 'task_lease_schedule');
   const [attentionScheduleRow] = database.query(ADMIN, 'attention_expiry_schedule');
@@ -158,6 +164,7 @@ export function createFixture(): Fixture {
     toolCallKey: `${actingCycleId}:0`,
     planId: Number(plan.id),
     wakeScheduleRow: wakeScheduleRow!,
+    runnerSession,
   };
 }
 
