@@ -5,7 +5,8 @@
  * It assumes no parent process: run it under the orchestrator or alone in a container.
  *
  *   CLAW_AGENT_NAME=DevClaw CLAW_AGENT_TOKEN=... CLAW_SOCKET=.data/orchestrator.sock \
- *     node --import tsx packages/agent-runtime/src/agent-main.ts
+ *     node dist/runtime/agent.js     (the build, `npm run build`; from the sources:
+ *     node --import tsx packages/agent-runtime/src/agent-main.ts)
  *
  * Exit codes: 0 stopped by a signal; 69 the orchestrator stayed unreachable past the reconnect window
  * (CLAW_AGENT_RECONNECT_SECONDS, default 30); 77 the orchestrator refused the token at reconnect (or said goodbye for good);

@@ -4,8 +4,16 @@ import { fileURLToPath } from 'node:url';
 import { ClawError, parseOrThrow } from '@clawfleet/protocol';
 import { type AgentDefinition, agentJsonSchema } from './agent-definition.ts';
 
-/** The folder holding the five agents this package ships: `packages/agents/<Name>/`. */
-export const BUILT_IN_AGENTS_DIRECTORY: string = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/**
+ * The folder holding the five agents this package ships: `packages/agents/<Name>/`. From the sources
+ * this module is `packages/agents/src/load-agents.ts`; in a bundle `npm run build` makes, it is
+ * inlined into `dist/runtime/<entry>.js`, whose URL `import.meta.url` then is, two levels below the
+ * repository root (containers keep that layout, or set CLAW_AGENTS_DIR).
+ */
+export const BUILT_IN_AGENTS_DIRECTORY: string = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  import.meta.url.endsWith('.ts') ? '..' : '../../packages/agents',
+);
 
 /** Files every agent folder must hold. */
 export const IDENTITY_FILES = ['IDENTITY.md', 'SOUL.md', 'TOOLS.md'] as const;

@@ -19,6 +19,7 @@ import type { InferenceBackend, ModelSpec } from './inference/backend.ts';
 import { InferenceService } from './inference/service/index.ts';
 import { SlotPool } from './inference/slot-pool/index.ts';
 import { WorkerBackend } from './inference/worker/index.ts';
+import { nodeFlagsFor } from './process-entries.ts';
 import {
   DataDirectoryLock,
   EXIT_CODES,
@@ -38,7 +39,7 @@ const CLI_MAX_TOKENS = 1024;
 
 /** What a caller may swap in; `main.ts` passes nothing. */
 export interface OrchestratorStartOptions {
-  /** How agents are run. @default a ProcessAgentRuntime running `config.agentEntry` with tsx */
+  /** How agents are run. @default a ProcessAgentRuntime running `config.agentEntry` (through tsx when it is TypeScript) */
   agentRuntime?: AgentRuntime;
   /** @default DEFAULT_RESTART_POLICY */
   agentRestart?: Partial<RestartPolicy>;
@@ -294,7 +295,7 @@ async function startAgents(
     options.agentRuntime ??
     new ProcessAgentRuntime({
       entry: config.agentEntry,
-      execArgv: ['--import', 'tsx'],
+      execArgv: nodeFlagsFor(config.agentEntry),
       cwd: process.cwd(),
       // An agent left running by a killed orchestrator is found here and stopped before its restart.
       pidDirectory: join(config.dataDirectory, 'agents'),

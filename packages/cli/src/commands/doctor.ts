@@ -7,7 +7,7 @@ import type { CliRuntime } from '../cli-runtime.ts';
 import type { CommandContext } from '../command-context.ts';
 import { OrchestratorConnection } from '../connection/orchestrator-connection.ts';
 import { CommandExit, EXIT_CODES } from '../errors/exit-codes.ts';
-import { resolveDoctorCheck } from '../process/orchestrator-entry.ts';
+import { type ProcessEntry, resolveDoctorCheck } from '../process/orchestrator-entry.ts';
 
 type CheckState = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -182,16 +182,16 @@ const doctorReportSchema = z.object({
 /** Models and GPU through the orchestrator's check script (only it may load node-llama-cpp). */
 async function checkModelsAndGpu(context: CommandContext): Promise<DoctorCheck[]> {
   const { settings, environment } = context;
-  let script: string;
+  let script: ProcessEntry;
   try {
-    script = resolveDoctorCheck(environment.environment);
+    script = resolveDoctorCheck();
   } catch (error) {
     return [{ name: 'models and gpu', state: 'skip', detail: (error as Error).message }];
   }
   const output = await new Promise<{ stdout: string; error?: Error }>((resolveRun) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', script],
+      [...script.nodeFlags, script.file],
       {
         cwd: environment.workingDirectory,
         env: { ...environment.environment, CLAW_DATA_DIR: settings.dataDirectory, CLAW_SOCKET: settings.socketPath },

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, createReadStream, statSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClawError } from '@clawfleet/protocol';
 import type { Command } from 'commander';
@@ -9,7 +10,7 @@ import { OrchestratorConnection } from '../connection/orchestrator-connection.ts
 import { CommandExit, EXIT_CODES } from '../errors/exit-codes.ts';
 import { prepareLogFile, removePidFile, writePidFile } from '../process/data-files.ts';
 import { createLogFormatter, LineSplitter, parseLogLine } from '../process/log-format.ts';
-import { resolveOrchestratorEntry } from '../process/orchestrator-entry.ts';
+import { type ProcessEntry, resolveOrchestratorEntry } from '../process/orchestrator-entry.ts';
 import { durationArgument } from './arguments.ts';
 
 interface UpOptions {
@@ -74,7 +75,12 @@ function childEnvironment(context: CommandContext): NodeJS.ProcessEnv {
 }
 
 /** What the ready line says, printed once the orchestrator listens. */
-function printWhereEverythingIs(context: CommandContext, ready: Record<string, unknown>, pid: number): void {
+function printWhereEverythingIs(
+  context: CommandContext,
+  ready: Record<string, unknown>,
+  pid: number,
+  orchestrator: ProcessEntry,
+): void {
   const { output, settings } = context;
   const list = (value: unknown): string => (Array.isArray(value) ? value.join(', ') : '-');
   output.note('');
@@ -87,6 +93,12 @@ function printWhereEverythingIs(context: CommandContext, ready: Record<string, u
     ['logs', settings.logPath],
     ['models', list(ready.models)],
     ['agents', list(ready.agents)],
+    [
+      'code',
+      orchestrator.code === 'bundle'
+        ? `built JavaScript, ${dirname(orchestrator.file)}`
+        : 'TypeScript sources through tsx (`npm run build` for the faster, smaller build)',
+    ],
   ];
   for (const [key, value] of rows) output.note(`  ${output.color.dim(key.padEnd(9))}${value}`);
   output.note(`Next: claw status · claw stimulus "..." · claw logs -f${settings.pidPath ? ' · claw down' : ''}`);
@@ -101,11 +113,11 @@ function progressOf(entry: Record<string, unknown>): number | undefined {
     : undefined;
 }
 
-async function upForeground(context: CommandContext, entry: string): Promise<number> {
+async function upForeground(context: CommandContext, orchestrator: ProcessEntry): Promise<number> {
   const { output } = context;
   const logFd = prepareLogFile(context.settings);
   // Its own process group: a terminal's Ctrl-C reaches the CLI only, which forwards it once.
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, [...orchestrator.nodeFlags, orchestrator.file], {
     cwd: context.environment.workingDirectory,
     env: childEnvironment(context),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -137,7 +149,7 @@ async function upForeground(context: CommandContext, entry: string): Promise<num
     else if (fromStderr) output.note(line);
     else output.line(line);
     if (typeof entry.msg === 'string' && entry.msg.startsWith('ready') && child.pid !== undefined) {
-      printWhereEverythingIs(context, entry, child.pid);
+      printWhereEverythingIs(context, entry, child.pid, orchestrator);
     }
   };
   for (const [stream, fromStderr] of [
@@ -171,11 +183,11 @@ async function upForeground(context: CommandContext, entry: string): Promise<num
   }
 }
 
-async function upDetached(context: CommandContext, entry: string, options: UpOptions): Promise<number> {
+async function upDetached(context: CommandContext, orchestrator: ProcessEntry, options: UpOptions): Promise<number> {
   const { output, settings } = context;
   const logFd = prepareLogFile(settings);
   const startOffset = statSync(settings.logPath).size;
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, [...orchestrator.nodeFlags, orchestrator.file], {
     cwd: context.environment.workingDirectory,
     env: childEnvironment(context),
     stdio: ['ignore', logFd, logFd],
@@ -203,7 +215,7 @@ async function upDetached(context: CommandContext, entry: string, options: UpOpt
       else if (Number(entry.level) >= 50) reason = String(entry.msg ?? line);
       if (entry && typeof entry.msg === 'string' && entry.msg.startsWith('ready')) {
         child.unref();
-        printWhereEverythingIs(context, entry, pid);
+        printWhereEverythingIs(context, entry, pid, orchestrator);
         return EXIT_CODES.ok;
       }
       const progress = entry ? progressOf(entry) : undefined;

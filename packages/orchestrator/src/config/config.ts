@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isAbsolute, join, resolve } from 'node:path';
 import { ClawError, describeValue, identityNameSchema, integerInRange } from '@clawfleet/protocol';
 import { z } from 'zod';
 import { modelIdSchema, modelSpecSchema } from '../inference/model-spec-schema.ts';
 import { DEFAULT_MAX_QUEUED_PER_AGENT } from '../inference/slot-pool/slot-pool-options.ts';
 import { defaultInferenceThreads } from '../inference/worker/worker-backend.ts';
+import { processEntry } from '../process-entries.ts';
 
 /** The five agents of a default fleet. */
 export const DEFAULT_AGENTS = ['LeadClaw', 'DevClaw', 'UXClaw', 'OpsClaw', 'ScribeClaw'] as const;
@@ -13,11 +13,11 @@ export const DEFAULT_AGENTS = ['LeadClaw', 'DevClaw', 'UXClaw', 'OpsClaw', 'Scri
 /** How long a stop waits for in-flight requests by default. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 
-/** The agent entry point the process runtime starts, one process per agent. */
-export const DEFAULT_AGENT_ENTRY: string = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  '../../../agent-runtime/src/agent-main.ts',
-);
+/**
+ * The agent entry point the process runtime starts, one process per agent: the agent-runtime
+ * package's `agent-main.ts`, or `agent.js` beside the orchestrator's bundle (`npm run build`).
+ */
+export const DEFAULT_AGENT_ENTRY: string = processEntry('../../agent-runtime/src/agent-main.ts', 'agent.js');
 
 /**
  * Context (tokens per slot) of the default model. The agents' act prompts may use up to 8,000

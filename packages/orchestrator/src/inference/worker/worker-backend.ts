@@ -1,8 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ClawError, isClawError, type Logger, silentLogger } from '@clawfleet/protocol';
+import { nodeFlagsFor, processEntry } from '../../process-entries.ts';
 import type {
   EmbedResult,
   GenerateCallbacks,
@@ -67,7 +66,8 @@ interface Worker {
 }
 
 const STDERR_TAIL_LINES = 20;
-const WORKER_ENTRY = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
+/** `worker-main.ts` beside this file, or `inference-worker.js` beside the orchestrator's bundle. */
+const WORKER_ENTRY = processEntry('inference/worker/worker-main.ts', 'inference-worker.js');
 
 /**
  * Half the logical cores, at least one. llama.cpp's threads spin while they wait for each other,
@@ -164,9 +164,8 @@ export class WorkerBackend implements InferenceBackend {
       maxThreads: this.#options.maxThreads,
       contextThreads: this.#options.contextThreads,
     };
-    const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
     const child = fork(WORKER_ENTRY, [JSON.stringify(startOptions)], {
-      execArgv: ['--import', tsxLoader],
+      execArgv: nodeFlagsFor(WORKER_ENTRY),
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       // Its own process group: Ctrl-C in a terminal signals the foreground group, and the worker
