@@ -23,7 +23,8 @@ import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 /**
- * Start and stop of `npm start` through the real process: each start-up failure is one line naming
+ * Start and stop of the orchestrator through the real process (`main.ts`, and `npm start`, which is
+ * `claw up`): each start-up failure is one line naming
  * the problem and the fix with its documented exit code (docs/configuration.md), a second start on
  * the same data directory leaves the first untouched, files are private, and SIGTERM to `npm start`
  * stops the whole tree.
@@ -357,6 +358,33 @@ describe('a running orchestrator', () => {
     expect(await npm.exited).toBe(0);
     expect(npm.output()).not.toMatch(/WORKER_CRASHED|restart/i);
     expect(() => process.kill(-group, 0)).toThrow();
+  });
+
+  it('is `claw up`: prints where everything is, keeps the log `claw logs` reads, and refuses a second start', async () => {
+    const dataDirectory = join(scratch, 'npm-up');
+    const npm = startUntilReady(
+      'npm',
+      ['start', '--silent'],
+      baseEnvironment(dataDirectory, { CLAW_MODEL_PATH: 'generated' }),
+    );
+    await npm.ready;
+    // The summary comes after the ready line, in several writes; its last line starts with `Next:`.
+    for (let waited = 0; !/Clawfleet is up[\s\S]*\nNext:/.test(npm.output()) && waited < 30_000; waited += 50)
+      await new Promise((resolveWait) => setTimeout(resolveWait, 50));
+    expect(npm.output()).toMatch(/Clawfleet is up \(orchestrator pid \d+\)/);
+    expect(npm.output()).toContain(`socket   ${join(dataDirectory, 'orchestrator.sock')}`);
+    expect(npm.output()).toContain(`logs     ${join(dataDirectory, 'logs', 'orchestrator.log')}`);
+    expect(readFileSync(join(dataDirectory, 'logs', 'orchestrator.log'), 'utf8')).toContain('"msg":"ready');
+
+    // claw up's own check, before any orchestrator is started: one line naming the running one.
+    const second = startUntilReady('npm', ['start', '--silent'], baseEnvironment(dataDirectory));
+    second.ready.catch(() => {}); // it never gets ready; its exit is what is checked
+    expect(await second.exited).not.toBe(0);
+    expect(second.output()).toMatch(/^claw: The orchestrator is already running \(pid \d+,/m);
+
+    npm.child.kill('SIGTERM');
+    expect(await npm.exited).toBe(0);
+    expect(readFileSync(join(dataDirectory, 'logs', 'orchestrator.log'), 'utf8')).toContain('"msg":"stopped"');
   });
 
   it('stops the whole tree, drained, when SIGTERM is sent to `npm start`', async () => {
