@@ -4,7 +4,7 @@
  * `claw` run on Node without tsx compiling TypeScript at run time (open-questions.md Q-001,
  * docs/operating.md "How the code runs").
  *
- * Native modules (better-sqlite3, hnswlib-node, node-llama-cpp) stay external and load from
+ * Native modules (better-sqlite3, hnswlib-node, node-llama-cpp, dockerode) stay external and load from
  * node_modules. So does pino with its transports: pino-pretty runs in a worker thread that
  * thread-stream starts from a file path inside pino's own folder, which a bundle would not have.
  *
@@ -31,8 +31,20 @@ const ENTRIES: Record<string, string> = {
   agent: 'packages/agent-runtime/src/agent-main.ts',
 };
 
-/** Loaded from node_modules at run time, never bundled (see the file comment). */
-const EXTERNAL = ['better-sqlite3', 'hnswlib-node', 'node-llama-cpp', 'pino', 'pino-pretty', 'thread-stream'];
+/**
+ * Loaded from node_modules at run time, never bundled (see the file comment). dockerode too: its
+ * SSH transport (ssh2, cpu-features) loads native `.node` files by relative path. A new dependency
+ * with native code belongs here; esbuild refuses to bundle a `.node` file, so `npm run build` says so.
+ */
+const EXTERNAL = [
+  'better-sqlite3',
+  'dockerode',
+  'hnswlib-node',
+  'node-llama-cpp',
+  'pino',
+  'pino-pretty',
+  'thread-stream',
+];
 
 export interface BuildManifest {
   /** When the build started (ms since the epoch): a source modified later makes the build stale. */
