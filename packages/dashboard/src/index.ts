@@ -3,10 +3,11 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * The absolute path of the dashboard's static files (HTML, CSS, ES-module JavaScript), served as
- * they are by the orchestrator's HTTP server: `index.html` is the dashboard, `login.html` the login
- * page. Nothing needs building; the directory is complete in the source tree.
+ * they are by the orchestrator's HTTP server at `/`; `index.html` is the dashboard (the server's own
+ * `/login` page sets the session cookie it needs). Nothing needs building: the directory is complete
+ * in the source tree.
  */
 export const dashboardAssetDirectory: string = join(dirname(fileURLToPath(import.meta.url)), '..', 'public');
 
 /** The pages in {@link dashboardAssetDirectory}, relative to it. */
-export const DASHBOARD_PAGES = { dashboard: 'index.html', login: 'login.html' } as const;
+export const DASHBOARD_PAGES = { dashboard: 'index.html' } as const;

@@ -1,6 +1,6 @@
 // The dashboard page: log in, load every panel's rows, then keep them current from `/events`.
 
-import { ApiError, getRows, onUnauthorized, request } from './api.js';
+import { ApiError, getRows, isRecord, onUnauthorized, request } from './api.js';
 import { byId, setText } from './dom.js';
 import { EventStream } from './event-stream.js';
 import { agentNames, renderAgents } from './panels/agents.js';
@@ -32,16 +32,18 @@ const STATUS_POLL_MS = 2000;
 
 /**
  * The rows each panel starts from: route, the key of its list in an object answer, the table.
- * `panel` is where a failed load is reported.
+ * `panel` is where a failed load is reported. Agents and their loop state come with the status.
  */
 const LOADS = [
-  { path: '/api/agents', key: 'agents', table: 'agent', panel: 'agents' },
   { path: '/api/tasks', key: 'tasks', table: 'task', panel: 'tasks' },
-  { path: '/api/messages', key: 'messages', table: 'message', panel: 'flow' },
-  { path: '/api/reflections', key: 'reflections', table: 'reflection', panel: 'agents' },
-  { path: '/api/attention', key: 'attention', table: 'attention_request', panel: 'inbox' },
-  { path: '/api/plans', key: 'plans', table: 'plan', panel: 'inbox' },
+  { path: '/api/messages?limit=500', key: 'messages', table: 'message', panel: 'flow' },
+  { path: '/api/reflections?limit=500', key: 'reflections', table: 'reflection', panel: 'agents' },
+  { path: '/api/attention?state=all', key: 'attention', table: 'attention_request', panel: 'inbox' },
+  { path: '/api/plans?state=all', key: 'plans', table: 'plan', panel: 'inbox' },
 ];
+
+/** Open tasks whose dependencies are read at load (one `GET /api/tasks/:id` each); later ones arrive as rows. */
+const DEPENDENCY_LOOKUPS = 60;
 
 /** @param {unknown} error */
 function describe(error) {
@@ -100,12 +102,19 @@ function showConnection(state, detail) {
   setText(byId('connection-text', HTMLElement), detail);
 }
 
-async function loadStatus() {
+/**
+ * Reads the status (supervision, pool, tokens). On a full load it also seeds the agents and their
+ * loop state, which `row` and `phase` events keep current from then on (a poll answer may be older
+ * than an event that arrived while it was on its way, so polls leave them alone).
+ * @param {boolean} [seed]
+ */
+async function loadStatus(seed = false) {
   const highestUsageId = Math.max(0, ...store.rows('inference_usage').map((row) => Number(row.id) || 0));
   try {
     const body = await request('GET', '/api/status');
     context.status = normaliseStatus(body);
     context.usageCountedThrough = highestUsageId;
+    if (seed) seedAgents(body);
     panelError('pool', '');
     render(new Set(['status']));
   } catch (error) {
@@ -114,11 +123,68 @@ async function loadStatus() {
   }
 }
 
+/**
+ * The `agent` and `agent_status` rows from the status answer's agents (`claw status --json`).
+ * @param {unknown} body
+ */
+function seedAgents(body) {
+  const agents = isRecord(body) && Array.isArray(body.agents) ? body.agents.filter(isRecord) : [];
+  store.replace(
+    'agent',
+    agents.map((agent) => ({
+      ...store.get('agent', String(agent.name)),
+      name: agent.name,
+      role: agent.role,
+      online: agent.online,
+      status: agent.status,
+      last_heartbeat_at: agent.lastHeartbeatAt,
+    })),
+  );
+  store.replace(
+    'agent_status',
+    agents
+      .filter((agent) => typeof agent.phase === 'string')
+      .map((agent) => ({
+        agent: agent.name,
+        phase: agent.phase,
+        progress: agent.progress ?? '',
+        queue_length: agent.queueLength ?? 0,
+        cycle_id: agent.cycleId ?? null,
+        task_id: isRecord(agent.currentTask) ? agent.currentTask.id : null,
+        progress_at: agent.lastProgressAt ?? null,
+      })),
+  );
+}
+
+/** The dependencies of open tasks (the task list has none). */
+async function loadDependencies() {
+  const open = store
+    .rows('task')
+    .filter((task) => task.state === 'blocked' || task.state === 'queued' || task.state === 'claimed')
+    .slice(-DEPENDENCY_LOOKUPS);
+  const rows = (
+    await Promise.all(
+      open.map(async (task) => {
+        const detail = await request('GET', `/api/tasks/${encodeURIComponent(String(task.id))}`);
+        const dependsOn = isRecord(detail) && Array.isArray(detail.dependsOn) ? detail.dependsOn : [];
+        return dependsOn.map((dependency) => ({
+          id: `${task.id}-${String(dependency)}`,
+          task_id: task.id,
+          depends_on_task_id: dependency,
+        }));
+      }),
+    )
+  ).flat();
+  // Rows from events carry the database id; these carry a made-up one, and both say the same.
+  const fromEvents = store.rows('task_dependency').filter((row) => typeof row.id === 'number');
+  store.replace('task_dependency', [...fromEvents, ...rows]);
+}
+
 /** Loads every panel's rows again (start, `reset`, reconnect without a resume point). */
 async function loadAll() {
   const failures = new Map();
   await Promise.all([
-    loadStatus(),
+    loadStatus(true),
     ...LOADS.map(async (load) => {
       try {
         store.replace(load.table, await getRows(load.path, load.key));
@@ -132,7 +198,17 @@ async function loadAll() {
       }
     }),
   ]);
-  for (const panel of new Set(LOADS.map((load) => load.panel))) panelError(panel, failures.get(panel) ?? '');
+  try {
+    await loadDependencies();
+  } catch (error) {
+    if (!(error instanceof ApiError && error.unauthorized)) {
+      failures.set(
+        'tasks',
+        `${failures.get('tasks') ?? ''} Could not load task dependencies: ${describe(error)}`.trim(),
+      );
+    }
+  }
+  for (const panel of ['agents', 'tasks', 'flow', 'inbox']) panelError(panel, failures.get(panel) ?? '');
 }
 
 /** @param {import('./sse-parser.js').ServerSentEvent} event */

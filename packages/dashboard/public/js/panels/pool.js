@@ -85,7 +85,7 @@ export function renderPool(container, context) {
     ]),
     el('table', { class: 'figures' }, [
       el('caption', { class: 'muted' }, [
-        `Queue by priority, highest first; waits of the last ${WAIT_WINDOW} requests`,
+        `Queue by priority, highest first; waits of the last ${WAIT_WINDOW} requests since this page opened`,
       ]),
       el('thead', {}, [
         el('tr', {}, [

@@ -23,7 +23,7 @@ export function renderTasks(board, context) {
   const dependencies = new Map();
   for (const row of store.rows('task_dependency')) {
     const list = dependencies.get(String(row.task_id)) ?? [];
-    list.push(String(row.depends_on_task_id));
+    if (!list.includes(String(row.depends_on_task_id))) list.push(String(row.depends_on_task_id));
     dependencies.set(String(row.task_id), list);
   }
   const columns = TASK_STATES.map((state) => {
