@@ -243,16 +243,18 @@ function onEvent(event) {
 /** @param {ReadonlySet<string>} tables */
 function render(tables) {
   const names = agentNames(context);
-  const touches = (/** @type {string[]} */ ...names) => names.some((name) => tables.has(name) || tables.has('status'));
-  if (touches('agent', 'agent_status', 'reflection', 'inference_usage', 'task')) {
+  // A status poll redraws what shows its figures or a relative time; the flow picture has neither.
+  const touches = (/** @type {string[]} */ ...names) => names.some((name) => tables.has(name));
+  const polled = tables.has('status');
+  if (polled || touches('agent', 'agent_status', 'reflection', 'inference_usage', 'task')) {
     renderAgents(byId('agent-cards', HTMLElement), context);
   }
-  if (touches('task', 'task_dependency')) renderTasks(byId('task-board', HTMLElement), context);
+  if (polled || touches('task', 'task_dependency')) renderTasks(byId('task-board', HTMLElement), context);
   if (touches('message', 'task', 'agent')) {
     renderFlow(byId('flow-picture', HTMLElement), byId('recent-messages', HTMLElement), names, context);
   }
-  if (touches('inference_usage')) renderPool(byId('pool-view', HTMLElement), context);
-  if (touches('attention_request', 'plan')) {
+  if (polled || touches('inference_usage')) renderPool(byId('pool-view', HTMLElement), context);
+  if (polled || touches('attention_request', 'plan')) {
     renderInbox(
       {
         attention: byId('attention-list', HTMLElement),
@@ -265,7 +267,7 @@ function render(tables) {
     );
   }
   if (touches('stimulus')) renderRecentStimuli(byId('recent-stimuli', HTMLElement), context);
-  if (touches('agent')) {
+  if (polled || touches('agent')) {
     syncAgentOptions(byId('stimulus-to', HTMLSelectElement), names, 'Any agent (LeadClaw triages)');
     const memoryAgent = byId('memory-agent', HTMLSelectElement);
     const hadAgent = memoryAgent.value !== '';
