@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 //   *.test.ts         fast, no I/O beyond temp dirs and in-process sockets
 //   *.int.test.ts     real SQLite, real sockets across processes, real model
 //   *.docker.test.ts  real Docker engine; skipped with a printed reason where none is reachable
+//   *.browser.test.ts real headless Chromium (Debian's, driven by playwright-core) against a real
+//                     orchestrator; skipped with a printed reason where no Chromium is installed
 export default defineConfig({
   test: {
     // The JSON report lets `.ci/run` print a plain "N passed, N failed" line at the end.
@@ -13,7 +15,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['packages/*/src/**/*.test.ts', 'db-module/src/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: ['**/*.int.test.ts', '**/*.docker.test.ts', '**/node_modules/**'],
+          exclude: ['**/*.int.test.ts', '**/*.docker.test.ts', '**/*.browser.test.ts', '**/node_modules/**'],
           testTimeout: 30_000,
           pool: 'forks',
         },
@@ -33,6 +35,15 @@ export default defineConfig({
           include: ['packages/*/src/**/*.docker.test.ts', 'test/**/*.docker.test.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
+          pool: 'forks',
+        },
+      },
+      {
+        test: {
+          name: 'browser',
+          include: ['packages/*/src/**/*.browser.test.ts', 'test/**/*.browser.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
           pool: 'forks',
         },
       },
