@@ -4,6 +4,7 @@
  * against it at compile time where src/index.ts registers the reducers.
  */
 import type { Identity, Timestamp } from 'spacetimedb';
+import type { InferenceRecordRow, InferenceTextRow } from './inference-record-tables.ts';
 import type {
   AgentRunnerRow,
   AgentStatusRow,
@@ -114,6 +115,12 @@ export interface ModuleDb {
   agent_status: TableHandle<AgentStatusRow> & { agent: PrimaryKeyIndex<AgentStatusRow, string> };
   agent_runner: TableHandle<AgentRunnerRow> & { agent: PrimaryKeyIndex<AgentRunnerRow, string> };
   agent_wake_schedule: TableHandle<AgentWakeScheduleRow>;
+  inference_record: TableHandle<InferenceRecordRow> & {
+    id: PrimaryKeyIndex<InferenceRecordRow, bigint>;
+    request_id: UniqueIndex<InferenceRecordRow, string>;
+    agent: BtreeIndex<InferenceRecordRow, string>;
+  };
+  inference_text: TableHandle<InferenceTextRow> & { sha256: PrimaryKeyIndex<InferenceTextRow, string> };
 }
 
 /** Read-only view of the database as views see it. */

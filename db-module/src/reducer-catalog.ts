@@ -33,6 +33,7 @@ import {
   wakeAgent,
 } from './reducers/cycles.ts';
 import { recordHookRun, setReaction } from './reducers/hooks.ts';
+import { pruneInferenceTexts, recordInferenceCall } from './reducers/inference-records.ts';
 import {
   abandonMemoryCompaction,
   beginMemoryCompaction,
@@ -95,6 +96,8 @@ export interface ReducerCatalog {
   readonly expire_attention_request: typeof expireAttentionRequest;
   readonly log_action: typeof logAction;
   readonly record_inference: typeof recordInference;
+  readonly record_inference_call: typeof recordInferenceCall;
+  readonly prune_inference_texts: typeof pruneInferenceTexts;
   readonly begin_cycle: typeof beginCycle;
   readonly record_triage: typeof recordTriage;
   readonly set_cycle_phase: typeof setCyclePhase;
@@ -150,6 +153,8 @@ export const reducerCatalog: ReducerCatalog = {
   expire_attention_request: expireAttentionRequest,
   log_action: logAction,
   record_inference: recordInference,
+  record_inference_call: recordInferenceCall,
+  prune_inference_texts: pruneInferenceTexts,
   begin_cycle: beginCycle,
   record_triage: recordTriage,
   set_cycle_phase: setCyclePhase,

@@ -122,6 +122,15 @@ export const record_inference: ModuleExport = spacetimedb.reducer(
   reducers.record_inference.params,
   reducers.record_inference.run,
 );
+// Inference recording for replay (reducers/inference-records.ts).
+export const record_inference_call: ModuleExport = spacetimedb.reducer(
+  reducers.record_inference_call.params,
+  reducers.record_inference_call.run,
+);
+export const prune_inference_texts: ModuleExport = spacetimedb.reducer(
+  reducers.prune_inference_texts.params,
+  reducers.prune_inference_texts.run,
+);
 
 // The agent loop (reducers/cycles.ts, plans.ts, hooks.ts).
 export const begin_cycle: ModuleExport = spacetimedb.reducer(reducers.begin_cycle.params, reducers.begin_cycle.run);

@@ -11,8 +11,10 @@
  *   this file; the bundler maps `spacetimedb` onto the server entry so the module has one copy.
  */
 import { type Infer, t, table } from 'spacetimedb';
+import { type InferenceRecordTables, inferenceRecordTables } from './inference-record-tables.ts';
 import { type LoopTables, loopTables } from './loop-tables.ts';
 
+export * from './inference-record-tables.ts';
 export * from './loop-tables.ts';
 
 /** Identities allowed to administer the database: the module owner (`init`'s caller) and whom it adds. */
@@ -332,7 +334,8 @@ export type Tables = {
   attention_expiry_schedule: typeof attentionExpirySchedule;
   action_log: typeof actionLog;
   inference_usage: typeof inferenceUsage;
-} & LoopTables;
+} & LoopTables &
+  InferenceRecordTables;
 
 export const tables: Tables = {
   admin,
@@ -351,4 +354,5 @@ export const tables: Tables = {
   action_log: actionLog,
   inference_usage: inferenceUsage,
   ...loopTables,
+  ...inferenceRecordTables,
 };

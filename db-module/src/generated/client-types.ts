@@ -286,6 +286,42 @@ export interface BusTables {
     readonly cycle_id: WideInteger | null;
     readonly interval_seconds: number;
   };
+  /** Private: only an admin may subscribe (others get SUBSCRIPTION_INVALID and read a view). */
+  inference_record: {
+    readonly id: WideInteger;
+    readonly request_id: string;
+    readonly agent: string;
+    readonly method: string;
+    readonly model: string;
+    readonly model_sha256: string;
+    readonly engine: string;
+    readonly backend: string;
+    readonly threads: number;
+    readonly context_size: number;
+    readonly temperature: number;
+    readonly top_p: number | null;
+    readonly seed: number;
+    readonly max_tokens: number;
+    readonly grammar_sha256: string | null;
+    readonly prefix_sha256: string | null;
+    readonly prompt_sha256: string;
+    readonly output: string;
+    readonly output_sha256: string;
+    readonly output_tokens: readonly number[];
+    readonly stop_reason: string;
+    readonly tokens_in: number;
+    readonly tokens_out: number;
+    readonly tokens_reused: number;
+    readonly created_at: TimestampMicros;
+  };
+  /** Private: only an admin may subscribe (others get SUBSCRIPTION_INVALID and read a view). */
+  inference_text: {
+    readonly sha256: string;
+    readonly kind: string;
+    readonly text: string;
+    readonly created_at: TimestampMicros;
+    readonly last_used_at: TimestampMicros;
+  };
   /** The rows of `message` this client may see. */
   visible_message: {
     readonly id: WideInteger;
@@ -362,6 +398,8 @@ export const busTablePrimaryKeys: { readonly [Table in keyof BusTables]: readonl
   agent_status: ['agent'],
   agent_runner: ['agent'],
   agent_wake_schedule: ['scheduled_id'],
+  inference_record: ['id'],
+  inference_text: ['sha256'],
 };
 
 /** The arguments of every reducer a client may call; an option argument may be left out. */
@@ -521,6 +559,35 @@ export interface ReducerArguments {
     cached_prompt_tokens: number;
     queued_ms: number;
   };
+  record_inference_call: {
+    request_id: string;
+    agent: string;
+    method: string;
+    model: string;
+    model_sha256: string;
+    engine: string;
+    backend: string;
+    threads: number;
+    context_size: number;
+    temperature: number;
+    top_p?: number | null;
+    seed: number;
+    max_tokens: number;
+    grammar_sha256?: string | null;
+    prefix_sha256?: string | null;
+    prompt_sha256: string;
+    output: string;
+    output_sha256: string;
+    output_tokens: readonly number[];
+    stop_reason: string;
+    tokens_in: number;
+    tokens_out: number;
+    tokens_reused: number;
+    texts: readonly { sha256: string; kind: string; text: string }[];
+  };
+  prune_inference_texts: {
+    keep_seconds: number;
+  };
   begin_cycle: {
     trigger_kind: string;
     trigger_key: string;
@@ -650,6 +717,8 @@ export const busReducerNames = [
   'withdraw_attention',
   'log_action',
   'record_inference',
+  'record_inference_call',
+  'prune_inference_texts',
   'begin_cycle',
   'record_triage',
   'set_cycle_phase',

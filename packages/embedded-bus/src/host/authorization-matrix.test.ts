@@ -1,6 +1,14 @@
 import { isClawError } from '@clawfleet/protocol';
 import { describe, expect, it } from 'vitest';
-import { CALLERS, type CallerRole, createFixture, type Fixture, START_MS, snapshot } from '../testing/test-fixture.ts';
+import {
+  CALLERS,
+  type CallerRole,
+  createFixture,
+  type Fixture,
+  inferenceCallArgs,
+  START_MS,
+  snapshot,
+} from '../testing/test-fixture.ts';
 import { identityForName } from './identity.ts';
 
 type Case = {
@@ -155,6 +163,13 @@ const CASES: Case[] = [
     }),
     allowed: ['admin'],
   },
+  // Inference recording for replay: the orchestrator only (agents cannot forge their provenance).
+  {
+    reducer: 'record_inference_call',
+    args: () => inferenceCallArgs({ request_id: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d' }),
+    allowed: ['admin'],
+  },
+  { reducer: 'prune_inference_texts', args: () => ({ keep_seconds: 0 }), allowed: ['admin'] },
   // The agent loop: each agent for its own cycles; plans decided by an admin or a plan approver.
   {
     reducer: 'begin_cycle',

@@ -1,6 +1,6 @@
 import { isClawError } from '@clawfleet/protocol';
 import { describe, expect, it } from 'vitest';
-import { createFixture, type Fixture, START_MS, snapshot } from '../testing/test-fixture.ts';
+import { createFixture, type Fixture, inferenceCallArgs, START_MS, snapshot } from '../testing/test-fixture.ts';
 import { identityForName } from './identity.ts';
 
 type Bad = [caller: string, args: (fixture: Fixture) => Record<string, unknown>, code: string, message: string];
@@ -474,6 +474,65 @@ const BAD_INPUT: Record<string, Bad[]> = {
       'Expected `input` to be at most 8000 characters',
     ],
   ],
+  record_inference_call: [
+    [
+      OWNER,
+      () => inferenceCallArgs({ request_id: 'a1b2c3d4-0000-4000-8000-000000000001' }),
+      'REDUCER_REJECTED',
+      'Only an admin may record inference calls',
+    ],
+    [ADMIN, (f) => inferenceCallArgs({ request_id: f.recordedRequestId }), 'REDUCER_REJECTED', 'is already recorded'],
+    [
+      ADMIN,
+      () => inferenceCallArgs({ request_id: 'r-1' }),
+      'REDUCER_REJECTED',
+      'Expected `request_id` to be a lowercase UUID',
+    ],
+    [ADMIN, () => recorded({ agent: 'Ghost' }), 'REDUCER_REJECTED', 'Ghost'],
+    [
+      ADMIN,
+      () => recorded({ method: 'embed' }),
+      'REDUCER_REJECTED',
+      'Expected `method` to be one of generate, structured',
+    ],
+    [ADMIN, () => recorded({ model_sha256: 'ABC' }), 'REDUCER_REJECTED', 'Expected `model_sha256` to be a sha256'],
+    [ADMIN, () => recorded({ threads: 0 }), 'REDUCER_REJECTED', 'Expected `threads`'],
+    [ADMIN, () => recorded({ temperature: 3 }), 'REDUCER_REJECTED', 'Expected `temperature`'],
+    [ADMIN, () => recorded({ top_p: 1.5 }), 'REDUCER_REJECTED', 'Expected `top_p`'],
+    [ADMIN, () => recorded({ seed: -1 }), 'INVALID_PARAMS', 'seed'],
+    [ADMIN, () => recorded({ max_tokens: 0 }), 'REDUCER_REJECTED', 'Expected `max_tokens`'],
+    [
+      ADMIN,
+      () => recorded({ grammar_sha256: null, texts: [] }),
+      'REDUCER_REJECTED',
+      'Expected a `grammar_sha256` for a structured call',
+    ],
+    [
+      ADMIN,
+      () => recorded({ stop_reason: 'aborted' }),
+      'REDUCER_REJECTED',
+      'Expected `stop_reason` to be one of eos, max-tokens',
+    ],
+    [ADMIN, () => recorded({ tokens_reused: 41 }), 'REDUCER_REJECTED', 'Expected `tokens_reused`'],
+    [ADMIN, () => recorded({ output: 'x'.repeat(1_048_577) }), 'REDUCER_REJECTED', 'Expected `output` to be at most'],
+    [
+      ADMIN,
+      () => recorded({ texts: [{ sha256: 'f'.repeat(64), kind: 'prompt', text: 'not the prompt' }] }),
+      'REDUCER_REJECTED',
+      "Expected `texts[0]` to be the record's prompt",
+    ],
+    [
+      ADMIN,
+      () => recorded({ texts: [{ sha256: 'd'.repeat(64), kind: 'memo', text: 'x' }] }),
+      'REDUCER_REJECTED',
+      'Expected `texts[0].kind` to be one of prefix, prompt, schema',
+    ],
+    [ADMIN, () => recorded({ output_tokens: ['a'] }), 'INVALID_PARAMS', 'output_tokens'],
+  ],
+  prune_inference_texts: [
+    [OWNER, () => ({ keep_seconds: 0 }), 'REDUCER_REJECTED', 'Only an admin may prune stored prompts'],
+    [ADMIN, () => ({ keep_seconds: -5 }), 'INVALID_PARAMS', 'keep_seconds'],
+  ],
   record_inference: [
     [ADMIN, () => usage({ agent: 'Ghost' }), 'REDUCER_REJECTED', 'Expected `agent` to name a registered agent'],
     [
@@ -831,6 +890,11 @@ const BAD_INPUT: Record<string, Bad[]> = {
     ],
   ],
 };
+
+/** A valid, not yet recorded `record_inference_call` for DevClaw, with some fields replaced. */
+function recorded(overrides: Record<string, unknown>): Record<string, unknown> {
+  return inferenceCallArgs({ request_id: 'c0ffee00-1234-4abc-8def-0123456789ab', ...overrides });
+}
 
 /** A valid `record_inference` call for DevClaw, with some fields replaced. */
 function usage(overrides: Record<string, unknown>): Record<string, unknown> {

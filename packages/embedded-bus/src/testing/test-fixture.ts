@@ -41,6 +41,49 @@ export interface Fixture {
   wakeScheduleRow: BusRow;
   /** The loop session holding DevClaw's and UXClaw's runner leases (30 s each). */
   runnerSession: string;
+  /** Request id of DevClaw's recorded inference call (its prefix, prompt and schema stored). */
+  recordedRequestId: string;
+}
+
+const hex = (digit: string): string => digit.repeat(64);
+
+/**
+ * A valid `record_inference_call` for DevClaw (a structured call with prefix, prompt and schema
+ * stored), with some fields replaced. The hashes are placeholders: the reducer checks their form,
+ * the orchestrator computes them.
+ */
+export function inferenceCallArgs(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    request_id: '0b7e4c1a-2f3d-4e5a-8b6c-7d8e9f0a1b2c',
+    agent: OWNER,
+    method: 'structured',
+    model: 'tiny',
+    model_sha256: hex('a'),
+    engine: 'node-llama-cpp 3.21.1',
+    backend: 'cpu',
+    threads: 1,
+    context_size: 4096,
+    temperature: 0.7,
+    top_p: 0.9,
+    seed: 42,
+    max_tokens: 64,
+    grammar_sha256: hex('b'),
+    prefix_sha256: hex('c'),
+    prompt_sha256: hex('d'),
+    output: '{"decision":"act"}',
+    output_sha256: hex('e'),
+    output_tokens: [12, 34, 56],
+    stop_reason: 'eos',
+    tokens_in: 40,
+    tokens_out: 3,
+    tokens_reused: 10,
+    texts: [
+      { sha256: hex('c'), kind: 'prefix', text: 'You are DevClaw.' },
+      { sha256: hex('d'), kind: 'prompt', text: 'Triage this: deploy' },
+      { sha256: hex('b'), kind: 'schema', text: '{"type":"object"}' },
+    ],
+    ...overrides,
+  };
 }
 
 export const START_MS = 1_750_000_000_000;
@@ -148,6 +191,8 @@ export function createFixture(): Fixture {
   const [wakeScheduleRow] = database.query(ADMIN, 'agent_wake_schedule');
   const [leaseScheduleRow] = database.query(ADMIN, 'task_lease_schedule');
   const [attentionScheduleRow] = database.query(ADMIN, 'attention_expiry_schedule');
+  const recorded = inferenceCallArgs();
+  database.callReducer(ADMIN, 'record_inference_call', recorded);
   return {
     database,
     clock,
@@ -165,6 +210,7 @@ export function createFixture(): Fixture {
     planId: Number(plan.id),
     wakeScheduleRow: wakeScheduleRow!,
     runnerSession,
+    recordedRequestId: String(recorded.request_id),
   };
 }
 
