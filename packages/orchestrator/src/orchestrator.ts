@@ -20,6 +20,7 @@ import { InferenceService } from './inference/service/index.ts';
 import { SlotPool } from './inference/slot-pool/index.ts';
 import { WorkerBackend } from './inference/worker/index.ts';
 import { nodeFlagsFor } from './process-entries.ts';
+import { InferenceRecorder } from './provenance/inference-recorder.ts';
 import {
   DataDirectoryLock,
   EXIT_CODES,
@@ -69,6 +70,7 @@ export class Orchestrator {
   readonly #admin: AdminService;
   readonly #logger: Logger;
   readonly #lock: DataDirectoryLock;
+  readonly #recorder: InferenceRecorder;
   #stopping: Promise<void> | undefined;
 
   private constructor(parts: {
@@ -83,6 +85,7 @@ export class Orchestrator {
     agents: AgentSupervisor | undefined;
     logger: Logger;
     lock: DataDirectoryLock;
+    recorder: InferenceRecorder;
   }) {
     this.config = parts.config;
     this.server = parts.server;
@@ -94,6 +97,7 @@ export class Orchestrator {
     this.#busService = parts.busService;
     this.#admin = parts.admin;
     this.#lock = parts.lock;
+    this.#recorder = parts.recorder;
     this.#logger = parts.logger.child({ component: 'orchestrator' });
   }
 
@@ -155,6 +159,16 @@ export class Orchestrator {
       preloading.catch(() => {});
 
       const host = hostname();
+      // Every agent model call is recorded for replay (docs/provenance.md); prompts kept per retention.
+      const recorder = new InferenceRecorder({
+        database,
+        adminName: ORCHESTRATOR_IDENTITY,
+        retention: config.promptRetention,
+        skip: [CLI_IDENTITY],
+        logger,
+      });
+      recorder.startPruning();
+      cleanup.push(() => recorder.dispose());
       const inference = new InferenceService({
         pool,
         settings: {
@@ -171,6 +185,7 @@ export class Orchestrator {
           humans: [CLI_IDENTITY],
         },
         onAccounting: (record) => recordInference(database, host, record, logger.child({ component: 'accounting' })),
+        onGeneration: (call) => recorder.record(call),
         logger,
       });
 
@@ -211,6 +226,7 @@ export class Orchestrator {
         agents,
         logger,
         lock,
+        recorder,
       });
     } catch (error) {
       for (const step of cleanup.reverse()) {
@@ -242,6 +258,7 @@ export class Orchestrator {
       this.#busService.dispose();
       this.#admin.dispose();
       await this.pool.dispose();
+      this.#recorder.dispose();
       await this.backend.dispose();
       this.database.close();
       this.#lock.release();

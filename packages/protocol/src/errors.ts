@@ -51,6 +51,14 @@ export const ERROR_CODES = {
   WORKER_CRASHED: { retryable: true, description: 'The inference worker died during the request' },
   QUEUE_FULL: { retryable: true, description: 'The inference queue is full' },
   OUTPUT_INVALID: { retryable: true, description: 'The model output does not match the requested schema' },
+  MODEL_MISMATCH: {
+    retryable: false,
+    description: 'The model loaded now is not the file a recorded call was made with (its sha256 differs)',
+  },
+  NOT_RETAINED: {
+    retryable: false,
+    description: 'What a replay needs was not kept (prompt retention, or a call made before recording)',
+  },
   // Agent tools and their sandbox
   TOOL_UNKNOWN: { retryable: false, description: 'No tool with that name exists' },
   TOOL_NOT_ALLOWED: { retryable: false, description: "The tool exists but is not on this agent's allowlist" },

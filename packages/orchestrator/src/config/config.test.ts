@@ -89,6 +89,20 @@ describe('loadConfig', () => {
     );
   });
 
+  it('keeps prompts of recorded inference 30 days by default; days, forever or hash-only can be set', () => {
+    expect(loadConfig({}, directory).promptRetention).toBe(30);
+    expect(loadConfig({ CLAW_PROMPT_RETENTION: '7' }, directory).promptRetention).toBe(7);
+    expect(loadConfig({ CLAW_PROMPT_RETENTION: 'hash-only' }, directory).promptRetention).toBe('hash-only');
+    writeFileSync(join(directory, 'clawfleet.config.json'), JSON.stringify({ promptRetention: 'forever' }));
+    expect(loadConfig({}, directory).promptRetention).toBe('forever');
+    expect(() => loadConfig({ CLAW_PROMPT_RETENTION: '0' }, directory)).toThrow(
+      /`promptRetention` \(set by env CLAW_PROMPT_RETENTION.*integer 1-36500, got `0` \(number\)/,
+    );
+    expect(() => loadConfig({ CLAW_PROMPT_RETENTION: 'keep' }, directory)).toThrow(
+      /forever` or `hash-only`, got `keep` \(string\)/,
+    );
+  });
+
   it('starts the agents by default, in a workspace under the data directory, giving them only PATH', () => {
     const config = loadConfig({ PATH: '/opt/bin:/usr/bin', HOME: '/root' }, directory);
     expect(config.startAgents).toBe(true);

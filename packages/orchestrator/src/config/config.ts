@@ -26,6 +26,17 @@ export const DEFAULT_AGENT_ENTRY: string = processEntry('../../agent-runtime/src
  */
 export const DEFAULT_CONTEXT_SIZE = 8192;
 
+/** Days of prompts kept by default for replay (`promptRetention`). */
+export const DEFAULT_PROMPT_RETENTION_DAYS = 30;
+/** The longest retention in days that is not `forever` (a century; the reducer takes seconds as u32). */
+const MAX_PROMPT_RETENTION_DAYS = 36_500;
+
+/**
+ * How long the texts of recorded inference calls are kept: a number of days since a text's last
+ * use, `forever`, or `hash-only` (nothing but hashes; such calls cannot be replayed).
+ */
+export type PromptRetention = number | 'forever' | 'hash-only';
+
 /** A model path of this value means: the tiny model the project generates. */
 export const GENERATED_MODEL = 'generated';
 
@@ -86,6 +97,13 @@ const fileSchema = z.strictObject({
   workspaceDirectory: z.string().min(1).optional(),
   models: z.array(modelSchema).min(1).optional(),
   agents: z.record(identityNameSchema, agentSchema).optional(),
+  /** How long the prompts of recorded inference calls are kept: days, `forever`, or `hash-only`. */
+  promptRetention: z
+    .union([z.enum(['hash-only', 'forever']), integerInRange('promptRetention', 1, MAX_PROMPT_RETENTION_DAYS)], {
+      error: (issue) =>
+        `Expected \`promptRetention\` to be a number of days 1-${MAX_PROMPT_RETENTION_DAYS}, \`forever\` or \`hash-only\`, got ${describeValue(issue.input)}`,
+    })
+    .optional(),
 });
 
 export type ModelConfig = z.infer<typeof modelSchema>;
@@ -117,6 +135,8 @@ export interface OrchestratorConfig {
   readonly agentEntry: string;
   /** PATH given to agent processes (their only inherited variable; commands are looked up on it). */
   readonly agentSearchPath: string;
+  /** How long prompts of recorded inference calls are kept for replay (docs/provenance.md). */
+  readonly promptRetention: PromptRetention;
   /** Where the config file came from, if one was read. */
   readonly configFile: string | undefined;
 }
@@ -161,6 +181,7 @@ const ENVIRONMENT: EnvironmentOption[] = [
   { variable: 'CLAW_MAX_QUEUED_PER_AGENT', option: 'maxQueuedPerAgent', parse: integer },
   { variable: 'CLAW_START_AGENTS', option: 'startAgents', parse: boolean },
   { variable: 'CLAW_WORKSPACE_DIR', option: 'workspaceDirectory', parse: text },
+  { variable: 'CLAW_PROMPT_RETENTION', option: 'promptRetention', parse: integer },
 ];
 
 /** Overrides of the default model (`models[0]`). */
@@ -268,6 +289,7 @@ export function loadConfig(
     workspaceDirectory: absolute(options.workspaceDirectory ?? join(dataDirectory, 'workspace')),
     agentEntry: DEFAULT_AGENT_ENTRY,
     agentSearchPath: environment.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    promptRetention: options.promptRetention ?? DEFAULT_PROMPT_RETENTION_DAYS,
     configFile,
   };
   return Object.freeze(config);

@@ -20,8 +20,22 @@ export interface ModelSpec {
   gpuLayers: 'auto' | number;
 }
 
+/** What runs a model: a replay is identical only on the same engine, version, backend and threads. */
+export interface InferenceEngineInfo {
+  /** e.g. `node-llama-cpp` */
+  name: string;
+  version: string;
+  /** `cpu`, `cuda`, `metal`, `vulkan` (or `fake` in tests). */
+  backend: string;
+  /** Threads the engine computes with. */
+  threads: number;
+}
+
 export interface LoadedModel {
   id: string;
+  /** sha256 (hex) of the model file, computed once per load: what a replay checks it runs the same weights. */
+  fileSha256: string;
+  engine: InferenceEngineInfo;
   /** Bytes of RAM or VRAM this model holds while loaded (weights + contexts), as estimated or measured. */
   memoryBytes: number;
   /** Embedding vector length. */
@@ -64,6 +78,8 @@ export interface GenerateResult {
   /** Milliseconds spent evaluating the prompt and generating. */
   generateMs: number;
   stopReason: 'eos' | 'max-tokens' | 'aborted';
+  /** The generated token ids, in order, when the backend knows them (recorded for replay). */
+  outputTokens?: number[];
 }
 
 export interface GenerateCallbacks {

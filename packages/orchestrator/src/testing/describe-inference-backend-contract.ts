@@ -45,6 +45,9 @@ export interface InferenceBackendContractOptions {
  *   equal vectors; `tokensIn` counts the tokens embedded.
  * - A slot that ran a prefix reports, on the next request with the same prefix, `tokensReused > 0`,
  *   and greedy sampling gives the same text as without reuse.
+ * - A loaded model names what runs it (for replay): a sha256 of its file (64 hex digits, the same
+ *   whenever the same file is loaded) and the engine, version, backend and threads; a generation
+ *   reports its token ids (`outputTokens`, `tokensOut` of them).
  * - After `dispose()`, calls reject with SHUTTING_DOWN.
  */
 export function describeInferenceBackendContract(
@@ -155,6 +158,27 @@ export function describeInferenceBackendContract(
         if (result.stopReason === 'max-tokens') expect(result.tokensOut).toBe(12);
         expect(deltas.join('')).toBe(result.text);
         expect(result.generateMs).toBeGreaterThanOrEqual(0);
+      },
+      timeout,
+    );
+
+    it(
+      'names what it ran: the model file hash and engine, and the generated token ids',
+      async () => {
+        const loaded = await backend.loadModel(model);
+        expect(loaded.fileSha256).toMatch(/^[0-9a-f]{64}$/);
+        expect(loaded.engine.name.length).toBeGreaterThan(0);
+        expect(loaded.engine.version.length).toBeGreaterThan(0);
+        expect(loaded.engine.threads).toBeGreaterThanOrEqual(1);
+        const again = await backend.loadModel(model);
+        expect(again.fileSha256).toBe(loaded.fileSha256);
+        const result = await backend.generate({
+          modelId: model.id,
+          slot: 0,
+          prompt: 'Count to three.',
+          sampling: { maxTokens: 12, temperature: 0 },
+        });
+        expect(result.outputTokens).toHaveLength(result.tokensOut);
       },
       timeout,
     );

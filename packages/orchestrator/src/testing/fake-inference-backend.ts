@@ -183,6 +183,9 @@ export class FakeInferenceBackend implements InferenceBackend {
     if (raced !== undefined) return { ...raced.loaded };
     const loaded: LoadedModel = {
       id: spec.id,
+      // The fake reads no weights: its "file" is its path, so two paths are two models.
+      fileSha256: createHash('sha256').update(`fake-model:${spec.path}`).digest('hex'),
+      engine: { name: 'fake', version: '1', backend: 'fake', threads: 1 },
       memoryBytes: this.#memoryOf(spec),
       embeddingSize: this.#options.embeddingSize,
       slots: spec.slots,
@@ -260,6 +263,8 @@ export class FakeInferenceBackend implements InferenceBackend {
         tokensReused,
         generateMs: performance.now() - started,
         stopReason,
+        // One "token" per generated character: its code point.
+        outputTokens: Array.from(text, (character) => character.codePointAt(0) as number),
       };
     } finally {
       model.busySlots.delete(request.slot);

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import type { RequestContext } from '@clawfleet/ipc';
 import {
   ClawError,
@@ -24,7 +24,7 @@ import {
   silentLogger,
 } from '@clawfleet/protocol';
 import type { ZodType } from 'zod';
-import { type GenerateResult, maxPromptCharacters } from '../backend.ts';
+import { type GenerateResult, type LoadedModel, maxPromptCharacters, type SamplingOptions } from '../backend.ts';
 import type { EmbeddingLease, SlotLease } from '../slot-pool/slot-lease.ts';
 import type { SlotPool } from '../slot-pool/slot-pool.ts';
 import { DeltaStream } from './delta-stream.ts';
@@ -43,6 +43,12 @@ export interface InferenceServiceOptions {
   settings: InferenceServiceSettings;
   /** Called once per request when it ends, success or not; e.g. to write it to the database. */
   onAccounting?: (record: InferenceAccountingRecord) => void;
+  /**
+   * Called once per generation that ran to its end (eos or max tokens), before the reply is
+   * checked, with everything needed to run it again; e.g. to record it for replay. A hook that
+   * throws is logged and never fails the request.
+   */
+  onGeneration?: (call: RecordedGeneration) => void;
   logger?: Logger;
 }
 
@@ -61,6 +67,35 @@ export interface MethodRegistry {
 }
 
 type AccountedMethod = InferenceAccountingRecord['method'];
+
+/** One generation as it ran: what a replay needs to run it again, and what it produced. */
+export interface RecordedGeneration {
+  requestId: string;
+  agent: string;
+  method: 'generate' | 'structured';
+  /** The model as loaded: id, file hash, engine, context size. */
+  model: LoadedModel;
+  /** The sampling it ran with; `seed` always set (chosen by the service when nobody gave one). */
+  sampling: SamplingOptions & { temperature: number; seed: number };
+  jsonSchema?: Record<string, unknown>;
+  prefix?: string;
+  prompt: string;
+  result: GenerateResult;
+}
+
+/** A generation to run again exactly as recorded (`claw replay`), on the recorded model id. */
+export interface ReplayGeneration {
+  modelId: string;
+  /** The model file hash the call was recorded with; another file loaded under the id is MODEL_MISMATCH. */
+  fileSha256: string;
+  sampling: SamplingOptions & { temperature: number; seed: number };
+  jsonSchema?: Record<string, unknown>;
+  prefix?: string;
+  prompt: string;
+}
+
+/** Seeds are u32: node-llama-cpp passes them to llama.cpp's sampler as such. */
+const SEED_LIMIT = 0x1_0000_0000;
 
 /** One request from its arrival: the id every log line and its accounting record carry. */
 interface RequestScope {
@@ -98,6 +133,7 @@ export class InferenceService {
   readonly #pool: SlotPool;
   readonly #settings: InferenceServiceSettings;
   readonly #onAccounting: ((record: InferenceAccountingRecord) => void) | undefined;
+  readonly #onGeneration: ((call: RecordedGeneration) => void) | undefined;
   readonly #logger: Logger;
   readonly #ledger = new UsageLedger();
   readonly #schemas = new StructuredSchemaCache();
@@ -127,6 +163,7 @@ export class InferenceService {
     }
     this.#pool = options.pool;
     this.#onAccounting = options.onAccounting;
+    this.#onGeneration = options.onGeneration;
     this.#logger = (options.logger ?? silentLogger).child({ component: 'inference-service' });
     this.#requestTimeoutMs = this.#settings.requestTimeoutMs ?? 600_000;
     this.#humans = new Set(this.#settings.humans ?? []);
@@ -327,24 +364,35 @@ export class InferenceService {
     this.#checkPriority(scope);
     this.#checkPromptLength(scope, params);
     const lease = await this.#lease(scope, params.prefix, call.signal, (request) => this.#pool.acquire(request));
+    // Sampling is always seeded, so every call can be replayed: a seed nobody gave is chosen here.
+    const used = {
+      temperature: sampling.temperature ?? 0,
+      ...(sampling.topP === undefined ? {} : { topP: sampling.topP }),
+      seed: params.seed ?? sampling.seed ?? randomInt(SEED_LIMIT),
+      maxTokens: Math.min(params.maxTokens ?? sampling.maxTokens, sampling.maxTokens),
+    };
     let generated: GenerateResult | undefined;
     try {
       generated = await lease.generate(
-        {
-          prompt: params.prompt,
-          sampling: {
-            temperature: sampling.temperature,
-            topP: sampling.topP,
-            seed: params.seed ?? sampling.seed,
-            maxTokens: Math.min(params.maxTokens ?? sampling.maxTokens, sampling.maxTokens),
-          },
-          jsonSchema,
-        },
+        { prompt: params.prompt, sampling: used, jsonSchema },
         { onDelta: call.onDelta },
       );
       // Stopped by cancellation, deadline or disconnect: the caller gets the reason, not a partial result.
       if (generated.stopReason === 'aborted' && lease.signal.aborted) {
         throw ClawError.from(lease.signal.reason, 'CANCELLED');
+      }
+      if (generated.stopReason !== 'aborted') {
+        this.#recordGeneration(scope, {
+          requestId: scope.requestId,
+          agent: scope.agent,
+          method: scope.method === 'structured' ? 'structured' : 'generate',
+          model: lease.model,
+          sampling: used,
+          ...(jsonSchema === undefined ? {} : { jsonSchema }),
+          ...(params.prefix === undefined ? {} : { prefix: params.prefix }),
+          prompt: params.prompt,
+          result: generated,
+        });
       }
       const result: InferenceGenerateResult = {
         requestId: scope.requestId,
@@ -369,6 +417,64 @@ export class InferenceService {
       throw failure;
     } finally {
       lease.release();
+    }
+  }
+
+  /**
+   * Runs a recorded generation again with its recorded settings (`claw replay`), at priority `human`
+   * for the person waiting, under `caller`'s fairness share. Not accounted and not recorded: it is
+   * a check of a past call, not a new one. MODEL_MISMATCH when the model loaded under the recorded
+   * id is not the recorded file.
+   */
+  async replay(
+    caller: string,
+    replay: ReplayGeneration,
+    call: InferenceCallOptions = {},
+  ): Promise<{ result: GenerateResult; model: LoadedModel }> {
+    if (!this.#contextSizes.has(replay.modelId)) {
+      throw new ClawError(
+        'MODEL_MISMATCH',
+        `Model \`${replay.modelId}\` is not configured any more; configured: ${[...this.#contextSizes.keys()].join(', ')}`,
+        { details: { modelId: replay.modelId } },
+      );
+    }
+    const lease = await this.#pool.acquire({
+      agent: caller,
+      modelId: replay.modelId,
+      priority: 'human',
+      prefix: replay.prefix,
+      signal: call.signal,
+      timeoutMs: this.#requestTimeoutMs,
+      logger: this.#logger,
+    });
+    try {
+      if (lease.model.fileSha256 !== replay.fileSha256) {
+        throw new ClawError(
+          'MODEL_MISMATCH',
+          `Model \`${replay.modelId}\` is now loaded from a file with sha256 ${lease.model.fileSha256}; the call was made with ${replay.fileSha256}`,
+          { details: { modelId: replay.modelId, loaded: lease.model.fileSha256, recorded: replay.fileSha256 } },
+        );
+      }
+      const result = await lease.generate(
+        {
+          prompt: replay.prompt,
+          sampling: replay.sampling,
+          ...(replay.jsonSchema === undefined ? {} : { jsonSchema: replay.jsonSchema }),
+        },
+        { onDelta: call.onDelta },
+      );
+      if (result.stopReason === 'aborted') throw ClawError.from(lease.signal.reason, 'CANCELLED');
+      return { result, model: lease.model };
+    } finally {
+      lease.release();
+    }
+  }
+
+  #recordGeneration(scope: RequestScope, generation: RecordedGeneration): void {
+    try {
+      this.#onGeneration?.(generation);
+    } catch (hookError) {
+      scope.logger.error({ err: hookError }, 'the generation recording hook threw');
     }
   }
 

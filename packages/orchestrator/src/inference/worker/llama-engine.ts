@@ -21,6 +21,7 @@ import {
   maxPromptCharacters,
 } from '../backend.ts';
 import { checkModelFile } from './model-file-check.ts';
+import { hashModelFile, nodeLlamaCppVersion } from './model-file-hash.ts';
 
 interface ModelEntry {
   spec: ModelSpec;
@@ -54,6 +55,7 @@ export class LlamaEngine {
   readonly #models = new Map<string, ModelEntry>();
   readonly #loading = new Map<string, Promise<LoadedModel>>();
   readonly #grammars = new Map<string, Promise<LlamaGrammar>>();
+  #version: string | undefined;
 
   constructor(llama: Llama, contextThreads: number) {
     this.#llama = llama;
@@ -122,7 +124,11 @@ export class LlamaEngine {
   async #load(spec: ModelSpec, onProgress: ((progress: number) => void) | undefined): Promise<LoadedModel> {
     const insights = await checkModelFile(this.#llama, spec.path);
     const gpuLayers = this.#llama.gpu === false ? 0 : spec.gpuLayers;
+    // Hashed while llama.cpp loads the same file: the load waits for whichever takes longer.
+    const hashing = hashModelFile(spec.path);
+    hashing.catch(() => {});
     let model: LlamaModel;
+    let fileSha256: string;
     try {
       model = await this.#llama.loadModel({
         modelPath: spec.path,
@@ -137,6 +143,12 @@ export class LlamaEngine {
       );
     }
     try {
+      fileSha256 = await hashing;
+    } catch (error) {
+      await model.dispose();
+      throw error;
+    }
+    try {
       const context = await model.createContext({
         contextSize: spec.contextSize,
         sequences: spec.slots,
@@ -149,6 +161,13 @@ export class LlamaEngine {
       });
       const loaded: LoadedModel = {
         id: spec.id,
+        fileSha256,
+        engine: {
+          name: 'node-llama-cpp',
+          version: await this.#engineVersion(),
+          backend: this.#llama.gpu === false ? 'cpu' : this.#llama.gpu,
+          threads: this.#contextThreads,
+        },
         memoryBytes: this.#estimate(spec, insights, model.gpuLayers),
         embeddingSize: model.embeddingVectorSize,
         slots: spec.slots,
@@ -173,6 +192,11 @@ export class LlamaEngine {
         { details: { path: spec.path }, cause: error },
       );
     }
+  }
+
+  async #engineVersion(): Promise<string> {
+    this.#version ??= await nodeLlamaCppVersion();
+    return this.#version;
   }
 
   async unloadModel(modelId: string): Promise<void> {
@@ -335,6 +359,7 @@ export class LlamaEngine {
       tokensReused: reused,
       generateMs: performance.now() - started,
       stopReason,
+      outputTokens: generated.map(Number),
     };
   }
 

@@ -1,4 +1,5 @@
-import { copyFile, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ClawError, isClawError } from '@clawfleet/protocol';
@@ -43,6 +44,23 @@ async function rejection(promise: Promise<unknown>): Promise<ClawError> {
 }
 
 describe('WorkerBackend with the generated model', () => {
+  it('hashes the model file it loads (sha256 of its bytes) and names node-llama-cpp on the cpu', async () => {
+    const loaded = await backend.loadModel(tiny());
+    const bytes = await readFile(tinyPath);
+    expect(loaded.fileSha256).toBe(createHash('sha256').update(bytes).digest('hex'));
+    expect(loaded.engine).toMatchObject({ name: 'node-llama-cpp', backend: 'cpu', threads: 1 });
+    expect(loaded.engine.version).toMatch(/^\d+\.\d+\.\d+/);
+    // Another file (one byte of metadata changed) is another hash under another id.
+    const other = join(scratch, 'other.gguf');
+    await writeFile(
+      other,
+      Buffer.concat([bytes.subarray(0, bytes.length - 1), Buffer.from([bytes[bytes.length - 1]! ^ 1])]),
+    );
+    const changed = await backend.loadModel(tiny({ id: 'tiny-other', path: other }));
+    expect(changed.fileSha256).not.toBe(loaded.fileSha256);
+    await backend.unloadModel('tiny-other');
+  });
+
   it('runs parallel sequences on one model; each slot is independent', async () => {
     const results = await Promise.all(
       [0, 1, 2, 3].map((slot) =>

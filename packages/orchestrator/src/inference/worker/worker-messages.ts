@@ -45,6 +45,13 @@ const errorJsonSchema = z.object({
 
 export const loadedModelSchema = z.object({
   id: z.string(),
+  fileSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  engine: z.object({
+    name: z.string(),
+    version: z.string(),
+    backend: z.string(),
+    threads: z.number().int().min(1),
+  }),
   memoryBytes: z.number().min(0),
   embeddingSize: z.number().int().min(1),
   slots: z.number().int().min(1),
@@ -58,6 +65,7 @@ export const generateResultSchema = z.object({
   tokensReused: z.number().int().min(0),
   generateMs: z.number().min(0),
   stopReason: z.enum(['eos', 'max-tokens', 'aborted']),
+  outputTokens: z.array(z.number().int().min(0)).optional(),
 });
 
 export const memoryStateSchema = z.object({ totalBytes: z.number().min(0), freeBytes: z.number().min(0) });
