@@ -29,7 +29,7 @@ import {
   preparePrivateFiles,
   StartupError,
 } from './startup/index.ts';
-import { loadOrCreateTokens } from './tokens/token-store.ts';
+import { loadOrCreateTokens, writeAgentTokenFiles } from './tokens/token-store.ts';
 
 /** The admin identity: registers agents, writes inference accounting. */
 export const ORCHESTRATOR_IDENTITY = 'orchestrator';
@@ -126,6 +126,10 @@ export class Orchestrator {
       await prepareSocketPath(config.socketPath);
       const agentNames = Object.keys(config.agents);
       const tokens = await loadOrCreateTokens(config.tokensPath, [ORCHESTRATOR_IDENTITY, CLI_IDENTITY, ...agentNames]);
+      if (config.agentTokensDirectory !== undefined) {
+        const written = await writeAgentTokenFiles(config.agentTokensDirectory, tokens, agentNames);
+        startLog.info({ files: written }, "wrote the agents' token files for agents started outside (compose)");
+      }
       const database = openDatabase(config, logger);
       cleanup.push(() => database.close());
       registerAgents(database, config);

@@ -117,4 +117,14 @@ describe('loadConfig', () => {
       /`startAgents` \(set by env CLAW_START_AGENTS\).*got `maybe`/,
     );
   });
+
+  it('writes agent token files only when CLAW_AGENT_TOKENS_DIR names a folder (agents started by compose)', () => {
+    expect(loadConfig({}, directory).agentTokensDirectory).toBeUndefined();
+    expect(loadConfig({ CLAW_AGENT_TOKENS_DIR: 'run/tokens' }, directory).agentTokensDirectory).toBe(
+      join(directory, 'run', 'tokens'),
+    );
+    expect(loadConfig({ CLAW_AGENT_TOKENS_DIR: '/run/clawfleet/agent-tokens' }, directory).agentTokensDirectory).toBe(
+      '/run/clawfleet/agent-tokens',
+    );
+  });
 });

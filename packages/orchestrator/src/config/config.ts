@@ -95,6 +95,8 @@ const fileSchema = z.strictObject({
     .optional(),
   /** The shared workspace; each agent's own workspace is `agents/<name>` inside it. */
   workspaceDirectory: z.string().min(1).optional(),
+  /** Where each agent's token is written as `<agent>/token`, for agents started outside (compose). */
+  agentTokensDirectory: z.string().min(1).optional(),
   models: z.array(modelSchema).min(1).optional(),
   agents: z.record(identityNameSchema, agentSchema).optional(),
   /** How long the prompts of recorded inference calls are kept: days, `forever`, or `hash-only`. */
@@ -131,6 +133,11 @@ export interface OrchestratorConfig {
   readonly startAgents: boolean;
   /** The shared workspace every agent reads; each agent writes only in `agents/<name>` inside it. */
   readonly workspaceDirectory: string;
+  /**
+   * When set, each configured agent's token is written to `<agentTokensDirectory>/<agent>/token` at
+   * start, for agents this orchestrator does not start (compose services; docs/containers.md).
+   */
+  readonly agentTokensDirectory: string | undefined;
   /** The script each agent process runs. */
   readonly agentEntry: string;
   /** PATH given to agent processes (their only inherited variable; commands are looked up on it). */
@@ -182,6 +189,7 @@ const ENVIRONMENT: EnvironmentOption[] = [
   { variable: 'CLAW_START_AGENTS', option: 'startAgents', parse: boolean },
   { variable: 'CLAW_WORKSPACE_DIR', option: 'workspaceDirectory', parse: text },
   { variable: 'CLAW_PROMPT_RETENTION', option: 'promptRetention', parse: integer },
+  { variable: 'CLAW_AGENT_TOKENS_DIR', option: 'agentTokensDirectory', parse: text },
 ];
 
 /** Overrides of the default model (`models[0]`). */
@@ -287,6 +295,8 @@ export function loadConfig(
     ),
     startAgents: options.startAgents ?? true,
     workspaceDirectory: absolute(options.workspaceDirectory ?? join(dataDirectory, 'workspace')),
+    agentTokensDirectory:
+      options.agentTokensDirectory === undefined ? undefined : absolute(options.agentTokensDirectory),
     agentEntry: DEFAULT_AGENT_ENTRY,
     agentSearchPath: environment.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     promptRetention: options.promptRetention ?? DEFAULT_PROMPT_RETENTION_DAYS,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ClawError, identityNameSchema } from '@clawfleet/protocol';
 import { z } from 'zod';
 
@@ -52,4 +52,39 @@ export async function loadOrCreateTokens(path: string, names: readonly string[])
   // An existing file may have been created with wider permissions by hand.
   await chmod(path, 0o600);
   return tokens;
+}
+
+/**
+ * Writes each agent's token to `<directory>/<agent>/token` (mode 0600), for agents this
+ * orchestrator does not start itself: compose runs each agent as its own service and mounts only
+ * that agent's folder into it (read-only, `CLAW_AGENT_TOKEN_FILE`), so an agent can read its own
+ * token and no one else's. A folder that does not exist is created 0700; a file is replaced
+ * atomically, so an agent never reads half a token, and a rotated token reaches it at the next start.
+ */
+export async function writeAgentTokenFiles(
+  directory: string,
+  tokens: Readonly<Record<string, string>>,
+  agents: readonly string[],
+): Promise<string[]> {
+  const written: string[] = [];
+  for (const agent of agents) {
+    const token = tokens[agent];
+    if (token === undefined) throw new ClawError('INTERNAL', `No token for agent ${agent}`);
+    const folder = join(directory, agent);
+    const path = join(folder, 'token');
+    try {
+      await mkdir(folder, { recursive: true, mode: 0o700 });
+      const temporary = join(folder, `.token.${process.pid}.tmp`);
+      await writeFile(temporary, `${token}\n`, { mode: 0o600 });
+      await rename(temporary, path);
+    } catch (error) {
+      throw new ClawError(
+        'CONFIG_INVALID',
+        `Cannot write agent ${agent}'s token file ${path} (CLAW_AGENT_TOKENS_DIR): ${(error as Error).message}`,
+        { details: { option: 'agentTokensDirectory', path }, cause: error },
+      );
+    }
+    written.push(path);
+  }
+  return written;
 }
