@@ -44,9 +44,15 @@ const ALLOWED: Record<string, string[]> = {
     'agents',
     // The HTTP server serves the dashboard's static files from the directory it exports.
     'dashboard',
+    'fleet-views',
+    'http-api',
   ],
+  // What a person sees of the fleet, over a port both the CLI's socket connection and the HTTP API satisfy.
+  'fleet-views': ['protocol', 'memory'],
+  // The HTTP API takes the fleet through ports (the orchestrator wires them): it never imports the orchestrator.
+  'http-api': ['protocol', 'fleet-views'],
   // The CLI talks to the orchestrator over the socket only: it never imports the orchestrator package.
-  cli: ['protocol', 'ipc', 'bus-client', 'inference-client', 'memory'],
+  cli: ['protocol', 'ipc', 'bus-client', 'inference-client', 'memory', 'fleet-views'],
   // Static files and the path to them: the browser code talks to the HTTP API only.
   dashboard: [],
 };

@@ -1,8 +1,9 @@
+import { listAgents } from '@clawfleet/fleet-views';
 import { AGENT_CONTROL_ACTIONS, type AgentControlAction } from '@clawfleet/protocol';
 import type { Command } from 'commander';
 import type { CliRuntime } from '../cli-runtime.ts';
 import { formatAge } from '../output/format.ts';
-import { agentRows, requireAgentName } from './agents-lookup.ts';
+import { requireAgentName } from './agents-lookup.ts';
 
 const DONE: Record<AgentControlAction, string> = { restart: 'restarted', pause: 'paused', resume: 'resumed' };
 const DESCRIPTION: Record<AgentControlAction, string> = {
@@ -19,17 +20,7 @@ export function registerAgents(program: Command, runtime: CliRuntime): void {
     .action(async (options: { json?: boolean }, command: Command) => {
       const context = runtime.context(command);
       await context.withConnection(async (connection) => {
-        const [status, rows] = await Promise.all([connection.status(), agentRows(connection)]);
-        const list = status.agents.map((agent) => {
-          const row = rows.find((candidate) => candidate.name === agent.name);
-          return {
-            name: agent.name,
-            modelId: agent.modelId,
-            online: row?.online === true,
-            lastHeartbeatAt: row?.last_heartbeat_at ?? null,
-            supervision: agent.supervision ?? null,
-          };
-        });
+        const list = await listAgents(connection);
         if (options.json) return context.output.json(list);
         const { color } = context.output;
         context.output.table(

@@ -1,10 +1,8 @@
-import { ClawError } from '@clawfleet/protocol';
+import { ATTENTION_STATES, type AttentionState, listAttention, resolveAttention } from '@clawfleet/fleet-views';
 import { type Command, Option } from 'commander';
 import type { CliRuntime } from '../cli-runtime.ts';
 import { formatAge, formatTime } from '../output/format.ts';
 import { idArgument } from './arguments.ts';
-
-const ATTENTION_STATES = ['open', 'resolved', 'withdrawn', 'expired', 'all'] as const;
 
 export function registerAttention(program: Command, runtime: CliRuntime): void {
   const attention = program
@@ -15,9 +13,7 @@ export function registerAttention(program: Command, runtime: CliRuntime): void {
     .action(async (options: { state: string; json?: boolean }, command: Command) => {
       const context = runtime.context(command);
       await context.withConnection(async (connection) => {
-        const rows = (
-          await connection.query('attention_request', options.state === 'all' ? {} : { state: options.state })
-        ).sort((a, b) => Number(b.priority) - Number(a.priority) || Number(a.id) - Number(b.id));
+        const rows = await listAttention(connection, options.state as AttentionState);
         if (options.json) return context.output.json(rows);
         if (rows.length === 0)
           return context.output.note(`no ${options.state === 'all' ? '' : `${options.state} `}attention requests`);
@@ -47,13 +43,7 @@ export function registerAttention(program: Command, runtime: CliRuntime): void {
       const context = runtime.context(command);
       const resolution = words.join(' ').trim() || 'resolved';
       await context.withConnection(async (connection) => {
-        const [request] = await connection.query('attention_request', { id });
-        if (!request)
-          throw new ClawError(
-            'NOT_FOUND',
-            `Attention request ${id} does not exist (\`claw attention --state all\` lists them)`,
-          );
-        await connection.call('resolve_attention', { attention_request_id: id, resolution });
+        const request = await resolveAttention(connection, id, resolution);
         context.output.line(`attention request #${id} from ${String(request.agent)} resolved: ${resolution}`);
       });
     });

@@ -1,14 +1,14 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { listMemories, searchMemories } from '@clawfleet/fleet-views';
 import {
   explainRetrieval,
   exportMemories,
   importMemories,
   MEMORY_TIERS,
   type MemoryEntry,
-  MemoryIndex,
   type MemoryTier,
 } from '@clawfleet/memory';
-import { type BusRow, ClawError } from '@clawfleet/protocol';
+import { ClawError } from '@clawfleet/protocol';
 import { type Command, Option } from 'commander';
 import type { CliRuntime } from '../cli-runtime.ts';
 import { formatTime } from '../output/format.ts';
@@ -22,23 +22,6 @@ interface MemoryOptions {
   archived?: boolean;
   limit: number;
   json?: boolean;
-}
-
-function entryFromRow(row: BusRow): MemoryEntry {
-  const micros = (value: unknown): number => Number(value) / 1000;
-  return {
-    id: Number(row.id),
-    agent: String(row.agent),
-    tier: row.tier as MemoryEntry['tier'],
-    scope: row.scope as MemoryEntry['scope'],
-    importance: Number(row.importance),
-    text: String(row.text),
-    tags: Array.isArray(row.tags) ? row.tags.map(String) : [],
-    archived: row.archived === true,
-    compactionId: row.compaction_id === null || row.compaction_id === undefined ? null : Number(row.compaction_id),
-    createdAt: micros(row.created_at),
-    updatedAt: micros(row.updated_at),
-  };
 }
 
 export function registerMemory(program: Command, runtime: CliRuntime): void {
@@ -63,28 +46,21 @@ export function registerMemory(program: Command, runtime: CliRuntime): void {
       }
       await context.withConnection(async (connection) => {
         await requireAgentName(connection, agent);
-        const rows = await connection.query('memory_entry');
-        const visible = rows
-          .map(entryFromRow)
-          .filter((entry) => entry.agent === agent || (options.search !== undefined && entry.scope === 'shared'))
-          .filter((entry) => options.archived || !entry.archived)
-          .filter((entry) => options.tier === undefined || entry.tier === options.tier);
         const { output } = context;
+        const listOptions = {
+          ...(options.tier === undefined ? {} : { tier: options.tier }),
+          archived: options.archived ?? false,
+          limit: options.limit,
+        };
         if (options.search === undefined) {
-          const listed = visible.sort((a, b) => b.id - a.id).slice(0, options.limit);
+          const listed = await listMemories(connection, agent, listOptions);
           if (options.json) return output.json(listed);
           if (listed.length === 0)
             return output.note(`no memories of ${agent}${options.tier ? ` in tier ${options.tier}` : ''}`);
           for (const entry of listed) printEntry(output, entry);
           return;
         }
-        const index = new MemoryIndex(agent);
-        for (const entry of visible) index.upsert(entry);
-        const results = index.search(options.search, undefined, {
-          limit: options.limit,
-          now: Date.now(),
-          includeArchived: options.archived ?? false,
-        });
+        const results = await searchMemories(connection, agent, options.search, listOptions);
         if (options.json) return output.json(results);
         if (results.length === 0) return output.note(`no memory of ${agent} matches \`${options.search}\``);
         for (const result of results) {

@@ -1,3 +1,4 @@
+import { listMessages } from '@clawfleet/fleet-views';
 import type { Command } from 'commander';
 import type { CliRuntime } from '../cli-runtime.ts';
 import { formatTime } from '../output/format.ts';
@@ -15,17 +16,7 @@ export function registerMessages(program: Command, runtime: CliRuntime): void {
       const context = runtime.context(command);
       await context.withConnection(async (connection) => {
         if (options.agent !== undefined) await requireAgentName(connection, options.agent);
-        const agent = options.agent;
-        const messages = (await connection.query('message'))
-          .filter(
-            (row) =>
-              agent === undefined ||
-              row.from_agent === agent ||
-              row.to_agent === agent ||
-              (Array.isArray(row.mentions) && row.mentions.includes(agent)),
-          )
-          .sort((a, b) => Number(a.id) - Number(b.id))
-          .slice(-options.limit);
+        const messages = await listMessages(connection, options);
         if (options.json) return context.output.json(messages);
         if (messages.length === 0) return context.output.note('no messages');
         const { output } = context;

@@ -1,11 +1,9 @@
+import { decidePlan, listPlans, PLAN_STATES, type PlanState } from '@clawfleet/fleet-views';
 import { ClawError } from '@clawfleet/protocol';
 import { type Command, Option } from 'commander';
 import type { CliRuntime } from '../cli-runtime.ts';
-import type { OrchestratorConnection } from '../connection/orchestrator-connection.ts';
 import { formatAge } from '../output/format.ts';
 import { idArgument } from './arguments.ts';
-
-const PLAN_STATES = ['pending', 'approved', 'rejected', 'withdrawn', 'all'] as const;
 
 export function registerPlans(program: Command, runtime: CliRuntime): void {
   program
@@ -16,9 +14,7 @@ export function registerPlans(program: Command, runtime: CliRuntime): void {
     .action(async (options: { state: string; json?: boolean }, command: Command) => {
       const context = runtime.context(command);
       await context.withConnection(async (connection) => {
-        const plans = (await connection.query('plan', options.state === 'all' ? {} : { state: options.state })).sort(
-          (a, b) => Number(a.id) - Number(b.id),
-        );
+        const plans = await listPlans(connection, options.state as PlanState);
         if (options.json) return context.output.json(plans);
         if (plans.length === 0) {
           return context.output.note(`no ${options.state === 'all' ? '' : `${options.state} `}plans`);
@@ -52,7 +48,7 @@ export function registerPlans(program: Command, runtime: CliRuntime): void {
     .action(async (id: number, words: string[], _options: unknown, command: Command) => {
       const context = runtime.context(command);
       await context.withConnection(async (connection) => {
-        const plan = await decide(connection, id, true, words.join(' ').trim());
+        const plan = await decidePlan(connection, id, true, words.join(' ').trim());
         context.output.line(`plan #${id} of ${plan} approved`);
       });
     });
@@ -68,21 +64,8 @@ export function registerPlans(program: Command, runtime: CliRuntime): void {
       if (reason === '')
         throw new ClawError('INVALID_PARAMS', 'Say why the plan is rejected: claw reject <id> <reason>');
       await context.withConnection(async (connection) => {
-        const plan = await decide(connection, id, false, reason);
+        const plan = await decidePlan(connection, id, false, reason);
         context.output.line(`plan #${id} of ${plan} rejected: ${reason}`);
       });
     });
-}
-
-/** Decides a plan as the CLI (an admin); returns the plan's agent. */
-async function decide(
-  connection: OrchestratorConnection,
-  id: number,
-  approve: boolean,
-  reason: string,
-): Promise<string> {
-  const [plan] = await connection.query('plan', { id });
-  if (!plan) throw new ClawError('NOT_FOUND', `Plan ${id} does not exist (\`claw plans --state all\` lists them)`);
-  await connection.call('decide_plan', { plan_id: id, approve, reason });
-  return String(plan.agent);
 }

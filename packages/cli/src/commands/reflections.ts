@@ -1,3 +1,4 @@
+import { listReflections } from '@clawfleet/fleet-views';
 import type { Command } from 'commander';
 import type { CliRuntime } from '../cli-runtime.ts';
 import { formatTime } from '../output/format.ts';
@@ -25,11 +26,11 @@ export function registerReflections(program: Command, runtime: CliRuntime): void
         const context = runtime.context(command);
         await context.withConnection(async (connection) => {
           if (agent !== undefined) await requireAgentName(connection, agent);
-          const since = options.since;
-          const reflections = (await connection.query('reflection', agent === undefined ? {} : { agent }))
-            .filter((row) => since === undefined || Number(row.created_at) >= since)
-            .sort((a, b) => Number(a.id) - Number(b.id))
-            .slice(-options.limit);
+          const reflections = await listReflections(connection, {
+            ...(agent === undefined ? {} : { agent }),
+            ...(options.since === undefined ? {} : { since: options.since }),
+            limit: options.limit,
+          });
           if (options.json) return context.output.json(reflections);
           if (reflections.length === 0) return context.output.note('no reflections');
           const { output } = context;

@@ -1,7 +1,7 @@
+import { fleetStatus } from '@clawfleet/fleet-views';
 import type { Command } from 'commander';
 import type { CliRuntime } from '../cli-runtime.ts';
 import { formatAge, formatBytes, formatDuration } from '../output/format.ts';
-import { agentRows } from './agents-lookup.ts';
 
 export function registerStatus(program: Command, runtime: CliRuntime): void {
   program
@@ -11,37 +11,7 @@ export function registerStatus(program: Command, runtime: CliRuntime): void {
     .action(async (options: { json?: boolean }, command: Command) => {
       const context = runtime.context(command);
       await context.withConnection(async (connection) => {
-        const [status, agents, claimed, phases, usage] = await Promise.all([
-          connection.status(),
-          agentRows(connection),
-          connection.query('task', { state: 'claimed' }),
-          connection.query('agent_status'),
-          connection.sql(
-            'SELECT agent, SUM(prompt_tokens) AS tokens_in, SUM(completion_tokens) AS tokens_out, COUNT(*) AS requests FROM inference_usage GROUP BY agent',
-            1000,
-          ),
-        ]);
-        const tokensByAgent = new Map(usage.rows.map((row) => [String(row[0]), Number(row[1]) + Number(row[2])]));
-        const agentStatus = agents.map((agent) => {
-          const task = claimed.find((row) => row.owner === agent.name);
-          const loop = phases.find((row) => row.agent === agent.name);
-          const supervision = status.agents.find((configured) => configured.name === agent.name)?.supervision;
-          return {
-            name: String(agent.name),
-            role: String(agent.role),
-            online: agent.online === true,
-            status: String(agent.status),
-            phase: loop ? String(loop.phase) : null,
-            progress: loop ? String(loop.progress) : null,
-            queueLength: loop ? Number(loop.queue_length) : 0,
-            cycleId: loop?.cycle_id ?? null,
-            lastProgressAt: loop?.progress_at ?? null,
-            supervision: supervision ?? null,
-            currentTask: task ? { id: task.id, title: task.title } : null,
-            lastHeartbeatAt: agent.last_heartbeat_at,
-            tokensUsed: tokensByAgent.get(String(agent.name)) ?? 0,
-          };
-        });
+        const { orchestrator: status, agents: agentStatus } = await fleetStatus(connection);
         if (options.json) {
           context.output.json({ orchestrator: status, agents: agentStatus });
           return;

@@ -1,7 +1,7 @@
-import { type BusRow, ClawError } from '@clawfleet/protocol';
+import { createStimulus, DEFAULT_STIMULUS_PRIORITY } from '@clawfleet/fleet-views';
+import { ClawError } from '@clawfleet/protocol';
 import type { Command } from 'commander';
 import type { CliRuntime } from '../cli-runtime.ts';
-import type { OrchestratorConnection } from '../connection/orchestrator-connection.ts';
 import { CommandExit, EXIT_CODES } from '../errors/exit-codes.ts';
 import { requireAgentName } from './agents-lookup.ts';
 import { durationArgument, integerArgument } from './arguments.ts';
@@ -15,16 +15,13 @@ interface StimulusOptions {
   json?: boolean;
 }
 
-/** Stimuli from a person get this priority unless `--priority` says otherwise (0 lowest, 9 highest). */
-const DEFAULT_PRIORITY = 7;
-
 export function registerStimulus(program: Command, runtime: CliRuntime): void {
   program
     .command('stimulus')
     .description('give the agents something to act on (a message from you, as a stimulus)')
     .argument('<text>', 'what you want done or want them to know')
     .option('--to <agent>', 'meant for this agent only (default: any agent may take it)')
-    .option('--priority <p>', 'priority 0 (lowest) to 9 (highest)', integerArgument(0, 9), DEFAULT_PRIORITY)
+    .option('--priority <p>', 'priority 0 (lowest) to 9 (highest)', integerArgument(0, 9), DEFAULT_STIMULUS_PRIORITY)
     .option('--wait', 'follow it live until it is triaged, acted on and reflected on, printing the trail')
     .option(
       '--timeout <duration>',
@@ -45,7 +42,12 @@ export function registerStimulus(program: Command, runtime: CliRuntime): void {
         if (options.to !== undefined) await requireAgentName(connection, options.to);
         // Subscribed before the stimulus exists, so no step of its trail can be missed.
         const bus = options.wait ? await connection.bus() : undefined;
-        const stimulus = await createStimulus(connection, text, options.priority, options.to);
+        const stimulus = await createStimulus(connection, {
+          text,
+          priority: options.priority,
+          to: options.to,
+          source: 'cli',
+        });
         if (!options.json) {
           context.output.line(
             `stimulus #${stimulus.id} created${options.to ? ` for ${options.to}` : ''} (priority ${options.priority})`,
@@ -73,25 +75,4 @@ export function registerStimulus(program: Command, runtime: CliRuntime): void {
         }
       });
     });
-}
-
-/** Creates the stimulus as the CLI and returns its row (found by creator and text, newest first). */
-export async function createStimulus(
-  connection: OrchestratorConnection,
-  text: string,
-  priority: number,
-  to: string | undefined,
-): Promise<BusRow> {
-  await connection.call('create_stimulus', {
-    source: 'cli',
-    kind: 'message',
-    text,
-    priority,
-    target_agent: to ?? null,
-  });
-  const identity = await connection.identity();
-  const mine = (await connection.query('stimulus')).filter((row) => row.created_by === identity && row.text === text);
-  const newest = mine.sort((a, b) => Number(b.id) - Number(a.id))[0];
-  if (!newest) throw new ClawError('INTERNAL', 'The stimulus was accepted but cannot be read back');
-  return newest;
 }

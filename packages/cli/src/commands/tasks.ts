@@ -1,13 +1,8 @@
-import { type BusRow, ClawError } from '@clawfleet/protocol';
+import { listTasks, TASK_STATES, type TaskState, taskDetail } from '@clawfleet/fleet-views';
 import { type Command, Option } from 'commander';
 import type { CliRuntime } from '../cli-runtime.ts';
 import { formatTime } from '../output/format.ts';
 import { idArgument } from './arguments.ts';
-
-const TASK_STATES = ['blocked', 'queued', 'claimed', 'completed', 'failed', 'cancelled'] as const;
-
-const byIdDescending = (a: BusRow, b: BusRow): number => Number(b.id) - Number(a.id);
-const byIdAscending = (a: BusRow, b: BusRow): number => Number(a.id) - Number(b.id);
 
 export function registerTasks(program: Command, runtime: CliRuntime): void {
   program
@@ -18,9 +13,7 @@ export function registerTasks(program: Command, runtime: CliRuntime): void {
     .action(async (options: { state?: string; json?: boolean }, command: Command) => {
       const context = runtime.context(command);
       await context.withConnection(async (connection) => {
-        const tasks = (await connection.query('task', options.state ? { state: options.state } : {})).sort(
-          byIdDescending,
-        );
+        const tasks = await listTasks(connection, options.state ? { state: options.state as TaskState } : {});
         if (options.json) return context.output.json(tasks);
         if (tasks.length === 0)
           return context.output.note(`no tasks${options.state ? ` in state ${options.state}` : ''}`);
@@ -46,29 +39,8 @@ export function registerTasks(program: Command, runtime: CliRuntime): void {
     .action(async (id: number, options: { json?: boolean }, command: Command) => {
       const context = runtime.context(command);
       await context.withConnection(async (connection) => {
-        const [task] = await connection.query('task', { id });
-        if (!task) throw new ClawError('NOT_FOUND', `Task ${id} does not exist (\`claw tasks\` lists them)`);
-        // Optional columns are filtered here, not in the query: SpacetimeDB refuses `=` on option types.
-        const ofTask = (rows: BusRow[]): BusRow[] => rows.filter((row) => Number(row.task_id) === id);
-        const [dependencies, actions, reflections, messages, cycles] = await Promise.all([
-          connection.query('task_dependency', { task_id: id }),
-          connection.query('action_log').then(ofTask),
-          connection.query('reflection').then(ofTask),
-          connection.query('message').then(ofTask),
-          connection.query('cycle').then(ofTask),
-        ]);
-        const toolCalls = (
-          await Promise.all(cycles.map((cycle) => connection.query('tool_call', { cycle_id: Number(cycle.id) })))
-        ).flat();
-        const detail = {
-          task,
-          dependsOn: dependencies.map((row) => row.depends_on_task_id),
-          cycles: cycles.sort(byIdAscending),
-          toolCalls: toolCalls.sort(byIdAscending),
-          actions: actions.sort(byIdAscending),
-          messages: messages.sort(byIdAscending),
-          reflections: reflections.sort(byIdAscending),
-        };
+        const detail = await taskDetail(connection, id);
+        const { task } = detail;
         if (options.json) return context.output.json(detail);
         const { output } = context;
         output.line(output.color.bold(`Task #${task.id}: ${String(task.title)}`));
