@@ -48,7 +48,7 @@ const ALLOWED: Record<string, string[]> = {
     'http-api',
   ],
   // What a person sees of the fleet, over a port both the CLI's socket connection and the HTTP API satisfy.
-  'fleet-views': ['protocol', 'memory'],
+  'fleet-views': ['protocol', 'db-module', 'memory'],
   // The HTTP API takes the fleet through ports (the orchestrator wires them): it never imports the orchestrator.
   'http-api': ['protocol', 'fleet-views'],
   // The CLI talks to the orchestrator over the socket only: it never imports the orchestrator package.

@@ -66,3 +66,5 @@ async function visibleEntries(
     .filter((entry) => options.archived || !entry.archived)
     .filter((entry) => options.tier === undefined || entry.tier === options.tier);
 }
+
+export { MEMORY_TIERS, type MemoryTier } from '@clawfleet/memory';

@@ -1,3 +1,4 @@
+import { LIMITS } from '@clawfleet/db-module';
 import { type BusRow, ClawError } from '@clawfleet/protocol';
 import type { FleetConnection } from './fleet-connection.ts';
 
@@ -27,3 +28,10 @@ export async function createStimulus(
   if (!newest) throw new ClawError('INTERNAL', 'The stimulus was accepted but cannot be read back');
   return newest;
 }
+
+/** The longest stimulus text the database accepts (characters). */
+export const STIMULUS_TEXT_MAX_LENGTH: number = LIMITS.textLength;
+/** The longest resolution, reason or other short text the database accepts (characters). */
+export const TEXT_MAX_LENGTH: number = LIMITS.textLength;
+/** The longest agent name. */
+export const NAME_MAX_LENGTH: number = LIMITS.nameLength;

@@ -72,13 +72,18 @@ async function main(): Promise<void> {
   logger.info(
     {
       socketPath: config.socketPath,
+      http: orchestrator.http?.url ?? 'off',
       tokensFile: config.tokensPath,
       database: config.databasePath,
       models: config.models.map((model) => model.id),
       agents: Object.keys(config.agents),
       cliIdentity: CLI_IDENTITY,
     },
-    'ready: agents and the CLI connect to the socket with their name and the token from the tokens file',
+    `ready: agents and the CLI connect to the socket with their name and the token from the tokens file${
+      orchestrator.http
+        ? `; dashboard and HTTP API at ${orchestrator.http.url} (admin token: the cli entry of the tokens file)`
+        : ''
+    }`,
   );
 
   let firstSignalAt: number | undefined;

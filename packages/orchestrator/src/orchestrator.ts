@@ -3,8 +3,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { loadAgent } from '@clawfleet/agents';
 import { BusService, EmbeddedDatabase, identityForName } from '@clawfleet/embedded-bus';
+import { HttpApiServer } from '@clawfleet/http-api';
 import { IpcServer, prepareSocketPath, tokenAuthenticator } from '@clawfleet/ipc';
-import { ClawError, type InferenceAccountingRecord, type Logger } from '@clawfleet/protocol';
+import { type BusRowChange, ClawError, type InferenceAccountingRecord, type Logger } from '@clawfleet/protocol';
 import { ensureTinyModel } from '@clawfleet/tiny-model';
 import { AdminService, grantDatabaseAdmin } from './admin-service/index.ts';
 import {
@@ -15,10 +16,12 @@ import {
   type RestartPolicy,
 } from './agent-lifecycle/index.ts';
 import { DEFAULT_ROLES, GENERATED_MODEL, type OrchestratorConfig } from './config/config.ts';
+import { InProcessFleet } from './http/in-process-fleet.ts';
 import type { InferenceBackend, ModelSpec } from './inference/backend.ts';
 import { InferenceService } from './inference/service/index.ts';
 import { SlotPool } from './inference/slot-pool/index.ts';
 import { WorkerBackend } from './inference/worker/index.ts';
+import { OrchestratorMetrics } from './metrics/orchestrator-metrics.ts';
 import { nodeFlagsFor } from './process-entries.ts';
 import { InferenceRecorder } from './provenance/inference-recorder.ts';
 import {
@@ -66,6 +69,9 @@ export class Orchestrator {
   readonly inference: InferenceService;
   /** The supervised agents; undefined when `config.startAgents` is false. */
   readonly agents: AgentSupervisor | undefined;
+  /** The HTTP API and dashboard; undefined when `config.httpPort` is `off`. */
+  readonly http: HttpApiServer | undefined;
+  readonly metrics: OrchestratorMetrics;
   readonly #busService: BusService;
   readonly #admin: AdminService;
   readonly #logger: Logger;
@@ -83,6 +89,8 @@ export class Orchestrator {
     busService: BusService;
     admin: AdminService;
     agents: AgentSupervisor | undefined;
+    http: HttpApiServer | undefined;
+    metrics: OrchestratorMetrics;
     logger: Logger;
     lock: DataDirectoryLock;
     recorder: InferenceRecorder;
@@ -94,6 +102,8 @@ export class Orchestrator {
     this.pool = parts.pool;
     this.inference = parts.inference;
     this.agents = parts.agents;
+    this.http = parts.http;
+    this.metrics = parts.metrics;
     this.#busService = parts.busService;
     this.#admin = parts.admin;
     this.#lock = parts.lock;
@@ -162,6 +172,17 @@ export class Orchestrator {
       );
       preloading.catch(() => {});
 
+      // Assigned once they start; the metrics read them at scrape time.
+      let agents: AgentSupervisor | undefined;
+      let http: HttpApiServer | undefined;
+      const metrics = new OrchestratorMetrics({
+        poolStatus: () => pool.status(),
+        workerRestarts: () => backend.restarts,
+        agentSupervisor: () => agents,
+        eventClients: () => http?.events.clientCount ?? 0,
+      });
+      cleanup.push(metrics.observeDatabase(database));
+
       const host = hostname();
       // Every agent model call is recorded for replay (docs/provenance.md); prompts kept per retention.
       const recorder = new InferenceRecorder({
@@ -188,7 +209,10 @@ export class Orchestrator {
           },
           humans: [CLI_IDENTITY],
         },
-        onAccounting: (record) => recordInference(database, host, record, logger.child({ component: 'accounting' })),
+        onAccounting: (record) => {
+          metrics.inference(record);
+          recordInference(database, host, record, logger.child({ component: 'accounting' }));
+        },
         onGeneration: (call) => recorder.record(call),
         logger,
       });
@@ -202,8 +226,7 @@ export class Orchestrator {
       const busService = new BusService({ database, server, identityForName, logger });
       cleanup.push(() => busService.dispose());
       inference.register(server);
-      // Assigned once the agents start, after the socket listens; admin.* sees it from then on.
-      let agents: AgentSupervisor | undefined;
+      // `agents` is assigned once the agents start, after the socket listens; admin.* sees it from then on.
       const admin = new AdminService({
         server,
         config,
@@ -214,6 +237,11 @@ export class Orchestrator {
       });
       cleanup.push(() => admin.dispose());
       await server.listen();
+      if (config.httpPort !== 'off') {
+        const started = await startHttpApi(config, tokens, database, admin, metrics, logger);
+        http = started;
+        cleanup.push(() => started.close());
+      }
       await preloading;
       agents = config.startAgents ? await startAgents(config, tokens, database, options, logger) : undefined;
       const supervisor = agents;
@@ -228,6 +256,8 @@ export class Orchestrator {
         busService,
         admin,
         agents,
+        http,
+        metrics,
         logger,
         lock,
         recorder,
@@ -258,6 +288,7 @@ export class Orchestrator {
       // Agents first, while the bus and inference still serve them, so a cycle can finish or
       // record where it stopped.
       await this.agents?.stop({ graceMs: timeoutMs });
+      await this.http?.close();
       await this.server.close({ timeoutMs });
       this.#busService.dispose();
       this.#admin.dispose();
@@ -273,6 +304,62 @@ export class Orchestrator {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
+  }
+}
+
+/** Tables whose changes the event stream leaves out: the per-caller views repeat their table's changes, schedules are timers. */
+function isStreamedTable(table: string): boolean {
+  return !table.startsWith('visible_') && !table.endsWith('_schedule') && table !== 'admin';
+}
+
+/**
+ * Starts the HTTP API as the CLI's identity, with the CLI's token as the admin token. On the default
+ * port, a port already taken (another orchestrator on this machine) falls back to a free one, logged;
+ * a configured port that is taken fails the start (SOCKET_IN_USE).
+ */
+async function startHttpApi(
+  config: OrchestratorConfig,
+  tokens: Readonly<Record<string, string>>,
+  database: EmbeddedDatabase,
+  admin: AdminService,
+  metrics: OrchestratorMetrics,
+  logger: Logger,
+): Promise<HttpApiServer> {
+  const adminToken = tokens[CLI_IDENTITY];
+  if (adminToken === undefined) throw new ClawError('INTERNAL', 'No token for the CLI identity');
+  const create = (port: number): Promise<HttpApiServer> =>
+    HttpApiServer.create({
+      host: config.httpHost,
+      port,
+      adminToken,
+      fleet: new InProcessFleet({ database, admin, identity: CLI_IDENTITY }),
+      rowChanges: {
+        onRowChanges: (listener) =>
+          database.onCommit((changes) => {
+            const streamed = changes.filter((change: BusRowChange) => isStreamedTable(change.table));
+            if (streamed.length > 0) listener(streamed);
+          }),
+      },
+      metrics,
+      onEventClientDropped: () => metrics.eventClientDropped(),
+      logger,
+    });
+  const port = config.httpPort as number;
+  const http = await create(port);
+  try {
+    await http.listen();
+    return http;
+  } catch (error) {
+    await http.close();
+    if (!(error instanceof ClawError) || error.code !== 'SOCKET_IN_USE' || config.httpPortConfigured || port === 0) {
+      throw error;
+    }
+    logger
+      .child({ component: 'http' })
+      .warn({ port }, 'the default HTTP port is in use (another orchestrator?); listening on a free port instead');
+    const fallback = await create(0);
+    await fallback.listen();
+    return fallback;
   }
 }
 

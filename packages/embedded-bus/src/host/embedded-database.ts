@@ -58,6 +58,14 @@ export interface ReducerCall {
   args: Record<string, unknown>;
 }
 
+/** What metrics see of the database (`observe`): each client reducer call, each publication of changes. */
+export interface DatabaseObserver {
+  /** A client reducer call ended; `errorCode` when it was refused or failed (nothing was written). */
+  reducerCall?(event: { reducer: string; caller: string; errorCode?: string }): void;
+  /** Committed changes were handed to every `onCommit` listener, taking `durationMs`. */
+  notified?(event: { durationMs: number; changes: number }): void;
+}
+
 export interface EmbeddedDatabaseOptions {
   /** SQLite file (its directory is created), or ':memory:'. */
   path: string;
@@ -112,6 +120,7 @@ export class EmbeddedDatabase {
   readonly #tables = new Map<string, SqliteTable>();
   readonly #descriptions = new Map<string, TableDescription>();
   readonly #listeners = new Set<(changes: BusRowChange[]) => void>();
+  readonly #observers = new Set<DatabaseObserver>();
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #adminName: string;
@@ -362,6 +371,7 @@ export class EmbeddedDatabase {
 
   #notify(changes: BusRowChange[]): void {
     if (changes.length === 0) return;
+    const started = this.#observers.size > 0 ? performance.now() : 0;
     const published = this.#withViewChanges(changes);
     for (const listener of this.#listeners) {
       try {
@@ -370,6 +380,27 @@ export class EmbeddedDatabase {
         this.#logger.error({ err: error }, 'onCommit listener threw; the transaction stays committed');
       }
     }
+    if (this.#observers.size === 0) return;
+    const event = { durationMs: performance.now() - started, changes: changes.length };
+    for (const observer of this.#observers) observer.notified?.(event);
+  }
+
+  #observeCall(callerName: string, reducer: string, error: ClawError | undefined): void {
+    for (const observer of this.#observers) {
+      observer.reducerCall?.({
+        reducer,
+        caller: callerName,
+        ...(error === undefined ? {} : { errorCode: error.code }),
+      });
+    }
+  }
+
+  /** Watches reducer calls and publications (metrics); cheap when nothing observes. Returns the unsubscribe. */
+  observe(observer: DatabaseObserver): () => void {
+    this.#observers.add(observer);
+    return () => {
+      this.#observers.delete(observer);
+    };
   }
 
   /**
@@ -380,8 +411,15 @@ export class EmbeddedDatabase {
    */
   callReducer(callerName: string, reducer: string, args: Record<string, unknown>): BusRowChange[] {
     this.#assertOpen();
-    const call = prepareCall(0, callerName, reducer, args);
-    const changes = this.#execute(call.senderHex, call.reducer, call.definition, call.args);
+    let changes: BusRowChange[];
+    try {
+      const call = prepareCall(0, callerName, reducer, args);
+      changes = this.#execute(call.senderHex, call.reducer, call.definition, call.args);
+    } catch (error) {
+      if (this.#observers.size > 0) this.#observeCall(callerName, reducer, ClawError.from(error));
+      throw error;
+    }
+    if (this.#observers.size > 0) this.#observeCall(callerName, reducer, undefined);
     return this.#visibleChanges(callerName, changes);
   }
 
@@ -426,6 +464,16 @@ export class EmbeddedDatabase {
         break;
       }
       start += runGroup(this.#groupHost, prepared.slice(start), results);
+    }
+    if (this.#observers.size > 0) {
+      for (let index = 0; index < calls.length; index++) {
+        const result = results[index];
+        this.#observeCall(
+          calls[index]!.callerName,
+          calls[index]!.reducer,
+          result?.ok === false ? result.error : undefined,
+        );
+      }
     }
     return results;
   }
@@ -523,6 +571,7 @@ export class EmbeddedDatabase {
     this.#closed = true;
     this.#schedules.close();
     this.#listeners.clear();
+    this.#observers.clear();
     this.#database.close();
   }
 

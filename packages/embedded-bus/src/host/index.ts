@@ -1,4 +1,5 @@
 export {
+  type DatabaseObserver,
   EmbeddedDatabase,
   type EmbeddedDatabaseOptions,
   type ReducerCall,

@@ -3,7 +3,9 @@ import type { IpcServer, RequestContext } from '@clawfleet/ipc';
 import {
   ADMIN_METHODS,
   type AdminAgentControlResult,
+  type AdminSqlResult,
   type AdminStatusResult,
+  type AgentControlAction,
   adminAgentControlParamsSchema,
   adminSqlParamsSchema,
   adminStatusParamsSchema,
@@ -64,34 +66,42 @@ export class AdminService {
       handler: (params, context) => {
         this.#authorize(context, ADMIN_METHODS.sql);
         this.#logger.info({ caller: context.identity, sql: params.sql.slice(0, 500) }, 'read-only sql');
-        this.#sql ??= new ReadOnlySql(this.#options.config.databasePath);
-        return this.#sql.query(params.sql, params.maxRows);
+        return this.sql(params.sql, params.maxRows);
       },
     });
     server.handle(ADMIN_METHODS.agentControl, {
       params: adminAgentControlParamsSchema,
       handler: async (params, context): Promise<AdminAgentControlResult> => {
         this.#authorize(context, ADMIN_METHODS.agentControl);
-        const supervisor = this.#options.agentSupervisor?.();
-        if (supervisor === undefined) {
-          throw new ClawError(
-            'NOT_FOUND',
-            'This orchestrator does not supervise agents (started with CLAW_START_AGENTS=false, or still starting)',
-          );
-        }
         this.#logger.info({ caller: context.identity, agent: params.agent, action: params.action }, 'agent control');
-        const status = await supervisor.control(params.agent, params.action, {
-          graceMs: this.#options.config.drainTimeoutMs,
-        });
-        return {
-          agent: status.agent,
-          state: status.state,
-          restarts: status.restarts,
-          recentCrashes: status.recentCrashes,
-          ...(status.instance === undefined ? {} : { instance: status.instance }),
-        };
+        return this.agentControl(params.agent, params.action);
       },
     });
+  }
+
+  /** One read-only SELECT on the bus database (`claw db sql`, and the status's token sums). */
+  sql(sql: string, maxRows?: number): AdminSqlResult {
+    this.#sql ??= new ReadOnlySql(this.#options.config.databasePath);
+    return this.#sql.query(sql, maxRows);
+  }
+
+  /** Pauses, resumes or restarts a supervised agent, waiting for its drain. */
+  async agentControl(agent: string, action: AgentControlAction): Promise<AdminAgentControlResult> {
+    const supervisor = this.#options.agentSupervisor?.();
+    if (supervisor === undefined) {
+      throw new ClawError(
+        'NOT_FOUND',
+        'This orchestrator does not supervise agents (started with CLAW_START_AGENTS=false, or still starting)',
+      );
+    }
+    const status = await supervisor.control(agent, action, { graceMs: this.#options.config.drainTimeoutMs });
+    return {
+      agent: status.agent,
+      state: status.state,
+      restarts: status.restarts,
+      recentCrashes: status.recentCrashes,
+      ...(status.instance === undefined ? {} : { instance: status.instance }),
+    };
   }
 
   status(): AdminStatusResult {

@@ -37,6 +37,10 @@ const MAX_PROMPT_RETENTION_DAYS = 36_500;
  */
 export type PromptRetention = number | 'forever' | 'hash-only';
 
+/** Where the HTTP API and dashboard listen unless configured (docs/http-api.md). */
+export const DEFAULT_HTTP_HOST = '127.0.0.1';
+export const DEFAULT_HTTP_PORT = 8470;
+
 /** A model path of this value means: the tiny model the project generates. */
 export const GENERATED_MODEL = 'generated';
 
@@ -106,6 +110,19 @@ const fileSchema = z.strictObject({
         `Expected \`promptRetention\` to be a number of days 1-${MAX_PROMPT_RETENTION_DAYS}, \`forever\` or \`hash-only\`, got ${describeValue(issue.input)}`,
     })
     .optional(),
+  /** Address the HTTP API binds; anything but loopback exposes it to the network (token still required). */
+  httpHost: z
+    .string({
+      error: (issue) => `Expected \`httpHost\` to be an address such as 127.0.0.1, got ${describeValue(issue.input)}`,
+    })
+    .min(1, { error: () => 'Expected `httpHost` to be an address such as 127.0.0.1, got an empty string' })
+    .optional(),
+  /** Port of the HTTP API; 0 picks a free port, `off` serves no HTTP at all. */
+  httpPort: z
+    .union([z.literal('off'), z.number().int().min(0).max(65_535)], {
+      error: (issue) => `Expected \`httpPort\` to be an integer 0-65535 or \`off\`, got ${describeValue(issue.input)}`,
+    })
+    .optional(),
 });
 
 export type ModelConfig = z.infer<typeof modelSchema>;
@@ -146,6 +163,15 @@ export interface OrchestratorConfig {
   readonly promptRetention: PromptRetention;
   /** Where the config file came from, if one was read. */
   readonly configFile: string | undefined;
+  /** Address the HTTP API (and dashboard) binds. */
+  readonly httpHost: string;
+  /** Its port: 0 picks a free one; `off` starts no HTTP server. */
+  readonly httpPort: number | 'off';
+  /**
+   * Whether the port was configured. The default port may be taken (a second orchestrator on this
+   * machine): then a free port is used and logged; a configured port that is taken fails the start.
+   */
+  readonly httpPortConfigured: boolean;
 }
 
 /** An environment variable and the config-file option it overrides. */
@@ -190,6 +216,12 @@ const ENVIRONMENT: EnvironmentOption[] = [
   { variable: 'CLAW_WORKSPACE_DIR', option: 'workspaceDirectory', parse: text },
   { variable: 'CLAW_PROMPT_RETENTION', option: 'promptRetention', parse: integer },
   { variable: 'CLAW_AGENT_TOKENS_DIR', option: 'agentTokensDirectory', parse: text },
+  { variable: 'CLAW_HTTP_HOST', option: 'httpHost', parse: text },
+  {
+    variable: 'CLAW_HTTP_PORT',
+    option: 'httpPort',
+    parse: (raw) => (raw.trim().toLowerCase() === 'off' ? 'off' : integer(raw)),
+  },
 ];
 
 /** Overrides of the default model (`models[0]`). */
@@ -301,6 +333,9 @@ export function loadConfig(
     agentSearchPath: environment.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     promptRetention: options.promptRetention ?? DEFAULT_PROMPT_RETENTION_DAYS,
     configFile,
+    httpHost: options.httpHost ?? DEFAULT_HTTP_HOST,
+    httpPort: options.httpPort ?? DEFAULT_HTTP_PORT,
+    httpPortConfigured: options.httpPort !== undefined,
   };
   return Object.freeze(config);
 }

@@ -1,0 +1,64 @@
+/** One server-sent event, formatted once, shared by every client. */
+export interface LoggedEvent {
+  readonly id: number;
+  /** The complete SSE frame: `id:`, `event:`, `data:` lines and the blank line. */
+  readonly frame: string;
+}
+
+/** What a reconnecting client gets: the events it missed, or a reset when they are gone. */
+export type ResumeResult =
+  | { kind: 'events'; events: LoggedEvent[] }
+  | { kind: 'reset'; oldestId: number; newestId: number };
+
+/**
+ * The events of this process, numbered 1, 2, 3 ... and kept in a ring of `capacity` for
+ * `Last-Event-ID` resume. A client whose last id is still in the ring (or is the newest) gets exactly
+ * the events after it; one whose id fell out of the ring, or comes from another process's numbering
+ * (an id above the newest: the orchestrator restarted), gets a reset and must reload its state.
+ */
+export class EventLog {
+  readonly #capacity: number;
+  readonly #ring: (LoggedEvent | undefined)[];
+  #newestId = 0;
+
+  constructor(capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new RangeError(`Expected \`capacity\` to be a positive integer, got ${capacity}`);
+    }
+    this.#capacity = capacity;
+    this.#ring = new Array(capacity);
+  }
+
+  get newestId(): number {
+    return this.#newestId;
+  }
+
+  /** The oldest id still kept (newestId + 1 when nothing was logged yet). */
+  get oldestId(): number {
+    return Math.max(1, this.#newestId - this.#capacity + 1);
+  }
+
+  append(type: string, data: unknown): LoggedEvent {
+    const id = this.#newestId + 1;
+    // JSON.stringify never emits a raw newline, so one `data:` line carries the whole payload.
+    const event = { id, frame: `id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(data, bigintAsString)}\n\n` };
+    this.#ring[id % this.#capacity] = event;
+    this.#newestId = id;
+    return event;
+  }
+
+  /** The events after `lastId`, or a reset when some of them are no longer kept. */
+  since(lastId: number): ResumeResult {
+    if (lastId > this.#newestId || lastId < this.oldestId - 1) {
+      return { kind: 'reset', oldestId: this.oldestId, newestId: this.#newestId };
+    }
+    const events: LoggedEvent[] = [];
+    for (let id = lastId + 1; id <= this.#newestId; id++) events.push(this.#ring[id % this.#capacity]!);
+    return { kind: 'events', events };
+  }
+}
+
+/** Row values beyond 2^53 arrive as bigint; JSON carries them as decimal strings. */
+export function bigintAsString(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}

@@ -1,0 +1,1 @@
+export { type ReceivedEvent, SseReader } from './sse-reader.ts';
