@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { loadAgent } from '@clawfleet/agents';
+import { dashboardAssetDirectory } from '@clawfleet/dashboard';
 import { BusService, EmbeddedDatabase, identityForName } from '@clawfleet/embedded-bus';
 import { HttpApiServer } from '@clawfleet/http-api';
 import { IpcServer, prepareSocketPath, tokenAuthenticator } from '@clawfleet/ipc';
@@ -341,6 +342,7 @@ async function startHttpApi(
           }),
       },
       metrics,
+      staticDirectory: dashboardAssetDirectory,
       onEventClientDropped: () => metrics.eventClientDropped(),
       logger,
     });
