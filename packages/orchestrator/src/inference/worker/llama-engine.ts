@@ -10,6 +10,7 @@ import {
   LlamaGrammarEvaluationState,
   type LlamaModel,
   type Token,
+  TokenBias,
 } from 'node-llama-cpp';
 import {
   type EmbedResult,
@@ -22,6 +23,7 @@ import {
 } from '../backend.ts';
 import { checkModelFile } from './model-file-check.ts';
 import { hashModelFile, nodeLlamaCppVersion } from './model-file-hash.ts';
+import { type Utf8State, Utf8TokenGuard } from './utf8-token-guard.ts';
 
 interface ModelEntry {
   spec: ModelSpec;
@@ -34,6 +36,14 @@ interface ModelEntry {
   /** Embeddings run one at a time on the single embedding sequence. */
   embedChain: Promise<unknown>;
   loaded: LoadedModel;
+  /** Bans tokens that would write invalid UTF-8; undefined when the vocabulary cannot. */
+  utf8: Utf8Biases | undefined;
+}
+
+/** A model's UTF-8 guard and the token bias of each state it has met (a handful). */
+interface Utf8Biases {
+  guard: Utf8TokenGuard;
+  biases: Map<readonly number[], TokenBias>;
 }
 
 const MAX_CACHED_GRAMMARS = 32;
@@ -182,6 +192,7 @@ export class LlamaEngine {
         embeddingContext,
         embedChain: Promise.resolve(),
         loaded,
+        utf8: utf8BiasesFor(model),
       });
       return loaded;
     } catch (error) {
@@ -312,6 +323,9 @@ export class LlamaEngine {
 
     const generated: Token[] = [];
     const pending: Token[] = [];
+    // The character in progress: the next token may only continue it validly (or start a new one).
+    let utf8State: Utf8State = null;
+    const utf8 = entry.utf8;
     let text = '';
     let stopReason: GenerateResult['stopReason'] = 'eos';
     const emit = (force: boolean): void => {
@@ -335,8 +349,11 @@ export class LlamaEngine {
         ...(grammar === undefined
           ? {}
           : { grammarEvaluationState: new LlamaGrammarEvaluationState({ model, grammar }) }),
+        // Called before each token is sampled, after the previous one went through the loop below.
+        ...(utf8 === undefined ? {} : { tokenBias: () => utf8BiasFor(model, utf8, utf8State) }),
       });
       for await (const token of iterator) {
+        if (utf8 !== undefined) utf8State = utf8.guard.next(utf8State, token);
         generated.push(token);
         pending.push(token);
         emit(false);
@@ -411,4 +428,27 @@ export class LlamaEngine {
     for (const modelId of [...this.#models.keys()]) await this.unloadModel(modelId);
     await this.#llama.dispose();
   }
+}
+
+/** The UTF-8 guard of a model whose vocabulary can write invalid UTF-8 (byte tokens, byte-level BPE). */
+function utf8BiasesFor(model: LlamaModel): Utf8Biases | undefined {
+  const tokenizer = model.fileInfo.metadata.tokenizer?.ggml;
+  if (tokenizer === undefined || !Array.isArray(tokenizer.tokens) || tokenizer.tokens.length === 0) return undefined;
+  const guard = new Utf8TokenGuard({
+    pieces: tokenizer.tokens,
+    types: Array.isArray(tokenizer.token_type) ? tokenizer.token_type : undefined,
+    vocabulary: model.vocabularyType,
+  });
+  return guard.needed ? { guard, biases: new Map() } : undefined;
+}
+
+function utf8BiasFor(model: LlamaModel, utf8: Utf8Biases, state: Utf8State): TokenBias {
+  const banned = utf8.guard.banned(state);
+  let bias = utf8.biases.get(banned);
+  if (bias === undefined) {
+    bias = new TokenBias(model.tokenizer);
+    for (const token of banned) bias.set(token as Token, 'never');
+    utf8.biases.set(banned, bias);
+  }
+  return bias;
 }
