@@ -5,7 +5,7 @@ import { EmbeddedBusClient } from '@clawfleet/bus-client';
 import { BusService, EmbeddedDatabase, identityForName } from '@clawfleet/embedded-bus';
 import { InferenceClient } from '@clawfleet/inference-client';
 import { IpcClient, IpcServer, tokenAuthenticator } from '@clawfleet/ipc';
-import { AgentMemory, InferenceEmbedder } from '@clawfleet/memory';
+import { AgentMemory, InferenceEmbedder, InferenceSummarizer, MemoryCompactor } from '@clawfleet/memory';
 import { describeEmbedderContract } from '@clawfleet/memory/contract';
 import { InferenceService, SlotPool, WorkerBackend } from '@clawfleet/orchestrator';
 import { ensureTinyModel } from '@clawfleet/tiny-model';
@@ -88,6 +88,51 @@ describe('agent memory on the real model', () => {
       expect(memory.vector(reflection.id)).toHaveLength(64);
       const staging = await memory.retrieve('staging VPN', { limit: 5 });
       expect(staging.map((result) => result.entry.id)).toEqual(expect.arrayContaining(notes.map((note) => note.id)));
+    } finally {
+      await memory.dispose();
+    }
+  });
+});
+
+describe('memory compaction on the real model', () => {
+  // The summary schema bounds `summary` to 500 characters. Before the worker kept the byte-level
+  // model's output valid UTF-8 (Q-110), the grammar counted an invalid sequence as one character and
+  // the decoder as several, the summary came out longer and compaction abandoned its runs (Q-062).
+  it('merges daily notes into long-term entries with provenance, every summary accepted', async () => {
+    const memory = await AgentMemory.openOnBus({ bus, inference });
+    try {
+      const sources = [];
+      for (let index = 0; index < 6; index += 1) {
+        sources.push(
+          await memory.writeNote({
+            text: `Compaction check ${index}: the nightly backup of volume ${index} finished at 03:1${index} without errors`,
+            tier: 'daily',
+            tags: ['backup'],
+          }),
+        );
+      }
+      const compactor = new MemoryCompactor({
+        memory,
+        summarizer: new InferenceSummarizer({ inference }),
+        thresholdEntries: 4,
+        groupSize: 3,
+      });
+      const report = await compactor.run();
+      // The earlier test's daily entries (same agent) may be compacted too: at least these six's two runs.
+      expect(report.abandoned).toEqual([]);
+      expect(report.completed.length).toBeGreaterThanOrEqual(2);
+      const store = memory.store;
+      expect(store.compactions().map((run) => run.state)).toEqual(report.completed.map(() => 'done'));
+      const long = report.written.map((id) => store.entry(id)!);
+      expect(long.map((entry) => entry.tier)).toEqual(report.completed.map(() => 'long'));
+      for (const entry of long) {
+        expect(entry.text.length).toBeGreaterThan(0);
+        expect(entry.text.length).toBeLessThanOrEqual(500);
+        expect(entry.text).not.toContain('\uFFFD');
+      }
+      const linked = long.flatMap((entry) => store.links(entry.id).filter((link) => link.kind === 'memory'));
+      expect(linked.map((link) => link.targetId)).toEqual(expect.arrayContaining(sources.map((source) => source.id)));
+      for (const source of sources) expect(store.entry(source.id)).toMatchObject({ archived: true });
     } finally {
       await memory.dispose();
     }
