@@ -11,11 +11,13 @@ import { registerMemory } from './commands/memory.ts';
 import { registerMessages } from './commands/messages.ts';
 import { registerPlans } from './commands/plans.ts';
 import { registerReflections } from './commands/reflections.ts';
+import { registerReplay } from './commands/replay.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerStimulus } from './commands/stimulus.ts';
 import { registerTasks } from './commands/tasks.ts';
 import { registerUp } from './commands/up.ts';
 import { registerUsage } from './commands/usage.ts';
+import { registerWhy } from './commands/why.ts';
 
 /** Builds the `claw` command tree. Every command has `--help`; every read command has `--json`. */
 export function createProgram(environment: CliEnvironment): Command {
@@ -46,6 +48,8 @@ export function createProgram(environment: CliEnvironment): Command {
   registerMessages(program, runtime);
   registerReflections(program, runtime);
   registerMemory(program, runtime);
+  registerWhy(program, runtime);
+  registerReplay(program, runtime);
   registerAttention(program, runtime);
   registerPlans(program, runtime);
   registerUsage(program, runtime);

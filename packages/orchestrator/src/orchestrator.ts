@@ -24,7 +24,9 @@ import { SlotPool } from './inference/slot-pool/index.ts';
 import { WorkerBackend } from './inference/worker/index.ts';
 import { OrchestratorMetrics } from './metrics/orchestrator-metrics.ts';
 import { nodeFlagsFor } from './process-entries.ts';
+import { replayCycle } from './provenance/cycle-replay.ts';
 import { InferenceRecorder } from './provenance/inference-recorder.ts';
+import { provenanceOf } from './provenance/provenance-tree.ts';
 import {
   DataDirectoryLock,
   EXIT_CODES,
@@ -234,6 +236,18 @@ export class Orchestrator {
         adminNames: [ORCHESTRATOR_IDENTITY, CLI_IDENTITY],
         poolStatus: () => pool.status(),
         agentSupervisor: () => agents,
+        provenance: {
+          replay: (cycleId, caller, signal) =>
+            replayCycle(cycleId, {
+              database,
+              adminName: ORCHESTRATOR_IDENTITY,
+              inference,
+              caller,
+              retention: config.promptRetention,
+              signal,
+            }),
+          why: (memoryId) => ({ root: provenanceOf(database, ORCHESTRATOR_IDENTITY, memoryId) }),
+        },
         logger,
       });
       cleanup.push(() => admin.dispose());

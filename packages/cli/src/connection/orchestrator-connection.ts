@@ -4,12 +4,16 @@ import { IpcClient } from '@clawfleet/ipc';
 import {
   ADMIN_METHODS,
   type AdminAgentControlResult,
+  type AdminReplayResult,
   type AdminSqlResult,
   type AdminStatusResult,
+  type AdminWhyResult,
   type AgentControlAction,
   adminAgentControlResultSchema,
+  adminReplayResultSchema,
   adminSqlResultSchema,
   adminStatusResultSchema,
+  adminWhyResultSchema,
   BUS_METHODS,
   type BusRow,
   busIdentityResultSchema,
@@ -143,6 +147,15 @@ export class OrchestratorConnection implements AsyncDisposable {
   async agentControl(agent: string, action: AgentControlAction): Promise<AdminAgentControlResult> {
     // A stop waits for the agent's drain (up to the orchestrator's drain timeout): no short deadline.
     return this.#admin(ADMIN_METHODS.agentControl, { agent, action }, adminAgentControlResultSchema, 600_000);
+  }
+
+  /** Re-runs a cycle's model calls; a cycle of long generations on a real model takes minutes. */
+  async replay(cycleId: number): Promise<AdminReplayResult> {
+    return this.#admin(ADMIN_METHODS.replay, { cycleId }, adminReplayResultSchema, 600_000);
+  }
+
+  async why(memoryId: number): Promise<AdminWhyResult> {
+    return this.#admin(ADMIN_METHODS.why, { memoryId }, adminWhyResultSchema);
   }
 
   async sql(sql: string, maxRows: number): Promise<AdminSqlResult> {

@@ -23,6 +23,8 @@ export const EXIT_CODES = {
   timeout: 7,
   /** `claw doctor` found at least one failing check. */
   checkFailed: 8,
+  /** `claw replay` ran every call, and at least one output differs from the recorded one. */
+  diverged: 9,
   /** Interrupted by Ctrl-C (128 + SIGINT). */
   interrupted: 130,
 } as const;
@@ -52,6 +54,8 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case 'FORBIDDEN':
     case 'REDUCER_REJECTED':
     case 'CONFLICT':
+    case 'MODEL_MISMATCH':
+    case 'NOT_RETAINED':
       return EXIT_CODES.refused;
     case 'TIMEOUT':
       return EXIT_CODES.timeout;

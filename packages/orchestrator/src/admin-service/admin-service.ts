@@ -3,12 +3,16 @@ import type { IpcServer, RequestContext } from '@clawfleet/ipc';
 import {
   ADMIN_METHODS,
   type AdminAgentControlResult,
+  type AdminReplayResult,
   type AdminSqlResult,
   type AdminStatusResult,
+  type AdminWhyResult,
   type AgentControlAction,
   adminAgentControlParamsSchema,
+  adminReplayParamsSchema,
   adminSqlParamsSchema,
   adminStatusParamsSchema,
+  adminWhyParamsSchema,
   ClawError,
   type Logger,
 } from '@clawfleet/protocol';
@@ -25,6 +29,11 @@ export interface AdminServiceOptions {
   poolStatus: () => SlotPoolStatus;
   /** The agents' supervisor, once started; undefined when this orchestrator does not start agents. */
   agentSupervisor?: () => AgentSupervisor | undefined;
+  /** Replay and provenance (docs/provenance.md); without it `admin.replay` and `admin.why` are NOT_FOUND. */
+  provenance?: {
+    replay(cycleId: number, caller: string, signal: AbortSignal): Promise<AdminReplayResult>;
+    why(memoryId: number): AdminWhyResult;
+  };
   logger: Logger;
   /** @default Date.now() at construction */
   startedAt?: number;
@@ -69,6 +78,21 @@ export class AdminService {
         return this.sql(params.sql, params.maxRows);
       },
     });
+    server.handle(ADMIN_METHODS.replay, {
+      params: adminReplayParamsSchema,
+      handler: async (params, context): Promise<AdminReplayResult> => {
+        this.#authorize(context, ADMIN_METHODS.replay);
+        this.#logger.info({ caller: context.identity, cycleId: params.cycleId }, 'replay');
+        return this.replay(params.cycleId, context.identity, context.signal);
+      },
+    });
+    server.handle(ADMIN_METHODS.why, {
+      params: adminWhyParamsSchema,
+      handler: async (params, context): Promise<AdminWhyResult> => {
+        this.#authorize(context, ADMIN_METHODS.why);
+        return this.why(params.memoryId);
+      },
+    });
     server.handle(ADMIN_METHODS.agentControl, {
       params: adminAgentControlParamsSchema,
       handler: async (params, context): Promise<AdminAgentControlResult> => {
@@ -102,6 +126,24 @@ export class AdminService {
       recentCrashes: status.recentCrashes,
       ...(status.instance === undefined ? {} : { instance: status.instance }),
     };
+  }
+
+  /** Replays a cycle's recorded model calls (`claw replay`), as `caller` in the slot pool. */
+  replay(cycleId: number, caller: string, signal?: AbortSignal): Promise<AdminReplayResult> {
+    return this.#provenance().replay(cycleId, caller, signal ?? new AbortController().signal);
+  }
+
+  /** The provenance tree of a memory entry (`claw why`, `GET /api/memory/entries/:id/provenance`). */
+  why(memoryId: number): AdminWhyResult {
+    return this.#provenance().why(memoryId);
+  }
+
+  #provenance(): NonNullable<AdminServiceOptions['provenance']> {
+    const provenance = this.#options.provenance;
+    if (provenance === undefined) {
+      throw new ClawError('NOT_FOUND', 'This orchestrator does not record inference, so it cannot replay or explain');
+    }
+    return provenance;
   }
 
   status(): AdminStatusResult {

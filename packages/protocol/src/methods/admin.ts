@@ -14,6 +14,8 @@ export const ADMIN_METHODS = {
   status: 'admin.status',
   sql: 'admin.sql',
   agentControl: 'admin.agent-control',
+  replay: 'admin.replay',
+  why: 'admin.why',
 } as const;
 
 export const adminStatusParamsSchema = z.strictObject({});
@@ -116,3 +118,120 @@ export type AdminAgentControlParams = z.infer<typeof adminAgentControlParamsSche
 
 export const adminAgentControlResultSchema = adminAgentSupervisionSchema.extend({ agent: identityNameSchema });
 export type AdminAgentControlResult = z.infer<typeof adminAgentControlResultSchema>;
+
+/** The most ids an `admin.replay` or `admin.why` takes: u64 ids beyond 2^53 are not used. */
+const entityId = (field: string) => integerInRange(field, 1, Number.MAX_SAFE_INTEGER);
+
+export const adminReplayParamsSchema = z.strictObject({ cycleId: entityId('cycleId') });
+export type AdminReplayParams = z.infer<typeof adminReplayParamsSchema>;
+
+/** What ran a call: recorded with it, and what runs now. */
+export const replayEngineSchema = z.object({
+  modelSha256: z.string(),
+  engine: z.string(),
+  backend: z.string(),
+  threads: count,
+});
+export type ReplayEngine = z.infer<typeof replayEngineSchema>;
+
+export const replayOutputSchema = z.object({
+  text: z.string(),
+  /** Token ids, when the engine reports them. */
+  tokens: z.array(count),
+  stopReason: z.string(),
+});
+
+/** Where a replayed output first differs from the recorded one. */
+export const replayDivergenceSchema = z.object({
+  /** First differing character (UTF-16 index) of the text. */
+  characterIndex: count,
+  /** First differing token, when both outputs have token ids. */
+  tokenIndex: count.optional(),
+  recordedToken: count.optional(),
+  replayedToken: count.optional(),
+  /** The text around the difference, from each output. */
+  recordedSnippet: z.string(),
+  replayedSnippet: z.string(),
+});
+export type ReplayDivergence = z.infer<typeof replayDivergenceSchema>;
+
+export const replayCallSchema = z.object({
+  /** 1-based, in the order the cycle made its calls. */
+  index: count,
+  phase: z.string(),
+  requestId: z.string(),
+  method: z.string(),
+  model: z.string(),
+  seed: count,
+  temperature: z.number(),
+  topP: z.number().optional(),
+  maxTokens: count,
+  identical: z.boolean(),
+  recorded: replayOutputSchema,
+  replayed: replayOutputSchema,
+  divergence: replayDivergenceSchema.optional(),
+  /** What ran the call then, and what ran the replay. */
+  recordedEngine: replayEngineSchema,
+  replayEngine: replayEngineSchema,
+  /** Ways the replay's engine differs from the recorded one (another version, backend or thread count). */
+  engineDifferences: z.array(z.string()),
+});
+export type ReplayCall = z.infer<typeof replayCallSchema>;
+
+export const adminReplayResultSchema = z.object({
+  cycleId: count,
+  agent: z.string(),
+  /** Every call gave the recorded output again. */
+  identical: z.boolean(),
+  calls: z.array(replayCallSchema),
+});
+export type AdminReplayResult = z.infer<typeof adminReplayResultSchema>;
+
+export const adminWhyParamsSchema = z.strictObject({ memoryId: entityId('memoryId') });
+export type AdminWhyParams = z.infer<typeof adminWhyParamsSchema>;
+
+/** What a provenance node is: a row of the table of that name, or an inference record. */
+export const PROVENANCE_NODE_KINDS = [
+  'memory',
+  'compaction',
+  'reflection',
+  'cycle',
+  'stimulus',
+  'task',
+  'message',
+  'tool_call',
+  'inference',
+  'inference_usage',
+] as const;
+export type ProvenanceNodeKind = (typeof PROVENANCE_NODE_KINDS)[number];
+
+export interface ProvenanceNode {
+  kind: ProvenanceNodeKind;
+  /** The row's id (a request id for inference records). */
+  id: number | string;
+  /** One line: what it is. */
+  title: string;
+  /** A few named values worth seeing (agent, phase, outcome, hashes...). */
+  fields: Record<string, string | number | boolean | null>;
+  /** What it came from. */
+  children: ProvenanceNode[];
+  /** Shown already higher in the tree (its sources are not repeated). */
+  repeated?: boolean;
+  /** Linked, but the row no longer exists (deleted, or an id the walk could not find). */
+  missing?: boolean;
+}
+
+export const provenanceNodeSchema: z.ZodType<ProvenanceNode> = z.lazy(() =>
+  z.object({
+    kind: z.enum(PROVENANCE_NODE_KINDS),
+    id: z.union([z.number(), z.string()]),
+    title: z.string(),
+    fields: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+    children: z.array(provenanceNodeSchema),
+    repeated: z.boolean().optional(),
+    missing: z.boolean().optional(),
+  }),
+);
+
+export const adminWhyResultSchema = z.object({ root: provenanceNodeSchema });
+export type AdminWhyResult = z.infer<typeof adminWhyResultSchema>;
