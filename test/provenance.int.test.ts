@@ -19,6 +19,8 @@ const clawBin = join(root, 'packages/cli/bin/claw.js');
 let dataDirectory: string;
 let orchestrator: ChildProcess | undefined;
 let tokens: Record<string, string>;
+/** The orchestrator's HTTP API, from its "HTTP API listening" log line. */
+let httpUrl: string;
 const agents: AgentConnection[] = [];
 
 /** Whatever this machine's environment says, the orchestrator reads only the test's config file. */
@@ -31,6 +33,9 @@ const CLEAN_ENVIRONMENT = {
   CLAW_THREADS: '',
   CLAW_START_AGENTS: '',
   CLAW_PROMPT_RETENTION: '',
+  CLAW_HTTP_HOST: '',
+  // A free port: other tests' orchestrators run at the same time.
+  CLAW_HTTP_PORT: '0',
 };
 
 function configFor(modelPath: string): string {
@@ -63,6 +68,8 @@ async function startOrchestrator(modelPath: string): Promise<void> {
   await new Promise<void>((resolveReady, reject) => {
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
+      const listening = /"url":"([^"]+)"[^\n]*"msg":"HTTP API listening"/.exec(output);
+      if (listening !== null) httpUrl = listening[1] as string;
       if (output.includes('"msg":"ready')) resolveReady();
     };
     child.stdout.on('data', onData);
@@ -328,6 +335,13 @@ describe('claw why: from a memory back to the model calls that produced it', () 
     }
     // The reflection's own link to the stimulus is the stimulus shown under the cycle.
     expect(all.filter((node) => node.kind === 'stimulus' && node.id === greedy.stimulusId)).toHaveLength(2);
+
+    // The HTTP API's route gives the same tree (the dashboard's memory view reads it).
+    const response = await fetch(`${httpUrl}/api/memory/entries/${longTerm}/provenance`, {
+      headers: { authorization: `Bearer ${tokens.cli}` },
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ root: tree });
 
     const human = await claw('why', String(longTerm));
     expect(human.stdout).toMatch(/^memory memory #\d+ of DevClaw \(long, private\): Warm the cache/);

@@ -356,6 +356,8 @@ async function startHttpApi(
           }),
       },
       metrics,
+      // The same tree as `claw why` (provenanceOf), as the person's admin service reads it.
+      provenance: async (memoryId) => admin.why(memoryId),
       staticDirectory: dashboardAssetDirectory,
       onEventClientDropped: () => metrics.eventClientDropped(),
       logger,
