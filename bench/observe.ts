@@ -1,0 +1,50 @@
+/**
+ * `npm run bench -- observe [--quick] [--only sse,scrape]`
+ *
+ * What watching the fleet costs, one section per concern (bench/observe/*.ts), each against a
+ * baseline measured in the same run, against a real orchestrator in its own process:
+ * - sse: row events to 50 SSE clients under a steady write rate vs. the bus's own notify path (IPC);
+ * - scrape: GET /metrics with five agents busy vs. an idle orchestrator and an empty registry.
+ * A section is one file exporting an `ObserveBenchSection`; add it to SECTIONS.
+ */
+import { loadavg } from 'node:os';
+import { metricsScrapeSection } from './observe/metrics-scrape.ts';
+import { type RunningOrchestrator, startOrchestratorProcess } from './observe/orchestrator-process.ts';
+import type { ObserveBenchSection } from './observe/section.ts';
+import { sseFanoutSection } from './observe/sse-fanout.ts';
+import { machineDescription } from './support/statistics.ts';
+
+const SECTIONS: ObserveBenchSection[] = [sseFanoutSection, metricsScrapeSection];
+
+function load(): string {
+  return loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' ');
+}
+
+export async function run(args: string[]): Promise<void> {
+  const quick = args.includes('--quick');
+  const onlyIndex = args.indexOf('--only');
+  const only = onlyIndex >= 0 ? (args[onlyIndex + 1] ?? '').split(',') : undefined;
+  const unknown = only?.filter((name) => !SECTIONS.some((section) => section.name === name)) ?? [];
+  if (unknown.length > 0) {
+    console.error(`Unknown section ${unknown.join(', ')}; sections: ${SECTIONS.map((s) => s.name).join(', ')}`);
+    process.exit(2);
+  }
+  console.log(`# observe benchmark${quick ? ' (--quick)' : ''}`);
+  console.log(`machine: ${await machineDescription()}`);
+  console.log(`load average at start: ${load()}`);
+  for (const section of SECTIONS) {
+    if (only !== undefined && !only.includes(section.name)) continue;
+    console.log(`\n## ${section.name}: ${section.title}`);
+    // A fresh orchestrator per section, so one section's rows and series do not weigh on the next.
+    let orchestrator: RunningOrchestrator | undefined;
+    try {
+      orchestrator = await startOrchestratorProcess(section.environment ?? {});
+      for (const line of await section.run({ quick, args, orchestrator })) console.log(line);
+    } finally {
+      await orchestrator?.stop();
+    }
+  }
+  console.log(`\nload average at end: ${load()}`);
+}
