@@ -79,7 +79,10 @@ export function fixFor(error: ClawError): string | undefined {
     case 'SOCKET_PATH_INVALID':
       return 'Set CLAW_SOCKET (or `socketPath`) to a path that is free or a stale socket.';
     case 'SOCKET_IN_USE':
-      return 'Another server answers on that socket: stop it, or set CLAW_SOCKET to another path.';
+      // The HTTP API's port (its error carries the port) or the IPC socket.
+      return typeof error.details.port === 'number'
+        ? 'Another program listens on that port: stop it, or set CLAW_HTTP_PORT (or `httpPort`) to another port, 0 for any free one.'
+        : 'Another server answers on that socket: stop it, or set CLAW_SOCKET to another path.';
     case 'MODEL_NOT_FOUND':
     case 'MODEL_INVALID':
       return 'Point CLAW_MODEL_PATH (or `models[].path`) at a complete GGUF model llama.cpp supports.';
