@@ -11,22 +11,30 @@ export type ResumeResult =
   | { kind: 'reset'; oldestId: number; newestId: number };
 
 /**
- * The events of this process, numbered 1, 2, 3 ... and kept in a ring of `capacity` for
+ * The events of this process, numbered from `firstId` up by one, and kept in a ring of `capacity` for
  * `Last-Event-ID` resume. A client whose last id is still in the ring (or is the newest) gets exactly
- * the events after it; one whose id fell out of the ring, or comes from another process's numbering
- * (an id above the newest: the orchestrator restarted), gets a reset and must reload its state.
+ * the events after it; one whose id fell out of the ring, or comes from another numbering, gets a
+ * reset and must reload its state. The event stream starts each process's numbering at its start
+ * time in microseconds, so ids only grow across restarts: an id of an earlier process is always below
+ * this one's first, and resets instead of resuming from the wrong place.
  */
 export class EventLog {
   readonly #capacity: number;
   readonly #ring: (LoggedEvent | undefined)[];
-  #newestId = 0;
+  readonly #firstId: number;
+  #newestId: number;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, firstId = 1) {
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new RangeError(`Expected \`capacity\` to be a positive integer, got ${capacity}`);
     }
+    if (!Number.isSafeInteger(firstId) || firstId < 1) {
+      throw new RangeError(`Expected \`firstId\` to be a positive integer, got ${firstId}`);
+    }
     this.#capacity = capacity;
     this.#ring = new Array(capacity);
+    this.#firstId = firstId;
+    this.#newestId = firstId - 1;
   }
 
   get newestId(): number {
@@ -35,7 +43,7 @@ export class EventLog {
 
   /** The oldest id still kept (newestId + 1 when nothing was logged yet). */
   get oldestId(): number {
-    return Math.max(1, this.#newestId - this.#capacity + 1);
+    return Math.max(this.#firstId, this.#newestId - this.#capacity + 1);
   }
 
   append(type: string, data: unknown): LoggedEvent {

@@ -21,6 +21,12 @@ export interface EventStreamOptions {
    * @default 1_048_576 (1 MiB)
    */
   clientBufferBytes?: number;
+  /**
+   * The first event's id. Ids only grow across restarts with the default, so a client's id from an
+   * earlier process resets instead of resuming from the wrong place (event-log.ts).
+   * @default the time the stream was created, in microseconds since the epoch
+   */
+  firstEventId?: number;
   /** A comment line this often keeps proxies and browsers from closing an idle stream. @default 15_000 */
   heartbeatMs?: number;
   /** Told when a client is dropped for not reading (metrics). */
@@ -60,7 +66,7 @@ export class EventStream {
   #closed = false;
 
   constructor(options: EventStreamOptions) {
-    this.#log = new EventLog(options.resumeCapacity ?? 10_000);
+    this.#log = new EventLog(options.resumeCapacity ?? 10_000, options.firstEventId ?? Date.now() * 1000);
     this.#clientBufferBytes = options.clientBufferBytes ?? 1_048_576;
     this.#onClientDropped = options.onClientDropped;
     this.#logger = options.logger.child({ component: 'events' });

@@ -39,6 +39,8 @@ export interface HttpApiOptions {
     clientBufferBytes?: number;
     /** @default 15_000 */
     heartbeatMs?: number;
+    /** @default the start time in microseconds (ids grow across restarts) */
+    firstEventId?: number;
   };
   /** Told when an event-stream client is dropped for not reading. */
   onEventClientDropped?: () => void;

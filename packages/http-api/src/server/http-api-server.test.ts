@@ -72,6 +72,8 @@ async function start(overrides: Partial<HttpApiOptions> = {}): Promise<{ server:
     metrics: { contentType: 'text/plain; version=0.0.4', scrape: async () => 'claw_up 1\n' },
     logger: silentLogger,
     ...overrides,
+    // Ids from 1 make the expectations readable; the default (start time in microseconds) is tested below.
+    events: { firstEventId: 1, ...overrides.events },
   });
   servers.push(server);
   await server.listen();
@@ -260,6 +262,30 @@ describe('HTTP API: GET /events', () => {
     readers.push(future);
     await future.until(() => future.events.length === 1);
     expect(future.events[0]!.event).toBe('reset');
+  });
+
+  it('resets, rather than resumes, a client whose id comes from before a restart', async () => {
+    const before = await start({ events: { firstEventId: undefined } });
+    before.rows.emit([taskChange(1), taskChange(2)]);
+    const earlier = await SseReader.connect(`${before.server.url}/events`, { ...AUTH, 'last-event-id': '0' });
+    readers.push(earlier);
+    // An id of 0 is from no process of this numbering at all.
+    await earlier.until(() => earlier.events.length === 1);
+    expect(earlier.events[0]!.event).toBe('reset');
+    const lastOfBefore = before.server.events.newestId;
+    expect(lastOfBefore).toBeGreaterThan(1_000_000_000_000_000);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // The orchestrator restarted and has published more events since than the client had seen.
+    const after = await start({ events: { firstEventId: undefined } });
+    after.rows.emit([3, 4, 5, 6].map(taskChange));
+    const resumed = await SseReader.connect(`${after.server.url}/events`, {
+      ...AUTH,
+      'last-event-id': String(lastOfBefore),
+    });
+    readers.push(resumed);
+    await resumed.until(() => resumed.events.length === 1);
+    expect(resumed.events[0]!.event).toBe('reset');
+    expect(resumed.events[0]!.id).toBe(String(after.server.events.newestId));
   });
 
   it('drops a client that stops reading once its buffer passes the limit, and keeps serving the others', async () => {

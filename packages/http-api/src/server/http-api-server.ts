@@ -86,6 +86,7 @@ export class HttpApiServer {
         ? {}
         : { clientBufferBytes: options.events.clientBufferBytes }),
       ...(options.events?.heartbeatMs === undefined ? {} : { heartbeatMs: options.events.heartbeatMs }),
+      ...(options.events?.firstEventId === undefined ? {} : { firstEventId: options.events.firstEventId }),
       ...(options.onEventClientDropped === undefined ? {} : { onClientDropped: options.onEventClientDropped }),
     });
 
@@ -202,13 +203,13 @@ export class HttpApiServer {
           headers: z.object({
             'last-event-id': z
               .string()
-              .regex(/^\d{1,15}$/)
+              .regex(/^\d{1,16}$/)
               .optional(),
           }),
           querystring: z.strictObject({
             lastEventId: z
               .string()
-              .regex(/^\d{1,15}$/)
+              .regex(/^\d{1,16}$/)
               .optional(),
           }),
         },
