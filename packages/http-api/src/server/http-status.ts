@@ -10,10 +10,14 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   AUTH_FAILED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
+  // A recorded prompt pruned by retention: it existed and is gone.
+  NOT_RETAINED: 410,
   UNKNOWN_REDUCER: 404,
   // The reducer refused what was asked (a plan already decided, a resolved request): the state conflicts.
   REDUCER_REJECTED: 409,
   CONFLICT: 409,
+  // A replay asked of another model file than the one recorded.
+  MODEL_MISMATCH: 409,
   TOO_MANY_REQUESTS: 429,
   QUEUE_FULL: 429,
   SHUTTING_DOWN: 503,
