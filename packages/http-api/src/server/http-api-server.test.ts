@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FleetConnection } from '@clawfleet/fleet-views';
 import { type BusRow, type BusRowChange, ClawError, silentLogger } from '@clawfleet/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -330,6 +333,30 @@ describe('HTTP API: GET /events', () => {
     }
     expect(stalledClosed).toBe(true);
     stalled.destroy();
+  });
+});
+
+describe('HTTP API: the dashboard files', () => {
+  it('serves the static folder at / behind the token, and sends a browser without a session to log in first', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'claw-http-static-'));
+    try {
+      writeFileSync(join(folder, 'index.html'), '<!doctype html><title>fleet</title>');
+      writeFileSync(join(folder, 'app.js'), 'export const fleet = 5;');
+      const { server } = await start({ staticDirectory: folder });
+      const page = await fetch(`${server.url}/`, { headers: AUTH });
+      expect(page.status).toBe(200);
+      expect(await page.text()).toBe('<!doctype html><title>fleet</title>');
+      const script = await fetch(`${server.url}/app.js`, { headers: AUTH });
+      expect(script.headers.get('content-type')).toContain('javascript');
+      const browser = await fetch(`${server.url}/`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+      expect(browser.status).toBe(303);
+      expect(browser.headers.get('location')).toBe('/login?next=%2F');
+      expect((await fetch(`${server.url}/app.js`)).status).toBe(401);
+      const outside = await fetch(`${server.url}/..%2f..%2fetc%2fpasswd`, { headers: AUTH });
+      expect(outside.status).toBe(404);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 });
 
