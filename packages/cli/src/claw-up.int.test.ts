@@ -44,6 +44,7 @@ describe('claw up', () => {
       up.once('exit', (code) => reject(new Error(`claw up exited with ${code}: ${stderr}`)));
     });
     expect(stderr).toContain(`socket   ${join(dataDirectory, 'orchestrator.sock')}`);
+    expect(stderr).toMatch(/http {5}http:\/\/127\.0\.0\.1:\d+ \(token: "cli" in the tokens file\)/);
     expect(stderr).toContain(`logs     ${join(dataDirectory, 'logs', 'orchestrator.log')}`);
 
     const status = await claw('status', '--json');

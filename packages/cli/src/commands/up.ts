@@ -87,6 +87,15 @@ function printWhereEverythingIs(
   output.note(output.color.green(output.color.bold(`Clawfleet is up (orchestrator pid ${pid})`)));
   const rows: [string, string][] = [
     ['socket', String(ready.socketPath ?? settings.socketPath)],
+    // The dashboard, HTTP API and /metrics (docs/http-api.md); the admin token is the tokens file's `cli` entry.
+    ...(typeof ready.http === 'string'
+      ? ([
+          [
+            'http',
+            ready.http === 'off' ? 'off (CLAW_HTTP_PORT=off)' : `${ready.http} (token: "cli" in the tokens file)`,
+          ],
+        ] as [string, string][])
+      : []),
     ['data', settings.dataDirectory],
     ['database', String(ready.database ?? '-')],
     ['tokens', String(ready.tokensFile ?? settings.tokensPath)],
