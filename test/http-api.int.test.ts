@@ -1,11 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AgentConnection, connectAgent } from '@clawfleet/agent-connection';
 import { SseReader } from '@clawfleet/http-api/testing';
 import { loadConfig, Orchestrator } from '@clawfleet/orchestrator';
 import { FakeAgentRuntime } from '@clawfleet/orchestrator/testing';
-import { silentLogger } from '@clawfleet/protocol';
+import { ClawError, silentLogger } from '@clawfleet/protocol';
 import { writeTinyModel } from '@clawfleet/tiny-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -305,5 +306,47 @@ describe('HTTP API on a running orchestrator', () => {
     expect(sample(after, 'claw_bus_notify_seconds_count')).toBeGreaterThan(0);
     expect(sample(after, 'process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(after).toContain('nodejs_eventloop_lag_seconds');
+  });
+});
+
+describe('HTTP port in use', () => {
+  it('a configured port that is taken stops the start with SOCKET_IN_USE, and leaves the data directory free', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'claw-http-port-'));
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const port = (squatter.address() as { port: number }).port;
+    try {
+      const modelPath = join(directory, 'tiny.gguf');
+      await writeTinyModel(modelPath);
+      const environment = {
+        PATH: '/usr/bin:/bin',
+        CLAW_DATA_DIR: join(directory, 'data'),
+        CLAW_MODEL_PATH: modelPath,
+        CLAW_SLOTS: '1',
+        CLAW_CONTEXT_SIZE: '256',
+        CLAW_THREADS: '1',
+        CLAW_GPU: 'cpu',
+        CLAW_START_AGENTS: 'false',
+      };
+      const refused = await Orchestrator.start(
+        loadConfig({ ...environment, CLAW_HTTP_PORT: String(port) }, directory),
+        silentLogger,
+      ).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(refused).toBeInstanceOf(ClawError);
+      expect(refused).toMatchObject({ code: 'SOCKET_IN_USE', details: { port } });
+      // Everything it had started was stopped and the lock released: the next start works.
+      const next = await Orchestrator.start(
+        loadConfig({ ...environment, CLAW_HTTP_PORT: '0' }, directory),
+        silentLogger,
+      );
+      expect(next.http?.address.port).not.toBe(port);
+      await next.stop();
+    } finally {
+      squatter.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });

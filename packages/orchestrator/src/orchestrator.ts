@@ -252,6 +252,8 @@ export class Orchestrator {
       });
       cleanup.push(() => admin.dispose());
       await server.listen();
+      // A part that fails after this (the HTTP port, a model preload, the agents) must free the socket too.
+      cleanup.push(() => server.close({ timeoutMs: 0 }));
       if (config.httpPort !== 'off') {
         const started = await startHttpApi(config, tokens, database, admin, metrics, logger);
         http = started;

@@ -127,4 +127,19 @@ describe('loadConfig', () => {
       '/run/clawfleet/agent-tokens',
     );
   });
+
+  it('serves HTTP on 127.0.0.1:8470 by default; host and port (0 for any free one, off for none) can be set', () => {
+    const defaults = loadConfig({}, directory);
+    expect([defaults.httpHost, defaults.httpPort, defaults.httpPortConfigured]).toEqual(['127.0.0.1', 8470, false]);
+    const set = loadConfig({ CLAW_HTTP_HOST: '0.0.0.0', CLAW_HTTP_PORT: '9000' }, directory);
+    expect([set.httpHost, set.httpPort, set.httpPortConfigured]).toEqual(['0.0.0.0', 9000, true]);
+    expect(loadConfig({ CLAW_HTTP_PORT: '0' }, directory).httpPort).toBe(0);
+    expect(loadConfig({ CLAW_HTTP_PORT: 'OFF' }, directory).httpPort).toBe('off');
+    writeFileSync(join(directory, 'clawfleet.config.json'), JSON.stringify({ httpPort: 'off' }));
+    expect(loadConfig({}, directory).httpPort).toBe('off');
+    expect(() => loadConfig({ CLAW_HTTP_PORT: '70000' }, directory)).toThrow(
+      /`httpPort` \(set by env CLAW_HTTP_PORT or config file .*\): Expected `httpPort` to be an integer 0-65535 or `off`, got `70000` \(number\)/,
+    );
+    expect(() => loadConfig({ CLAW_HTTP_PORT: 'web' }, directory)).toThrow(/CLAW_HTTP_PORT/);
+  });
 });

@@ -75,6 +75,15 @@ export const DEFAULT_ROLES: Readonly<Record<string, string>> = {
   ScribeClaw: 'docs and memory curation',
 };
 
+function httpPortMessage(input: unknown): string {
+  return `Expected \`httpPort\` to be an integer 0-65535 or \`off\`, got ${describeValue(input)}`;
+}
+const httpPortNumber = z
+  .number({ error: (issue) => httpPortMessage(issue.input) })
+  .int({ error: (issue) => httpPortMessage(issue.input) })
+  .min(0, { error: (issue) => httpPortMessage(issue.input) })
+  .max(65_535, { error: (issue) => httpPortMessage(issue.input) });
+
 /** The config file's shape: every key optional; environment variables override it. */
 const fileSchema = z.strictObject({
   dataDirectory: z.string().min(1).optional(),
@@ -118,11 +127,7 @@ const fileSchema = z.strictObject({
     .min(1, { error: () => 'Expected `httpHost` to be an address such as 127.0.0.1, got an empty string' })
     .optional(),
   /** Port of the HTTP API; 0 picks a free port, `off` serves no HTTP at all. */
-  httpPort: z
-    .union([z.literal('off'), z.number().int().min(0).max(65_535)], {
-      error: (issue) => `Expected \`httpPort\` to be an integer 0-65535 or \`off\`, got ${describeValue(issue.input)}`,
-    })
-    .optional(),
+  httpPort: z.union([z.literal('off'), httpPortNumber], { error: (issue) => httpPortMessage(issue.input) }).optional(),
 });
 
 export type ModelConfig = z.infer<typeof modelSchema>;
