@@ -243,7 +243,7 @@ describe('start-up failures: one line, the fix, a documented exit code, before t
     expect(outcome.stderr).toContain(`mv ${dataDirectory} ${dataDirectory}.old`);
     expect(createHash('sha256').update(readFileSync(databasePath)).digest('hex')).toBe(before);
     // No lock left behind, and no write-ahead log holding a change.
-    expect(readdirSync(dataDirectory).sort()).toEqual(['bus.sqlite', 'models', 'tokens.json']);
+    expect(readdirSync(dataDirectory).sort()).toEqual(['bus.sqlite', 'models', 'run', 'tokens.json']);
   });
 });
 
@@ -272,19 +272,20 @@ describe('a running orchestrator', () => {
       './bus.sqlite-wal',
       './bus.sqlite-shm',
       './tokens.json',
-      './orchestrator.sock',
+      './run/orchestrator.sock',
       './orchestrator.lock',
     ]) {
       expect({ name, mode: modes[name] }).toEqual({ name, mode: 0o600 });
     }
     expect(modes['./models']).toBe(0o700);
+    expect(modes['./run']).toBe(0o700);
     // Everything else in it too, whatever it is called.
     for (const [name, mode] of Object.entries(modes))
       expect({ name, others: mode & 0o077 }).toEqual({ name, others: 0 });
     expect(first.output()).toMatch(/narrowed it to the owner only/);
 
     const tokens = JSON.parse(readFileSync(join(dataDirectory, 'tokens.json'), 'utf8')) as Record<string, string>;
-    const socketPath = join(dataDirectory, 'orchestrator.sock');
+    const socketPath = join(dataDirectory, 'run', 'orchestrator.sock');
     const agent = await EmbeddedBusClient.connect({ socketPath, name: 'DevClaw', token: tokens.DevClaw! });
     const watcher = await EmbeddedBusClient.connect({ socketPath, name: 'LeadClaw', token: tokens.LeadClaw! });
     try {
@@ -334,7 +335,7 @@ describe('a running orchestrator', () => {
     const group = npm.child.pid!;
     const tokens = JSON.parse(readFileSync(join(dataDirectory, 'tokens.json'), 'utf8')) as Record<string, string>;
     const ipc = await IpcClient.connect({
-      socketPath: join(dataDirectory, 'orchestrator.sock'),
+      socketPath: join(dataDirectory, 'run', 'orchestrator.sock'),
       agent: 'LeadClaw',
       token: tokens.LeadClaw!,
       reconnect: false,
@@ -403,7 +404,7 @@ describe('a running orchestrator', () => {
     expect(await npm.exited).toBe(0);
     expect(isAlive(lock.pid)).toBe(false);
     expect(npm.output()).toMatch(/"msg":"stopped"/);
-    expect(existsSync(join(dataDirectory, 'orchestrator.sock'))).toBe(false);
+    expect(existsSync(join(dataDirectory, 'run', 'orchestrator.sock'))).toBe(false);
     expect(existsSync(join(dataDirectory, 'orchestrator.lock'))).toBe(false);
   });
 });

@@ -60,7 +60,7 @@ afterAll(async () => {
 describe('orchestrator (npm start)', () => {
   it('creates its data folder, socket and tokens file readable by the owner only', () => {
     expect(statSync(dataDirectory).mode & 0o777).toBe(0o700);
-    expect(statSync(join(dataDirectory, 'orchestrator.sock')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dataDirectory, 'run', 'orchestrator.sock')).mode & 0o777).toBe(0o600);
     expect(statSync(join(dataDirectory, 'tokens.json')).mode & 0o777).toBe(0o600);
     expect(Object.keys(tokens).sort()).toEqual([
       'DevClaw',
@@ -88,7 +88,7 @@ describe('orchestrator (npm start)', () => {
   });
 
   it('serves the database and inference to an agent over one connection, and accounts for the tokens it used', async () => {
-    const socketPath = join(dataDirectory, 'orchestrator.sock');
+    const socketPath = join(dataDirectory, 'run', 'orchestrator.sock');
     const agent = await connectAgent({
       socketPath,
       name: 'LeadClaw',
@@ -143,7 +143,7 @@ describe('orchestrator (npm start)', () => {
   });
 
   it('refuses an agent with a wrong token and keeps serving the others', async () => {
-    const socketPath = join(dataDirectory, 'orchestrator.sock');
+    const socketPath = join(dataDirectory, 'run', 'orchestrator.sock');
     await expect(
       IpcClient.connect({ socketPath, agent: 'DevClaw', token: tokens.LeadClaw!, connectTimeoutMs: 2000 }),
     ).rejects.toMatchObject({ code: 'AUTH_FAILED' });
@@ -155,14 +155,14 @@ describe('orchestrator (npm start)', () => {
     const exited = new Promise<number | null>((resolveExit) => orchestrator.once('exit', (code) => resolveExit(code)));
     orchestrator.kill('SIGTERM');
     expect(await exited).toBe(0);
-    expect(existsSync(join(dataDirectory, 'orchestrator.sock'))).toBe(false);
+    expect(existsSync(join(dataDirectory, 'run', 'orchestrator.sock'))).toBe(false);
 
     output = '';
     await startOrchestrator();
     const again = JSON.parse(readFileSync(join(dataDirectory, 'tokens.json'), 'utf8')) as Record<string, string>;
     expect(again).toEqual(tokens);
     const bus = await EmbeddedBusClient.connect({
-      socketPath: join(dataDirectory, 'orchestrator.sock'),
+      socketPath: join(dataDirectory, 'run', 'orchestrator.sock'),
       name: 'ScribeClaw',
       token: tokens.ScribeClaw!,
     });

@@ -43,7 +43,7 @@ describe('claw up', () => {
       });
       up.once('exit', (code) => reject(new Error(`claw up exited with ${code}: ${stderr}`)));
     });
-    expect(stderr).toContain(`socket   ${join(dataDirectory, 'orchestrator.sock')}`);
+    expect(stderr).toContain(`socket   ${join(dataDirectory, 'run', 'orchestrator.sock')}`);
     expect(stderr).toMatch(/http {5}http:\/\/127\.0\.0\.1:\d+ \(token: "cli" in the tokens file\)/);
     expect(stderr).toContain(`logs     ${join(dataDirectory, 'logs', 'orchestrator.log')}`);
 
@@ -55,7 +55,7 @@ describe('claw up', () => {
     up.kill('SIGINT');
     expect(await exited).toBe(0);
     expect(isAlive(orchestratorPid)).toBe(false);
-    expect(existsSync(join(dataDirectory, 'orchestrator.sock'))).toBe(false);
+    expect(existsSync(join(dataDirectory, 'run', 'orchestrator.sock'))).toBe(false);
     // Without a terminal the JSON lines pass through; the log file keeps them too.
     expect(stdout).toContain('"msg":"stopped"');
     expect(readFileSync(join(dataDirectory, 'logs', 'orchestrator.log'), 'utf8')).toContain('"msg":"stopped"');
@@ -71,7 +71,7 @@ describe('claw up', () => {
     const again = await claw('up', '--detach');
     expect(again.code).toBe(EXIT_CODES.refused);
     expect(again.stderr.trim()).toBe(
-      `claw: The orchestrator is already running (pid ${pid}, socket ${join(dataDirectory, 'orchestrator.sock')}); \`claw down\` stops it`,
+      `claw: The orchestrator is already running (pid ${pid}, socket ${join(dataDirectory, 'run', 'orchestrator.sock')}); \`claw down\` stops it`,
     );
 
     const logs = await claw('logs', '-n', '1');

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedBusClient } from '@clawfleet/bus-client';
@@ -49,7 +49,7 @@ describe('claw against a running orchestrator', () => {
       agents: { name: string }[];
     };
     expect(status.orchestrator.pid).toBe(orchestrator.pid);
-    expect(status.orchestrator.socketPath).toBe(join(dataDirectory, 'orchestrator.sock'));
+    expect(status.orchestrator.socketPath).toBe(join(dataDirectory, 'run', 'orchestrator.sock'));
     expect(status.orchestrator.pool.models).toEqual([expect.objectContaining({ id: 'default', slots: 2 })]);
     expect(status.orchestrator.pool).toMatchObject({
       queuedByPriority: { human: 0, triage: 0, act: 0, reflect: 0, compaction: 0 },
@@ -74,7 +74,7 @@ describe('claw against a running orchestrator', () => {
 
   it('reads what agents wrote: tasks by state, one task with its history, messages and reflections', async () => {
     const tokens = JSON.parse(readFileSync(join(dataDirectory, 'tokens.json'), 'utf8')) as Record<string, string>;
-    const socketPath = join(dataDirectory, 'orchestrator.sock');
+    const socketPath = join(dataDirectory, 'run', 'orchestrator.sock');
     const lead = await EmbeddedBusClient.connect({ socketPath, name: 'LeadClaw', token: tokens.LeadClaw! });
     const dev = await EmbeddedBusClient.connect({ socketPath, name: 'DevClaw', token: tokens.DevClaw! });
     try {
@@ -130,7 +130,7 @@ describe('claw against a running orchestrator', () => {
   it('lists and resolves an attention request an agent raised', async () => {
     const tokens = JSON.parse(readFileSync(join(dataDirectory, 'tokens.json'), 'utf8')) as Record<string, string>;
     const ops = await EmbeddedBusClient.connect({
-      socketPath: join(dataDirectory, 'orchestrator.sock'),
+      socketPath: join(dataDirectory, 'run', 'orchestrator.sock'),
       name: 'OpsClaw',
       token: tokens.OpsClaw!,
     });
@@ -181,7 +181,7 @@ describe('claw against a running orchestrator', () => {
     // OpsClaw, scripted: the steps its loop records, through the same reducers.
     const tokens = JSON.parse(readFileSync(join(dataDirectory, 'tokens.json'), 'utf8')) as Record<string, string>;
     const ops = await EmbeddedBusClient.connect({
-      socketPath: join(dataDirectory, 'orchestrator.sock'),
+      socketPath: join(dataDirectory, 'run', 'orchestrator.sock'),
       name: 'OpsClaw',
       token: tokens.OpsClaw!,
     });
@@ -264,7 +264,7 @@ describe('claw against a running orchestrator', () => {
     const created = JSON.parse((await claw('stimulus', 'Clean the scratch disk', '--json')).stdout) as { id: number };
     const tokens = JSON.parse(readFileSync(join(dataDirectory, 'tokens.json'), 'utf8')) as Record<string, string>;
     const dev = await EmbeddedBusClient.connect({
-      socketPath: join(dataDirectory, 'orchestrator.sock'),
+      socketPath: join(dataDirectory, 'run', 'orchestrator.sock'),
       name: 'DevClaw',
       token: tokens.DevClaw!,
     });
@@ -465,7 +465,7 @@ describe('claw against a running orchestrator', () => {
   it('serves admin.* to admins only: an agent asking gets FORBIDDEN', async () => {
     const tokens = JSON.parse(readFileSync(join(dataDirectory, 'tokens.json'), 'utf8')) as Record<string, string>;
     const agent = await IpcClient.connect({
-      socketPath: join(dataDirectory, 'orchestrator.sock'),
+      socketPath: join(dataDirectory, 'run', 'orchestrator.sock'),
       agent: 'DevClaw',
       token: tokens.DevClaw!,
       reconnect: false,
@@ -490,7 +490,7 @@ describe('claw against a running orchestrator', () => {
         '--data-dir',
         elsewhere,
         '--socket',
-        join(dataDirectory, 'orchestrator.sock'),
+        join(dataDirectory, 'run', 'orchestrator.sock'),
         'status',
       ]);
       expect(wrongToken.code).toBe(EXIT_CODES.authentication);
@@ -501,7 +501,8 @@ describe('claw against a running orchestrator', () => {
       expectOneLine(notRunning.stderr, /orchestrator is not running.*claw up/);
 
       copyFileSync(join(dataDirectory, 'tokens.json'), join(elsewhere, 'tokens.json'));
-      writeFileSync(join(elsewhere, 'orchestrator.sock'), '');
+      mkdirSync(join(elsewhere, 'run'));
+      writeFileSync(join(elsewhere, 'run', 'orchestrator.sock'), '');
       const staleSocket = await runClaw(['--data-dir', elsewhere, 'tasks']);
       expect(staleSocket.code).toBe(EXIT_CODES.notRunning);
       expectOneLine(staleSocket.stderr, /not running/);

@@ -26,7 +26,7 @@ export function createProgram(environment: CliEnvironment): Command {
   const program = new Command('claw')
     .description('Run and talk to a Clawfleet: five agents, a local model, one database.')
     .option('--data-dir <path>', 'the orchestrator data directory (default: CLAW_DATA_DIR, the config file, or .data)')
-    .option('--socket <path>', 'the orchestrator socket (default: CLAW_SOCKET or <data-dir>/orchestrator.sock)')
+    .option('--socket <path>', 'the orchestrator socket (default: CLAW_SOCKET or <data-dir>/run/orchestrator.sock)')
     .option('--server <url>', 'a SpacetimeDB server, for `claw doctor` (default: SPACETIMEDB_URL)')
     .option('--database <name>', 'the SpacetimeDB database name (default: SPACETIMEDB_DATABASE)')
     .option('--no-color', 'no colour (also: NO_COLOR=1; colour is only used on a terminal)')

@@ -11,7 +11,7 @@ describe('resolveCliSettings', () => {
   it('defaults to .data in the working folder, as the orchestrator does', () => {
     const settings = resolveCliSettings({}, {}, folder);
     expect(settings.dataDirectory).toBe(join(folder, '.data'));
-    expect(settings.socketPath).toBe(join(folder, '.data', 'orchestrator.sock'));
+    expect(settings.socketPath).toBe(join(folder, '.data', 'run', 'orchestrator.sock'));
     expect(settings.tokensPath).toBe(join(folder, '.data', 'tokens.json'));
     expect(settings.logPath).toBe(join(folder, '.data', 'logs', 'orchestrator.log'));
   });

@@ -17,6 +17,10 @@ export interface CliSettings {
   /** Optional SpacetimeDB server (`--server` / `SPACETIMEDB_URL`) for `claw doctor`. */
   readonly spacetimedbUrl: string | undefined;
   readonly spacetimedbDatabase: string | undefined;
+  /** How the orchestrator will run agents (`CLAW_RUNTIME` or `runtime`), for `claw doctor`. */
+  readonly runtime: string;
+  /** The docker runtime's agent image (`CLAW_AGENT_IMAGE` or `agentImage`). */
+  readonly agentImage: string;
 }
 
 export interface CliSettingsOverrides {
@@ -30,6 +34,8 @@ export interface CliSettingsOverrides {
 const configFileSchema = z.looseObject({
   dataDirectory: z.string().min(1).optional(),
   socketPath: z.string().min(1).optional(),
+  runtime: z.string().min(1).optional(),
+  agentImage: z.string().min(1).optional(),
 });
 
 function readConfigFile(path: string): z.infer<typeof configFileSchema> {
@@ -89,12 +95,15 @@ export function resolveCliSettings(
       ? isAbsolute(socket)
         ? socket
         : resolve(workingDirectory, socket)
-      : join(dataDirectory, 'orchestrator.sock'),
+      : join(dataDirectory, 'run', 'orchestrator.sock'),
     tokensPath: join(dataDirectory, 'tokens.json'),
     pidPath: join(dataDirectory, 'orchestrator.pid'),
     logPath: join(dataDirectory, 'logs', 'orchestrator.log'),
     configFile,
     spacetimedbUrl: pick(overrides.server, environment.SPACETIMEDB_URL),
     spacetimedbDatabase: pick(overrides.database, environment.SPACETIMEDB_DATABASE),
+    runtime: pick(environment.CLAW_RUNTIME, fromFile.runtime) ?? 'process',
+    // The orchestrator's default (config.ts DEFAULT_AGENT_IMAGE); the CLI never imports it.
+    agentImage: pick(environment.CLAW_AGENT_IMAGE, fromFile.agentImage) ?? 'clawfleet/agent',
   });
 }

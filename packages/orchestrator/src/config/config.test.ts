@@ -14,13 +14,45 @@ describe('loadConfig', () => {
   it('gives a working one-machine setup with no file and no environment', () => {
     const config = loadConfig({}, directory);
     expect(config.dataDirectory).toBe(join(directory, '.data'));
-    expect(config.socketPath).toBe(join(directory, '.data', 'orchestrator.sock'));
+    expect(config.socketPath).toBe(join(directory, '.data', 'run', 'orchestrator.sock'));
     expect(config.models).toEqual([
       { id: 'default', path: GENERATED_MODEL, contextSize: 8192, slots: 4, gpuLayers: 'auto' },
     ]);
     expect(Object.keys(config.agents)).toEqual([...DEFAULT_AGENTS]);
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.models[0])).toBe(true);
+  });
+
+  it('runs agents as processes unless the docker runtime is asked for, with its image and limits', () => {
+    const plain = loadConfig({}, directory);
+    expect(plain.runtime).toBe('process');
+    expect(plain.docker).toMatchObject({ image: 'clawfleet/agent', memoryBytes: 512 * 1024 ** 2, pids: 256 });
+    writeFileSync(join(directory, 'clawfleet.config.json'), JSON.stringify({ runtime: 'docker', agentPids: 64 }));
+    const docker = loadConfig(
+      { CLAW_AGENT_IMAGE: 'registry.local/claw/agent:1.2', CLAW_AGENT_MEMORY_MB: '256', CLAW_AGENT_USER: '1000:1000' },
+      directory,
+    );
+    expect(docker.runtime).toBe('docker');
+    expect(docker.docker).toMatchObject({
+      image: 'registry.local/claw/agent:1.2',
+      memoryBytes: 256 * 1024 ** 2,
+      pids: 64,
+      user: '1000:1000',
+      host: 'unix:///var/run/docker.sock',
+    });
+    // One data directory, one stack name, the same at every start; another directory, another name.
+    expect(docker.docker.stack).toBe(loadConfig({}, directory).docker.stack);
+    expect(docker.docker.stack).not.toBe(loadConfig({ CLAW_DATA_DIR: 'elsewhere' }, directory).docker.stack);
+    expect(docker.docker.stack).toMatch(/^[a-z0-9][a-z0-9_.-]{0,39}$/);
+  });
+
+  it('refuses an unknown runtime, a root agent user and a remote Docker host, naming the variable', () => {
+    expect(() => loadConfig({ CLAW_RUNTIME: 'podman' }, directory)).toThrow(
+      /`runtime` \(set by env CLAW_RUNTIME\).*`process` or `docker`, got `podman`/,
+    );
+    expect(() => loadConfig({ CLAW_AGENT_USER: '0:0' }, directory)).toThrow(/CLAW_AGENT_USER.*never run as root/);
+    expect(() => loadConfig({ DOCKER_HOST: 'tcp://10.0.0.1:2375' }, directory)).toThrow(/DOCKER_HOST.*Unix socket/);
+    expect(() => loadConfig({ CLAW_AGENT_MEMORY_MB: '1' }, directory)).toThrow(/CLAW_AGENT_MEMORY_MB/);
   });
 
   it('lets environment variables override the config file', () => {

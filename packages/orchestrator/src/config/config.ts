@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { ClawError, describeValue, identityNameSchema, integerInRange } from '@clawfleet/protocol';
@@ -36,6 +37,25 @@ const MAX_PROMPT_RETENTION_DAYS = 36_500;
  * use, `forever`, or `hash-only` (nothing but hashes; such calls cannot be replayed).
  */
 export type PromptRetention = number | 'forever' | 'hash-only';
+/** The agent image of the docker runtime (containers/Dockerfile, target `agent`). */
+export const DEFAULT_AGENT_IMAGE = 'clawfleet/agent';
+/** Memory limit of an agent container; the agents' RSS target is 80 MB, this leaves room for tools. */
+export const DEFAULT_AGENT_MEMORY_MB = 512;
+export const DEFAULT_AGENT_PIDS = 256;
+
+/**
+ * Names one orchestrator's containers on a shared engine: the data directory's name and a hash of
+ * its path, so two checkouts never adopt each other's agents and one keeps its name across restarts.
+ */
+export function defaultStack(dataDirectory: string): string {
+  const name = (dataDirectory.split('/').filter(Boolean).at(-2) ?? 'clawfleet')
+    .toLowerCase()
+    .replace(/[^a-z0-9_.-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '')
+    .slice(0, 24);
+  const hash = createHash('sha256').update(dataDirectory).digest('hex').slice(0, 8);
+  return name === '' ? hash : `${name}-${hash}`;
+}
 
 /** Where the HTTP API and dashboard listen unless configured (docs/http-api.md). */
 export const DEFAULT_HTTP_HOST = '127.0.0.1';
@@ -110,6 +130,40 @@ const fileSchema = z.strictObject({
   workspaceDirectory: z.string().min(1).optional(),
   /** Where each agent's token is written as `<agent>/token`, for agents started outside (compose). */
   agentTokensDirectory: z.string().min(1).optional(),
+  /** How agents run: child processes, or Docker containers from `agentImage`. */
+  runtime: z
+    .enum(['process', 'docker'], {
+      error: (issue) => `Expected \`runtime\` to be \`process\` or \`docker\`, got ${describeValue(issue.input)}`,
+    })
+    .optional(),
+  /** The agent image (docker runtime). */
+  agentImage: z
+    .string()
+    .regex(
+      /^[a-z0-9][a-z0-9._/:@-]{0,254}$/,
+      'Expected `agentImage` to be an image name such as clawfleet/agent:latest',
+    )
+    .optional(),
+  /** Memory limit of each agent container, unless its agent.json sets one. */
+  agentMemoryMb: integerInRange('agentMemoryMb', 16, 1_048_576).optional(),
+  /** Process/thread limit of each agent container, unless its agent.json sets one. */
+  agentPids: integerInRange('agentPids', 8, 1_000_000).optional(),
+  /** `uid:gid` agent containers run as; never root. */
+  agentUser: z
+    .string()
+    .regex(/^\d{1,10}:\d{1,10}$/, 'Expected `agentUser` to be numeric `uid:gid`')
+    .refine((user) => !user.startsWith('0:'), 'Agent containers never run as root (uid 0)')
+    .optional(),
+  /** Names this orchestrator's containers and volumes on the engine. */
+  stack: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_.-]{0,39}$/, 'Expected `stack` to be 1-40 lowercase letters, digits, `.`, `_` or `-`')
+    .optional(),
+  /** The Docker engine: `unix:///var/run/docker.sock` (the default) or another local socket. */
+  dockerHost: z
+    .string()
+    .regex(/^(unix:\/\/)?\//, 'Expected `dockerHost` to be a Unix socket (unix:///path)')
+    .optional(),
   models: z.array(modelSchema).min(1).optional(),
   agents: z.record(identityNameSchema, agentSchema).optional(),
   /** How long the prompts of recorded inference calls are kept: days, `forever`, or `hash-only`. */
@@ -131,6 +185,20 @@ const fileSchema = z.strictObject({
 });
 
 export type ModelConfig = z.infer<typeof modelSchema>;
+
+/** The docker runtime's settings (used when `runtime` is `docker`). */
+export interface DockerRuntimeConfig {
+  readonly image: string;
+  /** Memory limit of an agent container whose agent.json sets none. */
+  readonly memoryBytes: number;
+  readonly pids: number;
+  /** `uid:gid`, or undefined: the orchestrator's own user, or 10001:10001 when it runs as root. */
+  readonly user: string | undefined;
+  /** Container and volume names: `clawfleet-<stack>-<agent>`. @default derived from the data directory */
+  readonly stack: string;
+  /** The engine's Unix socket. */
+  readonly host: string;
+}
 export type AgentConfig = z.infer<typeof agentSchema>;
 
 export interface OrchestratorConfig {
@@ -160,6 +228,9 @@ export interface OrchestratorConfig {
    * start, for agents this orchestrator does not start (compose services; docs/containers.md).
    */
   readonly agentTokensDirectory: string | undefined;
+  /** How agents run: `process` (children of the orchestrator) or `docker` (containers). */
+  readonly runtime: 'process' | 'docker';
+  readonly docker: Readonly<DockerRuntimeConfig>;
   /** The script each agent process runs. */
   readonly agentEntry: string;
   /** PATH given to agent processes (their only inherited variable; commands are looked up on it). */
@@ -227,6 +298,13 @@ const ENVIRONMENT: EnvironmentOption[] = [
     option: 'httpPort',
     parse: (raw) => (raw.trim().toLowerCase() === 'off' ? 'off' : integer(raw)),
   },
+  { variable: 'CLAW_RUNTIME', option: 'runtime', parse: text },
+  { variable: 'CLAW_AGENT_IMAGE', option: 'agentImage', parse: text },
+  { variable: 'CLAW_AGENT_MEMORY_MB', option: 'agentMemoryMb', parse: integer },
+  { variable: 'CLAW_AGENT_PIDS', option: 'agentPids', parse: integer },
+  { variable: 'CLAW_AGENT_USER', option: 'agentUser', parse: text },
+  { variable: 'CLAW_STACK', option: 'stack', parse: text },
+  { variable: 'DOCKER_HOST', option: 'dockerHost', parse: text },
 ];
 
 /** Overrides of the default model (`models[0]`). */
@@ -308,7 +386,8 @@ export function loadConfig(
   const absolute = (path: string): string => (isAbsolute(path) ? path : resolve(workingDirectory, path));
   const config: OrchestratorConfig = {
     dataDirectory,
-    socketPath: absolute(options.socketPath ?? join(dataDirectory, 'orchestrator.sock')),
+    // A folder holding the socket alone: the docker runtime mounts it into every agent container.
+    socketPath: absolute(options.socketPath ?? join(dataDirectory, 'run', 'orchestrator.sock')),
     databasePath: join(dataDirectory, 'bus.sqlite'),
     tokensPath: join(dataDirectory, 'tokens.json'),
     generatedModelsDirectory: join(dataDirectory, 'models'),
@@ -334,6 +413,15 @@ export function loadConfig(
     workspaceDirectory: absolute(options.workspaceDirectory ?? join(dataDirectory, 'workspace')),
     agentTokensDirectory:
       options.agentTokensDirectory === undefined ? undefined : absolute(options.agentTokensDirectory),
+    runtime: options.runtime ?? 'process',
+    docker: Object.freeze({
+      image: options.agentImage ?? DEFAULT_AGENT_IMAGE,
+      memoryBytes: (options.agentMemoryMb ?? DEFAULT_AGENT_MEMORY_MB) * 1024 * 1024,
+      pids: options.agentPids ?? DEFAULT_AGENT_PIDS,
+      user: options.agentUser,
+      stack: options.stack ?? defaultStack(dataDirectory),
+      host: options.dockerHost ?? 'unix:///var/run/docker.sock',
+    }),
     agentEntry: DEFAULT_AGENT_ENTRY,
     agentSearchPath: environment.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     promptRetention: options.promptRetention ?? DEFAULT_PROMPT_RETENTION_DAYS,
