@@ -120,6 +120,22 @@ const reactionSchema = z.strictObject({
 });
 export type ReactionDefinition = z.infer<typeof reactionSchema>;
 
+/**
+ * What the agent's container may use (the docker runtime enforces it; the process runtime cannot).
+ * Absent fields take the orchestrator's defaults (`agentMemoryMb`, `agentPids`; no network).
+ */
+const containerSchema = z.strictObject({
+  /** Whether the agent may reach the network (its container gets Docker's default bridge). */
+  network: z
+    .boolean({ error: (issue) => `Expected \`container.network\` to be true or false, got ${typeof issue.input}` })
+    .optional(),
+  /** Memory limit in MiB. */
+  memoryMb: integer('memoryMb', 16, 1_048_576).optional(),
+  /** Most processes and threads at once (Node alone uses about a dozen). */
+  pids: integer('pids', 8, 1_000_000).optional(),
+});
+export type ContainerSettings = z.infer<typeof containerSchema>;
+
 export const agentJsonSchema = z.strictObject({
   name: identityNameSchema,
   /** What the agent is for; recorded in the agent table. */
@@ -147,6 +163,8 @@ export const agentJsonSchema = z.strictObject({
   hooks: z.array(hookSchema).max(32),
   /** Events that become stimuli for this agent. */
   reactions: z.array(reactionSchema).max(8),
+  /** The agent's container sandbox. @default no network, the orchestrator's limits */
+  container: containerSchema.optional(),
 });
 export type AgentJson = z.infer<typeof agentJsonSchema>;
 

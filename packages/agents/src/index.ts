@@ -5,6 +5,7 @@ export {
   type AgentLimits,
   type AgentPhase,
   agentJsonSchema,
+  type ContainerSettings,
   HOOK_EVENTS,
   type HookDefinition,
   type ModelSettings,

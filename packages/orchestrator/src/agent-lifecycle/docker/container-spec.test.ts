@@ -41,9 +41,9 @@ describe('containerSpec', () => {
     const spec = containerSpec(input());
     expect(spec.create.Env).toEqual([
       'CLAW_AGENT_NAME=DevClaw',
-      'CLAW_AGENT_WORKSPACE=/workspace',
-      'CLAW_SHARED_WORKSPACE=/shared',
-      'CLAW_SOCKET=/run/clawfleet/orchestrator.sock',
+      'CLAW_AGENT_WORKSPACE=/workspace/shared/agents/DevClaw',
+      'CLAW_SHARED_WORKSPACE=/workspace/shared',
+      'CLAW_SOCKET=/run/clawfleet/socket/orchestrator.sock',
       'PATH=/usr/local/bin:/usr/bin:/bin',
     ]);
     // What the engine and the image would add is unset before the agent starts.
@@ -51,9 +51,36 @@ describe('containerSpec', () => {
     expect(spec.create.Cmd).toEqual(['node', '/app/agent-main.js']);
     expect(spec.socketDirectory).toBe('/home/me/.data/run');
     expect(spec.create.HostConfig?.Mounts).toEqual([
-      { Type: 'volume', Source: 'clawfleet-home-DevClaw-workspace', Target: '/workspace', ReadOnly: false },
-      { Type: 'volume', Source: 'clawfleet-home-shared', Target: '/shared', ReadOnly: false },
-      { Type: 'bind', Source: '/home/me/.data/run', Target: '/run/clawfleet', ReadOnly: true },
+      { Type: 'volume', Source: 'clawfleet-home-shared', Target: '/workspace/shared', ReadOnly: false },
+      {
+        Type: 'volume',
+        Source: 'clawfleet-home-DevClaw-workspace',
+        Target: '/workspace/shared/agents/DevClaw',
+        ReadOnly: false,
+      },
+      { Type: 'bind', Source: '/home/me/.data/run', Target: '/run/clawfleet/socket', ReadOnly: true },
+    ]);
+  });
+
+  it("mounts the other agents' workspaces read-only where the process runtime puts them", () => {
+    const spec = containerSpec(input({ peers: ['UXClaw', 'DevClaw', 'LeadClaw'] }));
+    expect(spec.peerVolumes).toEqual({
+      LeadClaw: 'clawfleet-home-LeadClaw-workspace',
+      UXClaw: 'clawfleet-home-UXClaw-workspace',
+    });
+    expect(spec.create.HostConfig?.Mounts?.filter((mount) => mount.ReadOnly && mount.Type === 'volume')).toEqual([
+      {
+        Type: 'volume',
+        Source: 'clawfleet-home-LeadClaw-workspace',
+        Target: '/workspace/shared/agents/LeadClaw',
+        ReadOnly: true,
+      },
+      {
+        Type: 'volume',
+        Source: 'clawfleet-home-UXClaw-workspace',
+        Target: '/workspace/shared/agents/UXClaw',
+        ReadOnly: true,
+      },
     ]);
   });
 

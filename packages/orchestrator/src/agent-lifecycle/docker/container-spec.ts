@@ -4,12 +4,19 @@ import { ClawError } from '@clawfleet/protocol';
 import type Docker from 'dockerode';
 import type { AgentLaunchSpec } from '../agent-runtime.ts';
 
+// Mount points as the agent image (containers/Dockerfile) lays them out, owned by its user there.
 /** Where the orchestrator's socket directory appears inside an agent container (read-only). */
-export const CONTAINER_SOCKET_DIRECTORY = '/run/clawfleet';
-/** The agent's own workspace volume inside its container. */
-export const CONTAINER_WORKSPACE = '/workspace';
+export const CONTAINER_SOCKET_DIRECTORY = '/run/clawfleet/socket';
 /** The stack's shared workspace volume inside every agent container. */
-export const CONTAINER_SHARED_WORKSPACE = '/shared';
+export const CONTAINER_SHARED_WORKSPACE = '/workspace/shared';
+/**
+ * Where an agent's workspace volume appears: inside the shared workspace, as in the process runtime
+ * (`<workspace>/agents/<name>`), so what DevClaw writes UXClaw can read. Its own is mounted
+ * read-write, every other agent's read-only.
+ */
+export function containerWorkspace(agent: string): string {
+  return `${CONTAINER_SHARED_WORKSPACE}/agents/${agent}`;
+}
 
 /** Labels every agent container (and volume) of a stack carries; adoption finds containers by them. */
 export const LABELS = {
@@ -46,12 +53,16 @@ export interface ContainerSpecInput {
   /** `uid:gid`, never root. */
   user: string;
   defaults: ContainerDefaults;
+  /** The stack's other agents, whose workspaces this one may read. @default none */
+  peers?: readonly string[];
 }
 
 export interface ContainerSpec {
   name: string;
   ownVolume: string;
   sharedVolume: string;
+  /** The other agents' workspace volumes (agent → volume), mounted read-only. */
+  peerVolumes: Record<string, string>;
   /** The host folder mounted at CONTAINER_SOCKET_DIRECTORY, when the spec names a socket. */
   socketDirectory: string | undefined;
   hash: string;
@@ -138,7 +149,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerSpec {
     if (name === 'CLAW_SOCKET') {
       socketDirectory = dirname(value);
       environment[name] = `${CONTAINER_SOCKET_DIRECTORY}/${basename(value)}`;
-    } else if (name === 'CLAW_AGENT_WORKSPACE') environment[name] = CONTAINER_WORKSPACE;
+    } else if (name === 'CLAW_AGENT_WORKSPACE') environment[name] = containerWorkspace(launch.agent);
     else if (name === 'CLAW_SHARED_WORKSPACE') environment[name] = CONTAINER_SHARED_WORKSPACE;
     else if (name === 'PATH') environment[name] = imageEnvironment.get('PATH') || DEFAULT_SEARCH_PATH;
     else environment[name] = value;
@@ -153,9 +164,22 @@ export function containerSpec(input: ContainerSpecInput): ContainerSpec {
   const name = containerName(stack, launch.agent);
   const ownVolume = workspaceVolumeName(stack, launch.agent);
   const sharedVolume = sharedVolumeName(stack);
+  const peers = [...new Set(input.peers ?? [])]
+    .filter((peer) => peer !== launch.agent && AGENT_PATTERN.test(peer))
+    .sort();
+  const peerVolumes = Object.fromEntries(peers.map((peer) => [peer, workspaceVolumeName(stack, peer)]));
+  // The engine mounts the shared volume first (shorter target), then the workspaces inside it.
   const mounts: Docker.MountSettings[] = [
-    { Type: 'volume', Source: ownVolume, Target: CONTAINER_WORKSPACE, ReadOnly: false },
     { Type: 'volume', Source: sharedVolume, Target: CONTAINER_SHARED_WORKSPACE, ReadOnly: false },
+    { Type: 'volume', Source: ownVolume, Target: containerWorkspace(launch.agent), ReadOnly: false },
+    ...peers.map(
+      (peer): Docker.MountSettings => ({
+        Type: 'volume',
+        Source: workspaceVolumeName(stack, peer),
+        Target: containerWorkspace(peer),
+        ReadOnly: true,
+      }),
+    ),
   ];
   // Read-only: connecting to a Unix socket needs no write access to its file system.
   if (socketDirectory !== undefined) {
@@ -196,6 +220,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerSpec {
     name,
     ownVolume,
     sharedVolume,
+    peerVolumes,
     socketDirectory,
     hash,
     create: {

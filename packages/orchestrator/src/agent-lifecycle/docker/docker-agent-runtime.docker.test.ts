@@ -58,6 +58,12 @@ suite('DockerAgentRuntime on a real engine', () => {
   afterAll(async () => {
     if (engine.skip !== undefined) return;
     for (const stack of stacks) await DockerAgentRuntime.removeStack(docker, stack, { volumes: true });
+    // Everything the runtime made carries the stack label: by name, nothing of these stacks is left.
+    const volumes = (await docker.listVolumes()).Volumes ?? [];
+    const containers = await docker.listContainers({ all: true });
+    const ours = (name: string) => stacks.some((stack) => name.replace(/^\//, '').startsWith(`clawfleet-${stack}-`));
+    expect(volumes.map((volume) => volume.Name).filter(ours)).toEqual([]);
+    expect(containers.flatMap((container) => container.Names).filter(ours)).toEqual([]);
     await docker
       .getImage(image)
       .remove()
@@ -75,6 +81,7 @@ suite('DockerAgentRuntime on a real engine', () => {
         docker,
         image,
         stack,
+        agents: ['Boxed', 'Peer'],
         onOutput: () => {},
         memoryBytes: 200 * 1024 ** 2,
         pids: 64,
@@ -93,12 +100,13 @@ suite('DockerAgentRuntime on a real engine', () => {
           console.log(JSON.stringify({
             uid: process.getuid(),
             root: tryWrite('/probe'), tmp: tryWrite('/tmp/probe'), workspace: tryWrite(process.env.CLAW_AGENT_WORKSPACE + '/probe'),
+            peerVisible: fs.existsSync('/workspace/shared/agents/Peer'), peerWritable: tryWrite('/workspace/shared/agents/Peer/probe'),
             interfaces: Object.keys(os.networkInterfaces()).sort(),
             capabilities: /CapEff:\\s*(\\S+)/.exec(status)[1], noNewPrivileges: /NoNewPrivs:\\s*(\\d)/.exec(status)[1],
           }));`;
         const exec = await container.exec({
           Cmd: ['node', '-e', probe],
-          Env: [`CLAW_AGENT_WORKSPACE=/workspace`],
+          Env: ['CLAW_AGENT_WORKSPACE=/workspace/shared/agents/Boxed'],
           AttachStdout: true,
           AttachStderr: true,
         });
@@ -114,6 +122,8 @@ suite('DockerAgentRuntime on a real engine', () => {
           root: false,
           tmp: true,
           workspace: true,
+          peerVisible: true,
+          peerWritable: false,
           interfaces: ['lo'],
           capabilities: '0000000000000000',
           noNewPrivileges: '1',
@@ -125,7 +135,11 @@ suite('DockerAgentRuntime on a real engine', () => {
         expect(inspected.HostConfig.Init).toBe(true);
         expect(inspected.Config.Labels[LABELS.agent]).toBe('Boxed');
         expect(inspected.Mounts.map((mount) => mount.Name ?? mount.Source).sort()).toEqual(
-          [`clawfleet-${stack}-Boxed-workspace`, `clawfleet-${stack}-shared`].sort(),
+          [
+            `clawfleet-${stack}-Boxed-workspace`,
+            `clawfleet-${stack}-Peer-workspace`,
+            `clawfleet-${stack}-shared`,
+          ].sort(),
         );
       } finally {
         await instance.stop({ graceMs: 5_000 });

@@ -50,6 +50,11 @@ export interface DockerAgentRuntimeOptions {
   stack: string;
   /** What runs in each container. @default the image's entrypoint and command */
   command?: readonly string[];
+  /**
+   * Every agent of the stack: each container mounts the others' workspace volumes read-only inside
+   * the shared workspace, as the process runtime lays them out. @default none (own workspace only)
+   */
+  agents?: readonly string[];
   /** `uid:gid`, never root. @default defaultAgentUser() */
   user?: string;
   /** Memory limit of an agent whose definition sets none. @default 512 MiB */
@@ -75,7 +80,8 @@ export interface AgentContainerUsage {
   pids: number;
 }
 
-export const DEFAULT_IMAGE_BUILD_HINT = 'build it with `npm run containers:build` (containers/README.md)';
+export const DEFAULT_IMAGE_BUILD_HINT =
+  'Build it from the checkout: `docker build -f containers/Dockerfile --target agent -t clawfleet/agent .` (where no registry is reachable, run containers/make-offline-base.sh first and add `--build-arg BASE_IMAGE=clawfleet/node-base:20-bookworm`; docs/agents.md).';
 
 function defaultOutput(_agent: string, stream: 'stdout' | 'stderr', line: string): void {
   (stream === 'stdout' ? process.stdout : process.stderr).write(`${line}\n`);
@@ -158,8 +164,9 @@ export class DockerAgentRuntime implements AgentRuntime {
       command: this.#options.command,
       user: this.#user,
       defaults: this.#defaults,
+      ...(this.#options.agents === undefined ? {} : { peers: this.#options.agents }),
     });
-    if (container.socketDirectory !== undefined) this.#prepareSocketDirectory(container.socketDirectory);
+    if (container.socketDirectory !== undefined) this.prepareSocketDirectory(container.socketDirectory);
 
     let adopted: string | undefined;
     for (const existing of await this.#containersOf(spec.agent)) {
@@ -181,9 +188,12 @@ export class DockerAgentRuntime implements AgentRuntime {
       return this.#watch(spec.agent, adopted, true);
     }
 
+    // Every volume exists, handed to the agents' user, before a container mounts it: the engine
+    // would create a missing one owned by root (and unlabelled, so removeStack would miss it).
     await Promise.all([
       this.#volume(container.ownVolume, image, spec.agent),
       this.#volume(container.sharedVolume, image),
+      ...Object.entries(container.peerVolumes).map(([peer, volume]) => this.#volume(volume, image, peer)),
     ]);
     const id = await this.#createAndStart(spec.agent, container);
     this.#logger.info({ agent: spec.agent, container: id.slice(0, 12), image: this.image }, 'agent container started');
@@ -263,7 +273,7 @@ export class DockerAgentRuntime implements AgentRuntime {
    * default `<data>/run/` does); and agents run as their own user, so a root orchestrator hands the
    * folder and its sockets to that user (a non-root one runs agents as itself).
    */
-  #prepareSocketDirectory(directory: string): void {
+  prepareSocketDirectory(directory: string): void {
     let entries: Dirent[];
     try {
       entries = readdirSync(directory, { withFileTypes: true });

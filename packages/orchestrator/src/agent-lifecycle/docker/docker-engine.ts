@@ -58,8 +58,14 @@ export async function pingEngine(docker: Docker, what = 'the docker runtime'): P
     const socket = (docker.modem as { socketPath?: string }).socketPath ?? DEFAULT_DOCKER_SOCKET;
     throw new ClawError(
       'ENGINE_UNAVAILABLE',
-      `No Docker engine answers on ${socket} (${engineReason(error)}); ${what} needs one. Fix: start Docker (\`dockerd\` or your service manager), or set DOCKER_HOST to its socket`,
-      { details: { socket }, cause: error },
+      `No Docker engine answers on ${socket} (${engineReason(error)}); ${what} needs one`,
+      {
+        details: {
+          socket,
+          fix: 'Start Docker (`dockerd`, or your service manager), set DOCKER_HOST to its socket, or use `--runtime process`.',
+        },
+        cause: error,
+      },
     );
   }
 }
@@ -71,8 +77,8 @@ export async function describeImage(docker: Docker, name: string, buildHint: str
     info = await docker.getImage(name).inspect();
   } catch (error) {
     if (engineStatus(error) === 404) {
-      throw new ClawError('IMAGE_NOT_FOUND', `The agent image ${name} is not on the Docker engine. Fix: ${buildHint}`, {
-        details: { image: name },
+      throw new ClawError('IMAGE_NOT_FOUND', `The agent image ${name} is not on the Docker engine`, {
+        details: { image: name, fix: buildHint },
       });
     }
     throw new ClawError('ENGINE_UNAVAILABLE', `Could not inspect image ${name}: ${engineReason(error)}`, {
