@@ -77,6 +77,9 @@ async function main(): Promise<void> {
       database: config.databasePath,
       models: config.models.map((model) => model.id),
       agents: Object.keys(config.agents),
+      ...(config.startAgents
+        ? { runtime: config.runtime === 'docker' ? `docker, image ${config.docker.image}` : 'process' }
+        : {}),
       cliIdentity: CLI_IDENTITY,
     },
     `ready: agents and the CLI connect to the socket with their name and the token from the tokens file${

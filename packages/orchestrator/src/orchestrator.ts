@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loadAgent } from '@clawfleet/agents';
 import { dashboardAssetDirectory } from '@clawfleet/dashboard';
 import { BusService, EmbeddedDatabase, identityForName } from '@clawfleet/embedded-bus';
@@ -12,7 +12,10 @@ import { AdminService, grantDatabaseAdmin } from './admin-service/index.ts';
 import {
   type AgentLaunchSpec,
   type AgentRuntime,
+  type AgentSandboxRequest,
   AgentSupervisor,
+  DockerAgentRuntime,
+  openDockerEngine,
   ProcessAgentRuntime,
   type RestartPolicy,
 } from './agent-lifecycle/index.ts';
@@ -46,7 +49,10 @@ const CLI_MAX_TOKENS = 1024;
 
 /** What a caller may swap in; `main.ts` passes nothing. */
 export interface OrchestratorStartOptions {
-  /** How agents are run. @default a ProcessAgentRuntime running `config.agentEntry` (through tsx when it is TypeScript) */
+  /**
+   * How agents are run. @default by `config.runtime`: a ProcessAgentRuntime running
+   * `config.agentEntry` (through tsx when it is TypeScript), or a DockerAgentRuntime from `config.docker`
+   */
   agentRuntime?: AgentRuntime;
   /** @default DEFAULT_RESTART_POLICY */
   agentRestart?: Partial<RestartPolicy>;
@@ -126,6 +132,11 @@ export class Orchestrator {
     const startLog = logger.child({ component: 'orchestrator' });
     // Milliseconds of checks first; the database and the worker (seconds) only once they pass.
     preflight(config);
+    // The engine and the image are checked before anything starts, so `claw up --runtime docker`
+    // without them stops at once with the fix rather than after loading the models.
+    const runtime = config.startAgents
+      ? (options.agentRuntime ?? (await createAgentRuntime(config, options, logger)))
+      : undefined;
     const directory = preparePrivateDataDirectory(config.dataDirectory);
     // Nothing in the data directory is touched before this lock: a second start stops here,
     // before it could open the live database or look at the live socket.
@@ -260,7 +271,8 @@ export class Orchestrator {
         cleanup.push(() => started.close());
       }
       await preloading;
-      agents = config.startAgents ? await startAgents(config, tokens, database, options, logger) : undefined;
+      agents =
+        runtime === undefined ? undefined : await startAgents(config, tokens, database, runtime, options, logger);
       const supervisor = agents;
       if (supervisor !== undefined) cleanup.push(() => supervisor.stop({ graceMs: config.drainTimeoutMs }));
       return new Orchestrator({
@@ -392,6 +404,7 @@ async function startAgents(
   config: OrchestratorConfig,
   tokens: Readonly<Record<string, string>>,
   database: EmbeddedDatabase,
+  runtime: AgentRuntime,
   options: OrchestratorStartOptions,
   logger: Logger,
 ): Promise<AgentSupervisor> {
@@ -405,6 +418,7 @@ async function startAgents(
     const contextSize = config.models.find((model) => model.id === config.agents[agent]?.modelId)?.contextSize;
     specs.push({
       agent,
+      sandbox: sandboxOf(agent),
       environment: {
         PATH: config.agentSearchPath,
         CLAW_AGENT_NAME: agent,
@@ -419,17 +433,8 @@ async function startAgents(
       },
     });
   }
-  const runtime =
-    options.agentRuntime ??
-    new ProcessAgentRuntime({
-      entry: config.agentEntry,
-      execArgv: nodeFlagsFor(config.agentEntry),
-      cwd: process.cwd(),
-      // An agent left running by a killed orchestrator is found here and stopped before its restart.
-      pidDirectory: join(config.dataDirectory, 'agents'),
-      ...(options.onAgentOutput === undefined ? {} : { onOutput: options.onAgentOutput }),
-      logger,
-    });
+  // Refused here, before any agent starts, rather than at each launch.
+  if (runtime instanceof DockerAgentRuntime) runtime.prepareSocketDirectory(dirname(config.socketPath));
   const supervisor = new AgentSupervisor({
     runtime,
     agents: specs,
@@ -449,6 +454,77 @@ async function startAgents(
   });
   await supervisor.start();
   return supervisor;
+}
+
+/**
+ * The runtime `config.runtime` names. The docker one is checked here (engine answers, agent image
+ * present); either failure stops the start with exit 69 and its fix.
+ */
+async function createAgentRuntime(
+  config: OrchestratorConfig,
+  options: OrchestratorStartOptions,
+  logger: Logger,
+): Promise<AgentRuntime> {
+  const onOutput = options.onAgentOutput === undefined ? {} : { onOutput: options.onAgentOutput };
+  if (config.runtime === 'process') {
+    return new ProcessAgentRuntime({
+      entry: config.agentEntry,
+      execArgv: nodeFlagsFor(config.agentEntry),
+      cwd: process.cwd(),
+      // An agent left running by a killed orchestrator is found here and stopped before its restart.
+      pidDirectory: join(config.dataDirectory, 'agents'),
+      ...onOutput,
+      logger,
+    });
+  }
+  const runtime = new DockerAgentRuntime({
+    docker: openDockerEngine(config.docker.host),
+    image: config.docker.image,
+    stack: config.docker.stack,
+    agents: Object.keys(config.agents),
+    memoryBytes: config.docker.memoryBytes,
+    pids: config.docker.pids,
+    ...(config.docker.user === undefined ? {} : { user: config.docker.user }),
+    ...onOutput,
+    logger,
+  });
+  try {
+    const checked = await runtime.check();
+    logger
+      .child({ component: 'orchestrator' })
+      .info(
+        { runtime: 'docker', image: config.docker.image, imageId: checked.imageId, engine: checked.engineVersion },
+        'agents run as containers',
+      );
+  } catch (error) {
+    const clawError = ClawError.from(error);
+    if (clawError.code === 'ENGINE_UNAVAILABLE' || clawError.code === 'IMAGE_NOT_FOUND') {
+      throw new StartupError(
+        clawError.code,
+        EXIT_CODES.unavailable,
+        clawError.message,
+        String(clawError.details.fix ?? ''),
+        clawError.details,
+      );
+    }
+    throw clawError;
+  }
+  return runtime;
+}
+
+/** What an agent's definition asks of its sandbox; a folder that cannot be read asks nothing. */
+function sandboxOf(agent: string): AgentSandboxRequest {
+  let container: ReturnType<typeof loadAgent>['container'];
+  try {
+    container = loadAgent(agent).container;
+  } catch {
+    return {}; // its own process reports the folder's error and exits 78
+  }
+  return {
+    ...(container?.network === undefined ? {} : { network: container.network }),
+    ...(container?.memoryMb === undefined ? {} : { memoryBytes: container.memoryMb * 1024 * 1024 }),
+    ...(container?.pids === undefined ? {} : { pids: container.pids }),
+  };
 }
 
 /** Registers every configured agent that the database does not know yet (idempotent across restarts). */

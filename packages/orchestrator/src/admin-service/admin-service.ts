@@ -149,9 +149,11 @@ export class AdminService {
   status(): AdminStatusResult {
     const { config } = this.#options;
     const pool = this.#options.poolStatus();
-    const supervision = this.#options.agentSupervisor?.()?.status() ?? [];
+    const supervisor = this.#options.agentSupervisor?.();
+    const supervision = supervisor?.status() ?? [];
     return {
       pid: process.pid,
+      ...(supervisor === undefined ? {} : { runtime: supervisor.runtimeKind }),
       startedAt: this.#startedAt,
       dataDirectory: config.dataDirectory,
       socketPath: config.socketPath,
@@ -194,6 +196,7 @@ export class AdminService {
                   restarts: supervised.restarts,
                   recentCrashes: supervised.recentCrashes,
                   ...(supervised.instance === undefined ? {} : { instance: supervised.instance }),
+                  ...(supervised.adopted ? { adopted: true } : {}),
                 },
               }),
         };

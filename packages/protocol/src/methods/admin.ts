@@ -40,14 +40,18 @@ export const adminAgentSupervisionSchema = z.object({
   restarts: count,
   /** Crashes within the supervisor's crash window now. */
   recentCrashes: count,
-  /** The running instance (`process 4242`), when one runs. */
+  /** The running instance (`process 4242`, `container 3f2a9c01b2d4`), when one runs. */
   instance: z.string().optional(),
+  /** Set when the running container was left by an earlier orchestrator and taken over. */
+  adopted: z.boolean().optional(),
 });
 export type AdminAgentSupervision = z.infer<typeof adminAgentSupervisionSchema>;
 
 export const adminStatusResultSchema = z.object({
   /** The orchestrator's process id (what `claw down` signals). */
   pid: z.number().int().min(1),
+  /** How agents run (`process`, `docker`); absent when the orchestrator starts none. */
+  runtime: z.string().optional(),
   /** Milliseconds since the epoch. */
   startedAt: count,
   dataDirectory: z.string(),
