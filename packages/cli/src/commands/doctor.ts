@@ -34,7 +34,7 @@ export function registerDoctor(program: Command, runtime: CliRuntime): void {
         ...checkDataDirectory(context),
         await checkOrchestrator(context),
         ...(await checkModelsAndGpu(context)),
-        await checkDocker(context.environment.environment),
+        ...(await checkDocker(context.environment.environment, context.settings)),
         ...(await checkSpacetimeDb(context)),
       ];
       const failed = checks.filter((check) => check.state === 'fail').length;
@@ -242,32 +242,86 @@ async function checkModelsAndGpu(context: CommandContext): Promise<DoctorCheck[]
   return checks;
 }
 
-/** Docker's `/_ping` over its socket (DOCKER_HOST=unix://... or /var/run/docker.sock), without dockerode. */
-async function checkDocker(environment: NodeJS.ProcessEnv): Promise<DoctorCheck> {
-  const host = environment.DOCKER_HOST;
-  if (host && !host.startsWith('unix://')) {
-    return { name: 'docker', state: 'skip', detail: `DOCKER_HOST=${host} is not a Unix socket; not checked` };
-  }
-  const socketPath = host ? host.slice('unix://'.length) : '/var/run/docker.sock';
-  const answer = await new Promise<string | Error>((resolveAnswer) => {
-    const call = request({ socketPath, path: '/_ping', method: 'GET', timeout: 3000 }, (response) => {
+/** One GET to the Docker engine over its Unix socket: status and body, or the transport error. */
+function engineGet(socketPath: string, path: string): Promise<{ status: number; body: string } | Error> {
+  return new Promise((resolveAnswer) => {
+    const call = request({ socketPath, path, method: 'GET', timeout: 3000 }, (response) => {
       let body = '';
       response.on('data', (chunk: Buffer) => {
         body += chunk.toString();
       });
-      response.on('end', () => resolveAnswer(body));
+      response.on('end', () => resolveAnswer({ status: response.statusCode ?? 0, body }));
     });
     call.on('timeout', () => call.destroy(new Error('no answer in 3 s')));
     call.on('error', (error) => resolveAnswer(error));
     call.end();
   });
-  if (answer === 'OK') return { name: 'docker', state: 'ok', detail: `engine answers on ${socketPath}` };
-  return {
-    name: 'docker',
-    state: 'warn',
-    detail: `no engine on ${socketPath} (${answer instanceof Error ? answer.message : answer}); only the container runtime needs it`,
-    fix: 'start Docker (`dockerd`, or your service manager), or set DOCKER_HOST',
-  };
+}
+
+/**
+ * The Docker engine (`/_ping` and `/version` over DOCKER_HOST's Unix socket or /var/run/docker.sock,
+ * without dockerode, which only the orchestrator imports) and, for the docker runtime, the agent
+ * image. Without an engine the process runtime still works, so that is a warning unless the
+ * configured runtime is docker.
+ */
+async function checkDocker(
+  environment: NodeJS.ProcessEnv,
+  settings: CommandContext['settings'],
+): Promise<DoctorCheck[]> {
+  const needed = settings.runtime === 'docker';
+  const host = environment.DOCKER_HOST;
+  if (host && !host.startsWith('unix://')) {
+    return [
+      {
+        name: 'docker',
+        state: needed ? 'fail' : 'skip',
+        detail: `DOCKER_HOST=${host} is not a Unix socket${needed ? '; the docker runtime needs a local engine' : '; not checked'}`,
+        fix: 'set DOCKER_HOST to the local engine socket (unix:///var/run/docker.sock)',
+      },
+    ];
+  }
+  const socketPath = host ? host.slice('unix://'.length) : '/var/run/docker.sock';
+  const ping = await engineGet(socketPath, '/_ping');
+  if (ping instanceof Error || ping.body !== 'OK') {
+    return [
+      {
+        name: 'docker',
+        state: needed ? 'fail' : 'warn',
+        detail: `no engine on ${socketPath} (${ping instanceof Error ? ping.message : `HTTP ${ping.status} ${ping.body.slice(0, 80)}`}); ${needed ? 'the configured docker runtime needs it' : 'only the docker runtime needs it'}`,
+        fix: 'start Docker (`dockerd`, or your service manager), or set DOCKER_HOST',
+      },
+    ];
+  }
+  const version = await engineGet(socketPath, '/version');
+  let engineVersion = '';
+  if (!(version instanceof Error)) {
+    try {
+      engineVersion = String((JSON.parse(version.body) as { Version?: unknown }).Version ?? '');
+    } catch {
+      engineVersion = '';
+    }
+  }
+  const checks: DoctorCheck[] = [
+    {
+      name: 'docker',
+      state: 'ok',
+      detail: `engine${engineVersion ? ` ${engineVersion}` : ''} answers on ${socketPath}`,
+    },
+  ];
+  const image = await engineGet(
+    socketPath,
+    `/images/${settings.agentImage.split('/').map(encodeURIComponent).join('/')}/json`,
+  );
+  const present = !(image instanceof Error) && image.status === 200;
+  checks.push({
+    name: 'agent image',
+    state: present ? 'ok' : needed ? 'fail' : 'warn',
+    detail: present
+      ? `${settings.agentImage} is on the engine`
+      : `${settings.agentImage} is not on the engine${needed ? '' : '; only `claw up --runtime docker` needs it'}`,
+    fix: 'docker build -f containers/Dockerfile --target agent -t clawfleet/agent . (offline: containers/make-offline-base.sh first, then add --build-arg BASE_IMAGE=clawfleet/node-base:20-bookworm)',
+  });
+  return checks;
 }
 
 async function checkSpacetimeDb(context: CommandContext): Promise<DoctorCheck[]> {

@@ -25,6 +25,14 @@ export function registerStatus(program: Command, runtime: CliRuntime): void {
           ['socket', status.socketPath],
           ['data', status.dataDirectory],
           ['gpu', status.gpu],
+          [
+            'agents run',
+            status.runtime === 'docker'
+              ? 'as containers (docker runtime)'
+              : status.runtime === 'process'
+                ? 'as processes (process runtime)'
+                : (status.runtime ?? 'not started by this orchestrator'),
+          ],
         ]);
         output.line();
         output.line(color.bold('Agents'));
@@ -32,7 +40,8 @@ export function registerStatus(program: Command, runtime: CliRuntime): void {
           [
             'agent',
             'role',
-            'process',
+            'state',
+            'instance',
             'restarts',
             'online',
             'phase',
@@ -50,6 +59,9 @@ export function registerStatus(program: Command, runtime: CliRuntime): void {
               : agent.supervision.state === 'running'
                 ? color.green('running')
                 : color.yellow(agent.supervision.state),
+            agent.supervision?.instance === undefined
+              ? '-'
+              : `${agent.supervision.instance}${agent.supervision.adopted ? ' (adopted)' : ''}`,
             agent.supervision?.restarts ?? '-',
             agent.online ? color.green('yes') : color.yellow('no'),
             agent.phase ?? agent.status,

@@ -3,7 +3,7 @@ import { closeSync, createReadStream, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClawError } from '@clawfleet/protocol';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { CliRuntime } from '../cli-runtime.ts';
 import type { CommandContext } from '../command-context.ts';
 import { OrchestratorConnection } from '../connection/orchestrator-connection.ts';
@@ -16,6 +16,7 @@ import { durationArgument } from './arguments.ts';
 interface UpOptions {
   detach?: boolean;
   timeout: number;
+  runtime?: 'process' | 'docker';
 }
 
 export function registerUp(program: Command, runtime: CliRuntime): void {
@@ -28,6 +29,12 @@ export function registerUp(program: Command, runtime: CliRuntime): void {
       '-d, --detach',
       'run in the background: pid in <data-dir>/orchestrator.pid, logs in <data-dir>/logs/orchestrator.log',
     )
+    .addOption(
+      new Option(
+        '--runtime <runtime>',
+        'how agents run: child processes, or Docker containers from the agent image (default: CLAW_RUNTIME or `runtime` in the config file, else process)',
+      ).choices(['process', 'docker']),
+    )
     .option('--timeout <duration>', 'with --detach: how long to wait for it to be ready', durationArgument, 180_000)
     .addHelpText(
       'after',
@@ -37,7 +44,10 @@ export function registerUp(program: Command, runtime: CliRuntime): void {
       const context = runtime.context(command);
       await refuseIfRunning(context);
       const entry = resolveOrchestratorEntry(context.environment.environment);
-      const code = options.detach ? await upDetached(context, entry, options) : await upForeground(context, entry);
+      const environment = childEnvironment(context, options.runtime);
+      const code = options.detach
+        ? await upDetached(context, entry, environment, options)
+        : await upForeground(context, entry, environment);
       if (code !== EXIT_CODES.ok) throw new CommandExit(code);
     });
 }
@@ -63,12 +73,15 @@ async function refuseIfRunning(context: CommandContext): Promise<void> {
   }
 }
 
-function childEnvironment(context: CommandContext): NodeJS.ProcessEnv {
+function childEnvironment(context: CommandContext, runtime: UpOptions['runtime']): NodeJS.ProcessEnv {
   const { settings, environment } = context;
   return {
     ...environment.environment,
     CLAW_DATA_DIR: settings.dataDirectory,
     CLAW_SOCKET: settings.socketPath,
+    // The orchestrator checks the engine and the agent image before it starts anything, and
+    // refuses in one line with the fix (how to start Docker, how to build the image).
+    ...(runtime === undefined ? {} : { CLAW_RUNTIME: runtime }),
     // The CLI formats for the terminal itself, and keeps the JSON lines in the log file.
     CLAW_LOG_FORMAT: 'json',
   };
@@ -101,7 +114,7 @@ function printWhereEverythingIs(
     ['tokens', String(ready.tokensFile ?? settings.tokensPath)],
     ['logs', settings.logPath],
     ['models', list(ready.models)],
-    ['agents', list(ready.agents)],
+    ['agents', `${list(ready.agents)}${typeof ready.runtime === 'string' ? ` (${ready.runtime})` : ''}`],
     [
       'code',
       orchestrator.code === 'bundle'
@@ -122,13 +135,17 @@ function progressOf(entry: Record<string, unknown>): number | undefined {
     : undefined;
 }
 
-async function upForeground(context: CommandContext, orchestrator: ProcessEntry): Promise<number> {
+async function upForeground(
+  context: CommandContext,
+  orchestrator: ProcessEntry,
+  environment: NodeJS.ProcessEnv,
+): Promise<number> {
   const { output } = context;
   const logFd = prepareLogFile(context.settings);
   // Its own process group: a terminal's Ctrl-C reaches the CLI only, which forwards it once.
   const child = spawn(process.execPath, [...orchestrator.nodeFlags, orchestrator.file], {
     cwd: context.environment.workingDirectory,
-    env: childEnvironment(context),
+    env: environment,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -192,13 +209,18 @@ async function upForeground(context: CommandContext, orchestrator: ProcessEntry)
   }
 }
 
-async function upDetached(context: CommandContext, orchestrator: ProcessEntry, options: UpOptions): Promise<number> {
+async function upDetached(
+  context: CommandContext,
+  orchestrator: ProcessEntry,
+  environment: NodeJS.ProcessEnv,
+  options: UpOptions,
+): Promise<number> {
   const { output, settings } = context;
   const logFd = prepareLogFile(settings);
   const startOffset = statSync(settings.logPath).size;
   const child = spawn(process.execPath, [...orchestrator.nodeFlags, orchestrator.file], {
     cwd: context.environment.workingDirectory,
-    env: childEnvironment(context),
+    env: environment,
     stdio: ['ignore', logFd, logFd],
     detached: true,
   });
