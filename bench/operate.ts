@@ -76,7 +76,7 @@ class FleetWatch {
   static async open(dataDirectory: string): Promise<FleetWatch> {
     const tokens = JSON.parse(readFileSync(join(dataDirectory, 'tokens.json'), 'utf8')) as Record<string, string>;
     const bus = await EmbeddedBusClient.connect({
-      socketPath: join(dataDirectory, 'orchestrator.sock'),
+      socketPath: join(dataDirectory, 'run', 'orchestrator.sock'),
       name: 'cli',
       token: tokens.cli!,
       reconnect: false,
@@ -144,7 +144,7 @@ async function watchUntilReady(dataDirectory: string, started: number): Promise<
   let watch: FleetWatch | undefined;
   while (watch === undefined) {
     if (Date.now() > deadline) throw new Error(`no orchestrator answered on ${dataDirectory}`);
-    if (existsSync(join(dataDirectory, 'orchestrator.sock')) && existsSync(join(dataDirectory, 'tokens.json'))) {
+    if (existsSync(join(dataDirectory, 'run', 'orchestrator.sock')) && existsSync(join(dataDirectory, 'tokens.json'))) {
       watch = await FleetWatch.open(dataDirectory).catch(() => undefined);
     }
     if (watch === undefined) await sleep(5);

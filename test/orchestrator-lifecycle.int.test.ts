@@ -373,7 +373,7 @@ describe('a running orchestrator', () => {
     for (let waited = 0; !/Clawfleet is up[\s\S]*\nNext:/.test(npm.output()) && waited < 30_000; waited += 50)
       await new Promise((resolveWait) => setTimeout(resolveWait, 50));
     expect(npm.output()).toMatch(/Clawfleet is up \(orchestrator pid \d+\)/);
-    expect(npm.output()).toContain(`socket   ${join(dataDirectory, 'orchestrator.sock')}`);
+    expect(npm.output()).toContain(`socket   ${join(dataDirectory, 'run', 'orchestrator.sock')}`);
     expect(npm.output()).toContain(`logs     ${join(dataDirectory, 'logs', 'orchestrator.log')}`);
     expect(readFileSync(join(dataDirectory, 'logs', 'orchestrator.log'), 'utf8')).toContain('"msg":"ready');
 
