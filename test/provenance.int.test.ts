@@ -104,7 +104,7 @@ function claw(...args: string[]): Promise<{ code: number; stdout: string; stderr
 
 async function agent(name: string): Promise<AgentConnection> {
   const connection = await connectAgent({
-    socketPath: join(dataDirectory, 'orchestrator.sock'),
+    socketPath: join(dataDirectory, 'run', 'orchestrator.sock'),
     name,
     token: tokens[name] as string,
   });
