@@ -4,7 +4,7 @@
  * stops it cleanly (the current cycle stays recorded in the database and resumes at the next start).
  * It assumes no parent process: run it under the orchestrator or alone in a container.
  *
- *   CLAW_AGENT_NAME=DevClaw CLAW_AGENT_TOKEN=... CLAW_SOCKET=.data/orchestrator.sock \
+ *   CLAW_AGENT_NAME=DevClaw CLAW_AGENT_TOKEN=... CLAW_SOCKET=.data/run/orchestrator.sock \
  *     node dist/runtime/agent.js     (the build, `npm run build`; from the sources:
  *     node --import tsx packages/agent-runtime/src/agent-main.ts)
  *
