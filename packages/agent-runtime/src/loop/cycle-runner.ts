@@ -375,6 +375,9 @@ export class CycleRunner {
       const current = this.#cycle(cycle.id);
       if (step >= limits.stepsPerCycle) throw new LimitReached(`${limits.stepsPerCycle} steps per cycle`);
       this.#checkTokens(current);
+      // The status says `acting` while the model chooses the step, not only once a tool runs: a person
+      // watching the agent (claw status, the dashboard) would otherwise see it `triaging` all that time.
+      await this.#options.report('acting', current, `step ${step}: choosing the next action`);
       const prompt = actPrompt({
         agent: this.#agent,
         trigger: current.triggerText,
