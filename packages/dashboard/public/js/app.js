@@ -246,7 +246,7 @@ function render(tables) {
   // A status poll redraws what shows its figures or a relative time; the flow picture has neither.
   const touches = (/** @type {string[]} */ ...names) => names.some((name) => tables.has(name));
   const polled = tables.has('status');
-  if (polled || touches('agent', 'agent_status', 'reflection', 'inference_usage', 'task')) {
+  if (polled || touches('agent', 'agent_status', 'reflection', 'inference_usage', 'task', 'plan')) {
     renderAgents(byId('agent-cards', HTMLElement), context);
   }
   if (polled || touches('task', 'task_dependency')) renderTasks(byId('task-board', HTMLElement), context);

@@ -113,6 +113,8 @@ function createCard(name, context) {
       el('dd', { 'data-field': 'task' }),
       el('dt', {}, ['Doing']),
       el('dd', { 'data-field': 'progress' }),
+      el('dt', { 'data-field': 'plans-label', hidden: true }, ['Waiting']),
+      el('dd', { 'data-field': 'plans', hidden: true }),
       el('dt', {}, ['Tokens']),
       el('dd', { 'data-field': 'tokens' }),
       el('dt', {}, ['Process']),
@@ -200,6 +202,11 @@ function updateCard(card, name, context, reflection, tokens) {
   const progress = typeof loop?.progress === 'string' && loop.progress !== '' ? loop.progress : '—';
   const queue = Number(loop?.queue_length ?? 0);
   setText(field(card, 'progress'), queue > 0 ? `${progress} (${queue} waiting)` : progress);
+  // A cycle parked on a plan leaves the agent idle (it works on other things meanwhile): say what it waits for.
+  const pending = store.rows('plan').filter((plan) => plan.agent === name && plan.state === 'pending');
+  field(card, 'plans-label').hidden = pending.length === 0;
+  field(card, 'plans').hidden = pending.length === 0;
+  setText(field(card, 'plans'), pending.map((plan) => `plan #${plan.id} awaiting approval`).join(', '));
   setText(field(card, 'tokens'), tokens === undefined ? '—' : formatCount(tokens));
   const state = supervised?.supervisionState;
   setText(field(card, 'process'), state ?? 'not supervised here');

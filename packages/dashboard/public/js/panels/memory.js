@@ -4,7 +4,7 @@
 // message saying so, not an empty box.
 
 import { ApiError, isRecord } from '../api.js';
-import { clockTime, el, replaceChildren, setText } from '../dom.js';
+import { el, replaceChildren, setText, toDate } from '../dom.js';
 
 /**
  * @typedef {import('../store.js').Row} Row
@@ -84,9 +84,14 @@ function memoryItem(entry, context) {
     if (!open && provenance.dataset.loaded !== 'true') void loadProvenance(id, provenance, context);
   });
   const importance = Number(entry.importance ?? 0);
+  // The memory route answers the memory package's entries (camelCase, milliseconds); rows use microseconds.
+  const created =
+    typeof entry.createdAt === 'number' ? new Date(entry.createdAt) : toDate(entry.created_at ?? entry.createdAt);
+  const when = created === undefined ? '' : ` · ${created.toLocaleString([], { hour12: false })}`;
+  const score = typeof entry.score === 'number' ? ` · score ${entry.score.toFixed(2)}` : '';
   return el('li', { class: 'item memory-entry', 'data-id': id, 'data-tier': tier }, [
     el('p', { class: 'meta' }, [
-      `#${id} · ${TIER_NAMES[tier] ?? tier} · ${String(entry.scope ?? '')} · importance ${importance.toFixed(2)} · ${clockTime(entry.created_at)}`,
+      `#${id} · ${TIER_NAMES[tier] ?? tier} · ${String(entry.scope ?? '')} · importance ${importance.toFixed(2)}${when}${score}`,
       entry.archived === true ? ' · archived (compacted)' : '',
     ]),
     el('p', { class: 'text' }, [String(entry.text ?? '')]),
