@@ -5,5 +5,6 @@ export * from './logger.ts';
 export * from './methods/admin.ts';
 export * from './methods/bus.ts';
 export * from './methods/inference.ts';
+export * from './methods/read-only-sql.ts';
 export * from './parse-or-throw.ts';
 export * from './schema-fields.ts';

@@ -1,29 +1,5 @@
-import { ADMIN_SQL_MAX_ROWS, type AdminSqlResult, ClawError } from '@clawfleet/protocol';
+import { ADMIN_SQL_MAX_ROWS, type AdminSqlResult, ClawError, checkReadOnlySql, refuseSql } from '@clawfleet/protocol';
 import Database from 'better-sqlite3';
-
-/**
- * Strips leading whitespace and SQL comments, so the first keyword can be checked. A comment that
- * never ends leaves nothing, which is refused as "not a SELECT".
- */
-function leadingKeyword(sql: string): string {
-  let rest = sql;
-  for (;;) {
-    const trimmed = rest.trimStart();
-    if (trimmed.startsWith('--')) {
-      const end = trimmed.indexOf('\n');
-      rest = end === -1 ? '' : trimmed.slice(end + 1);
-    } else if (trimmed.startsWith('/*')) {
-      const end = trimmed.indexOf('*/');
-      rest = end === -1 ? '' : trimmed.slice(end + 2);
-    } else {
-      return (/^[A-Za-z]+/.exec(trimmed)?.[0] ?? '').toUpperCase();
-    }
-  }
-}
-
-function refuse(reason: string): never {
-  throw new ClawError('FORBIDDEN', `Only read-only SELECT statements are allowed: ${reason}`);
-}
 
 function plainValue(value: unknown): unknown {
   if (typeof value === 'bigint') {
@@ -38,7 +14,8 @@ function plainValue(value: unknown): unknown {
  * independent locks, so one mistake in any of them still leaves the data untouched:
  * - the connection is opened read-only (SQLITE_OPEN_READONLY) and with `query_only`;
  * - one statement only: better-sqlite3 refuses a string with a second statement (`; DROP ...`);
- * - the first keyword must be SELECT or WITH (no PRAGMA, ATTACH, VACUUM INTO ...);
+ * - the first keyword must be SELECT or WITH (no PRAGMA, ATTACH, VACUUM INTO ...), the rule
+ *   `claw --server` applies before SpacetimeDB too (`checkReadOnlySql` in protocol);
  * - SQLite itself must call the prepared statement read-only (`sqlite3_stmt_readonly`) and
  *   returning rows, which catches `WITH ... DELETE` and writing functions.
  */
@@ -58,20 +35,18 @@ export class ReadOnlySql {
   }
 
   query(sql: string, maxRows = 1000): AdminSqlResult {
-    const keyword = leadingKeyword(sql);
-    if (keyword !== 'SELECT' && keyword !== 'WITH') {
-      refuse(keyword === '' ? 'the statement is empty' : `\`${keyword}\` is not a query`);
-    }
+    // The rules every read-only SQL path shares (first keyword, one statement); SQLite's own below.
+    checkReadOnlySql(sql, ['SELECT', 'WITH']);
     let statement: Database.Statement;
     try {
       statement = this.#database.prepare(sql);
     } catch (error) {
       const message = (error as Error).message;
-      if (/more than one statement/i.test(message)) refuse('give exactly one statement (no `;` chains)');
+      if (/more than one statement/i.test(message)) refuseSql('give exactly one statement (no `;` chains)');
       throw new ClawError('INVALID_PARAMS', `SQL error: ${message}`);
     }
-    if (!statement.readonly) refuse('the statement would write');
-    if (!statement.reader) refuse('the statement returns no rows');
+    if (!statement.readonly) refuseSql('the statement would write');
+    if (!statement.reader) refuseSql('the statement returns no rows');
     statement.safeIntegers(true).raw(true);
     const limit = Math.min(maxRows, ADMIN_SQL_MAX_ROWS);
     const rows: unknown[][] = [];
