@@ -4,3 +4,4 @@ export {
   type BusClientContractOptions,
   describeBusClientContract,
 } from './bus-client-contract.ts';
+export { SpacetimeDbTestServer, type SpacetimeDbTestServerOptions } from './spacetimedb-test-server.ts';
