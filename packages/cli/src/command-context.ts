@@ -1,5 +1,9 @@
+import type { BusClient } from '@clawfleet/bus-client';
+import type { FleetConnection } from '@clawfleet/fleet-views';
+import { ClawError } from '@clawfleet/protocol';
 import type { Command } from 'commander';
 import { OrchestratorConnection } from './connection/orchestrator-connection.ts';
+import { SpacetimeDbConnection } from './connection/spacetimedb-connection.ts';
 import { colorEnabled, Output, type OutputStreams } from './output/output.ts';
 import { type CliSettings, resolveCliSettings } from './settings/cli-settings.ts';
 
@@ -18,6 +22,16 @@ export interface CliEnvironment {
   environment: NodeJS.ProcessEnv;
   workingDirectory: string;
 }
+
+/**
+ * What the data commands talk to: the orchestrator over its socket, or with `--server` a SpacetimeDB
+ * database directly. Both read and write the same tables through the same reducers.
+ */
+export type DataConnection = FleetConnection & {
+  /** A client that subscribes, for commands that follow changes live. */
+  bus(): Promise<BusClient>;
+  close(): Promise<void>;
+};
 
 /** What a command's action works with: resolved settings, output, and a way to reach the orchestrator. */
 export class CommandContext {
@@ -39,12 +53,27 @@ export class CommandContext {
     );
   }
 
-  connect(): Promise<OrchestratorConnection> {
-    return OrchestratorConnection.connect(this.settings);
+  /** The orchestrator, or with `--server` the SpacetimeDB database. */
+  connect(): Promise<DataConnection> {
+    const server = this.settings.dataServer;
+    return server === undefined ? OrchestratorConnection.connect(this.settings) : SpacetimeDbConnection.connect(server);
+  }
+
+  /**
+   * For what only the orchestrator knows or does (its status, supervising agents): refuses `--server`
+   * at once, before anything is printed or sent.
+   */
+  requireOrchestrator(what: string): void {
+    if (this.settings.dataServer !== undefined) {
+      throw new ClawError(
+        'INVALID_PARAMS',
+        `${what} is the orchestrator's, not in the database, so \`--server\` cannot reach it: run this command without --server, where the orchestrator runs`,
+      );
+    }
   }
 
   /** Runs `work` with a connection that is closed afterwards, whatever happens. */
-  async withConnection<T>(work: (connection: OrchestratorConnection) => Promise<T>): Promise<T> {
+  async withConnection<T>(work: (connection: DataConnection) => Promise<T>): Promise<T> {
     const connection = await this.connect();
     try {
       return await work(connection);

@@ -27,8 +27,11 @@ export function createProgram(environment: CliEnvironment): Command {
     .description('Run and talk to a Clawfleet: five agents, a local model, one database.')
     .option('--data-dir <path>', 'the orchestrator data directory (default: CLAW_DATA_DIR, the config file, or .data)')
     .option('--socket <path>', 'the orchestrator socket (default: CLAW_SOCKET or <data-dir>/run/orchestrator.sock)')
-    .option('--server <url>', 'a SpacetimeDB server, for `claw doctor` (default: SPACETIMEDB_URL)')
-    .option('--database <name>', 'the SpacetimeDB database name (default: SPACETIMEDB_DATABASE)')
+    .option(
+      '--server <url>',
+      'talk to this SpacetimeDB server instead of the orchestrator (data commands; token in SPACETIMEDB_TOKEN or SPACETIMEDB_TOKEN_FILE); `claw doctor` checks it (default there: SPACETIMEDB_URL)',
+    )
+    .option('--database <name>', 'the SpacetimeDB database name (default: SPACETIMEDB_DATABASE, else clawfleet)')
     .option('--no-color', 'no colour (also: NO_COLOR=1; colour is only used on a terminal)')
     .showSuggestionAfterError(true)
     .configureOutput({

@@ -19,6 +19,7 @@ export function registerAgents(program: Command, runtime: CliRuntime): void {
     .option('--json', 'print the agents as JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
       const context = runtime.context(command);
+      context.requireOrchestrator('Supervising the agents');
       await context.withConnection(async (connection) => {
         const list = await listAgents(connection);
         if (options.json) return context.output.json(list);
@@ -53,6 +54,9 @@ export function registerAgents(program: Command, runtime: CliRuntime): void {
         const context = runtime.context(command);
         // `agents` declares --json too, and commander gives an option to the command that declares it first.
         const options = command.optsWithGlobals<{ json?: boolean }>();
+        context.requireOrchestrator(
+          `${{ restart: 'Restarting', pause: 'Pausing', resume: 'Resuming' }[action]} an agent`,
+        );
         await context.withConnection(async (connection) => {
           await requireAgentName(connection, name);
           if (action !== 'resume')

@@ -6,7 +6,9 @@ import { integerArgument } from './arguments.ts';
 export function registerDb(program: Command, runtime: CliRuntime): void {
   const db = program.command('db').description('the database behind the bus');
   db.command('sql')
-    .description('run one read-only SELECT on the embedded bus database (anything that writes is refused)')
+    .description(
+      'run one read-only SELECT on the bus database: the embedded one, or SpacetimeDB with --server (anything that writes is refused)',
+    )
     .argument('<query>', 'one SELECT (or WITH ... SELECT) statement')
     .option('--max-rows <n>', 'cut the answer after this many rows', integerArgument(1, ADMIN_SQL_MAX_ROWS), 1000)
     .option('--json', 'print the rows as JSON objects')

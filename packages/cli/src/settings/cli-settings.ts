@@ -21,7 +21,18 @@ export interface CliSettings {
   readonly runtime: string;
   /** The docker runtime's agent image (`CLAW_AGENT_IMAGE` or `agentImage`). */
   readonly agentImage: string;
+  /**
+   * The data commands' SpacetimeDB server: `--server` only (SPACETIMEDB_URL alone does not move them
+   * off the orchestrator, which may use the embedded bus beside a SpacetimeDB, as compose's stack does).
+   */
+  readonly dataServer: { url: string; database: string; token: SpacetimeDbToken } | undefined;
 }
+
+/** An admin identity's token for SpacetimeDB: given in the environment, or in a file read when it is used. */
+export type SpacetimeDbToken = { value: string } | { file: string } | undefined;
+
+/** The database `--server` uses when neither `--database` nor SPACETIMEDB_DATABASE names one (compose publishes this). */
+export const DEFAULT_SPACETIMEDB_DATABASE = 'clawfleet';
 
 export interface CliSettingsOverrides {
   dataDir?: string | undefined;
@@ -105,5 +116,17 @@ export function resolveCliSettings(
     runtime: pick(environment.CLAW_RUNTIME, fromFile.runtime) ?? 'process',
     // The orchestrator's default (config.ts DEFAULT_AGENT_IMAGE); the CLI never imports it.
     agentImage: pick(environment.CLAW_AGENT_IMAGE, fromFile.agentImage) ?? 'clawfleet/agent',
+    dataServer:
+      overrides.server === undefined || overrides.server === ''
+        ? undefined
+        : {
+            url: overrides.server,
+            database: pick(overrides.database, environment.SPACETIMEDB_DATABASE) ?? DEFAULT_SPACETIMEDB_DATABASE,
+            token: environment.SPACETIMEDB_TOKEN
+              ? { value: environment.SPACETIMEDB_TOKEN }
+              : environment.SPACETIMEDB_TOKEN_FILE
+                ? { file: resolve(workingDirectory, environment.SPACETIMEDB_TOKEN_FILE) }
+                : undefined,
+          },
   });
 }
