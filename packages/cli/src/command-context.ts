@@ -72,6 +72,17 @@ export class CommandContext {
     }
   }
 
+  /** Runs `work` with the orchestrator's connection (refusing `--server`), closed afterwards whatever happens. */
+  async withOrchestrator<T>(what: string, work: (connection: OrchestratorConnection) => Promise<T>): Promise<T> {
+    this.requireOrchestrator(what);
+    const connection = await OrchestratorConnection.connect(this.settings);
+    try {
+      return await work(connection);
+    } finally {
+      await connection.close();
+    }
+  }
+
   /** Runs `work` with a connection that is closed afterwards, whatever happens. */
   async withConnection<T>(work: (connection: DataConnection) => Promise<T>): Promise<T> {
     const connection = await this.connect();

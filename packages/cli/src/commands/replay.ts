@@ -19,7 +19,7 @@ export function registerReplay(program: Command, runtime: CliRuntime): void {
     )
     .action(async (cycleId: number, options: { json?: boolean }, command: Command) => {
       const context = runtime.context(command);
-      const report = await context.withConnection((connection) => connection.replay(cycleId));
+      const report = await context.withOrchestrator('Replaying a cycle', (connection) => connection.replay(cycleId));
       if (options.json) context.output.json(report);
       else printReport(context.output, report);
       if (!report.identical) throw new CommandExit(EXIT_CODES.diverged);

@@ -16,7 +16,7 @@ export function registerWhy(program: Command, runtime: CliRuntime): void {
     .option('--json', 'print the tree as JSON')
     .action(async (memoryId: number, options: { json?: boolean }, command: Command) => {
       const context = runtime.context(command);
-      const { root } = await context.withConnection((connection) => connection.why(memoryId));
+      const { root } = await context.withOrchestrator('Tracing provenance', (connection) => connection.why(memoryId));
       if (options.json) return context.output.json(root);
       printTree(context.output, root);
     });
