@@ -30,6 +30,7 @@ async function hostOrchestrator() {
       return {
         requestId: `stand-in-${inferenceCallers.length}`,
         modelId: 'stand-in',
+        modelSha256: 'a'.repeat(64),
         vectors: params.texts.map(() => [1, 0]),
         queuedMs: 0,
         generateMs: 0,

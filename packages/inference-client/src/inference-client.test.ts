@@ -65,6 +65,7 @@ describe('InferenceClient', () => {
     const shortEmbed = transport(() => ({
       requestId: 'r-2',
       modelId: 'tiny',
+      modelSha256: 'c'.repeat(64),
       vectors: [[1]],
       queuedMs: 0,
       generateMs: 0,

@@ -124,6 +124,11 @@ export type InferenceEmbedParams = z.infer<typeof inferenceEmbedParamsSchema>;
 export const inferenceEmbedResultSchema = z.strictObject({
   requestId,
   modelId: z.string(),
+  /**
+   * sha256 (hex) of the model file the vectors come from: vectors stored with it stay usable while
+   * it is unchanged (a config id can point at another file).
+   */
+  modelSha256: z.string().regex(/^[0-9a-f]{64}$/),
   /** One vector per text, in order. */
   vectors: z.array(z.array(z.number())),
   queuedMs: milliseconds,

@@ -315,6 +315,7 @@ export class InferenceService {
       return {
         requestId: scope.requestId,
         modelId: scope.modelId,
+        modelSha256: lease.model.fileSha256,
         vectors: embedded.vectors,
         queuedMs: lease.queuedMs,
         generateMs,
