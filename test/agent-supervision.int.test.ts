@@ -62,6 +62,7 @@ describe('agent supervision under the orchestrator', () => {
         CLAW_SOCKET: orchestrator.config.socketPath,
         CLAW_AGENT_WORKSPACE: join(orchestrator.config.workspaceDirectory, 'agents', spec.agent),
         CLAW_SHARED_WORKSPACE: orchestrator.config.workspaceDirectory,
+        CLAW_AGENT_STATE_DIR: join(orchestrator.config.dataDirectory, 'agent-state', spec.agent),
         CLAW_LOG_LEVEL: 'info',
         CLAW_LOG_FORMAT: 'json',
         // The agent fits its prompts to the context of the model its requests go to.

@@ -38,6 +38,12 @@ export interface AgentProcessConfig {
    * orchestrator restart fits in it, an orchestrator that died does not leave the agent behind.
    */
   readonly reconnectWindowSeconds: number;
+  /**
+   * A folder of the agent's own, outside every workspace (no tool reads or writes it), for what
+   * should outlive the process: the memory's embedding cache. Unset, nothing is kept and every start
+   * embeds all memories again.
+   */
+  readonly stateDirectory: string | undefined;
 }
 
 /** Each option with its environment variable; an error names both. */
@@ -55,6 +61,7 @@ export const AGENT_ENVIRONMENT = {
   taskLeaseSeconds: 'CLAW_TASK_LEASE_SECONDS',
   contextTokens: 'CLAW_AGENT_CONTEXT_TOKENS',
   reconnectWindowSeconds: 'CLAW_AGENT_RECONNECT_SECONDS',
+  stateDirectory: 'CLAW_AGENT_STATE_DIR',
 } as const;
 
 function invalid(option: keyof typeof AGENT_ENVIRONMENT, message: string): never {
@@ -129,6 +136,7 @@ export function loadAgentProcessConfig(
   if (!/^\d+$/.test(windowText) || reconnectWindowSeconds < 1 || reconnectWindowSeconds > 86_400) {
     invalid('reconnectWindowSeconds', `expected an integer 1-86400, got \`${windowText}\``);
   }
+  const stateDirectory = optional(environment, 'stateDirectory');
   return Object.freeze({
     agentName,
     token,
@@ -142,5 +150,6 @@ export function loadAgentProcessConfig(
     taskLeaseSeconds,
     contextTokens,
     reconnectWindowSeconds,
+    stateDirectory: stateDirectory === undefined ? undefined : resolve(cwd, stateDirectory),
   });
 }

@@ -156,6 +156,7 @@ describe('AgentMemory retrieval', () => {
         if (failing) throw new ClawError('WORKER_CRASHED', 'inference worker is down');
         return hashing.embed(texts, options);
       },
+      model: () => hashing.model(),
     };
     const memory = await AgentMemory.open({ store: database.storeFor('DevClaw'), embedder: flaky });
     await memory.writeNote({ text: 'grafana alert for disk usage above ninety percent' });

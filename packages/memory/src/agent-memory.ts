@@ -1,8 +1,14 @@
 import type { BusClient } from '@clawfleet/bus-client';
 import type { InferenceClient } from '@clawfleet/inference-client';
 import { ClawError, integerInRange, type Logger, parseOrThrow, silentLogger } from '@clawfleet/protocol';
-import type { Embedder } from './embedding/embedder.ts';
+import type { Embedder, EmbeddingModel } from './embedding/embedder.ts';
 import { InferenceEmbedder } from './embedding/embedder.ts';
+import {
+  type EmbeddingCache,
+  type EmbeddingRecord,
+  FileEmbeddingCache,
+  textDigest,
+} from './embedding/embedding-cache.ts';
 import type { MemoryEntry, MemoryLink, MemoryLinkInput, MemoryScope, MemoryTier } from './memory-entry.ts';
 import {
   MemoryIndex,
@@ -27,6 +33,12 @@ export interface AgentMemoryOptions {
   embedBatchSize?: number;
   /** The clock for recency. @default Date.now */
   now?: () => number;
+  /**
+   * Where vectors outlive the process: entries whose text and embedding model are unchanged since
+   * they were stored are not embedded again after a restart. Without one, every start embeds
+   * everything (in the background).
+   */
+  embeddingCache?: EmbeddingCache;
 }
 
 export interface RetrieveOptions extends RetrievalFilter {
@@ -94,6 +106,11 @@ export class AgentMemory implements AsyncDisposable {
   readonly #pending = new Set<number>();
   readonly #queryCache = new Map<string, Float32Array>();
   #embedding: Promise<void> | undefined;
+  #cache: EmbeddingCache | undefined;
+  /** The model the stored vectors must match; set once the cache has been read. */
+  #cacheModel: EmbeddingModel | undefined;
+  /** Entries whose vectors came from the cache at start. */
+  #restored = 0;
   #retryTimer: NodeJS.Timeout | undefined;
   #idleWaiters: (() => void)[] = [];
   #disposed = false;
@@ -106,6 +123,7 @@ export class AgentMemory implements AsyncDisposable {
     this.#logger = (options.logger ?? silentLogger).child({ component: 'memory', agent: options.store.agent });
     this.#now = options.now ?? Date.now;
     this.#batchSize = options.embedBatchSize ?? 32;
+    this.#cache = options.embeddingCache;
     this.#unsubscribe = this.store.onChange((change) => this.#onChange(change));
   }
 
@@ -126,6 +144,8 @@ export class AgentMemory implements AsyncDisposable {
     inference: Pick<InferenceClient, 'embed'>;
     logger?: Logger;
     ranking?: Partial<RankingWeights>;
+    /** A file for the vectors (`FileEmbeddingCache`), so a restart does not embed everything again. */
+    embeddingCachePath?: string;
   }): Promise<AgentMemory> {
     const store = new BusMemoryStore({ bus: options.bus, ...(options.logger ? { logger: options.logger } : {}) });
     return AgentMemory.open({
@@ -133,6 +153,14 @@ export class AgentMemory implements AsyncDisposable {
       embedder: new InferenceEmbedder({ inference: options.inference }),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.ranking ? { ranking: options.ranking } : {}),
+      ...(options.embeddingCachePath === undefined
+        ? {}
+        : {
+            embeddingCache: new FileEmbeddingCache({
+              path: options.embeddingCachePath,
+              ...(options.logger ? { logger: options.logger } : {}),
+            }),
+          }),
     });
   }
 
@@ -148,6 +176,11 @@ export class AgentMemory implements AsyncDisposable {
   /** Entries that still wait for their embedding. */
   get pendingEmbeddings(): number {
     return this.#pending.size;
+  }
+
+  /** Entries whose vectors were read from the embedding cache instead of embedded, since it opened. */
+  get restoredEmbeddings(): number {
+    return this.#restored;
   }
 
   /**
@@ -272,6 +305,9 @@ export class AgentMemory implements AsyncDisposable {
   async #embedPending(): Promise<void> {
     // Yield once so the entries of one subscription batch go out in one request.
     await new Promise((resolve) => setImmediate(resolve));
+    if (this.#cache !== undefined && this.#cacheModel === undefined && this.#pending.size > 0) {
+      if (!(await this.#restoreFromCache(this.#cache))) return;
+    }
     while (this.#pending.size > 0 && !this.#disposed) {
       const ids = [...this.#pending].slice(0, this.#batchSize);
       const entries = ids.map((id) => this.#index.entry(id)).filter((entry) => entry !== undefined);
@@ -292,11 +328,92 @@ export class AgentMemory implements AsyncDisposable {
         this.#retryTimer.unref();
         return;
       }
+      const kept: EmbeddingRecord[] = [];
       entries.forEach((entry, index) => {
         // The text may have changed while embedding; only a vector of the current text is kept.
-        if (this.#index.entry(entry.id)?.text === entry.text) this.#index.setVector(entry.id, vectors[index]!);
+        if (this.#index.entry(entry.id)?.text !== entry.text) return;
+        this.#index.setVector(entry.id, vectors[index]!);
+        kept.push({ id: entry.id, textDigest: textDigest(entry.text), vector: vectors[index]! });
       });
       for (const id of ids) if (this.#index.hasVector(id) || !this.#index.entry(id)) this.#pending.delete(id);
+      await this.#store(kept);
+    }
+  }
+
+  /**
+   * Before embedding anything after a start: takes the vectors the cache holds for the current model
+   * and each entry's current text. False when the model could not be asked (the retry is scheduled).
+   */
+  async #restoreFromCache(cache: EmbeddingCache): Promise<boolean> {
+    let model: EmbeddingModel;
+    try {
+      model = await this.embedder.model({ signal: this.#abort.signal });
+    } catch (error) {
+      if (this.#disposed) return false;
+      this.#logger.warn({ err: error }, 'could not learn the embedding model; retrying in 5 s');
+      this.#retryTimer = setTimeout(() => {
+        this.#retryTimer = undefined;
+        this.#scheduleEmbedding();
+      }, 5_000);
+      this.#retryTimer.unref();
+      return false;
+    }
+    let stored: Map<number, { textDigest: string; vector: Float32Array }>;
+    try {
+      stored = await cache.load(model);
+    } catch (error) {
+      // A cache that cannot be read costs embedding time, never the memory: go on without it.
+      this.#logger.warn({ err: error }, 'embedding cache unreadable; embedding without it');
+      this.#cache = undefined;
+      return true;
+    }
+    this.#cacheModel = model;
+    const live: EmbeddingRecord[] = [];
+    for (const id of [...this.#pending]) {
+      const entry = this.#index.entry(id);
+      const record = stored.get(id);
+      if (entry === undefined || record === undefined || record.textDigest !== textDigest(entry.text)) continue;
+      this.#index.setVector(id, record.vector);
+      this.#pending.delete(id);
+      live.push({ id, ...record });
+    }
+    this.#restored += live.length;
+    this.#logger.info(
+      { restored: live.length, toEmbed: this.#pending.size, model: model.key },
+      'embeddings restored from the cache',
+    );
+    // Records of deleted or changed entries (and another model's file) go, so the file stays the size of the memory.
+    if (stored.size > live.length) {
+      try {
+        await cache.rewrite(model, live);
+      } catch (error) {
+        this.#logger.warn({ err: error }, 'could not rewrite the embedding cache');
+      }
+    }
+    return true;
+  }
+
+  async #store(records: readonly EmbeddingRecord[]): Promise<void> {
+    const cache = this.#cache;
+    const model = this.#cacheModel;
+    if (cache === undefined || model === undefined || records.length === 0) return;
+    const current = await this.embedder.model().catch(() => model);
+    if (current.key !== model.key || records.some((record) => record.vector.length !== model.dimensions)) {
+      // The service now answers with another model (same config id, other file): stop storing, and
+      // the next start, seeing the new model, embeds everything again.
+      this.#logger.warn(
+        { model: model.key },
+        'the embedding model changed while running; vectors are no longer stored',
+      );
+      this.#cache = undefined;
+      return;
+    }
+    try {
+      await cache.save(model, records);
+    } catch (error) {
+      // Once, not per batch: a cache that cannot be written (a read-only folder) is given up.
+      this.#logger.warn({ err: error }, 'could not store embeddings; they will be embedded again after a restart');
+      this.#cache = undefined;
     }
   }
 

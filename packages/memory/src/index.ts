@@ -20,11 +20,20 @@ export {
 } from './compaction/summarizer.ts';
 export {
   type Embedder,
+  type EmbeddingModel,
   type EmbedOptions,
   InferenceEmbedder,
   type InferenceEmbedderOptions,
   normalize,
 } from './embedding/embedder.ts';
+export {
+  type EmbeddingCache,
+  type EmbeddingRecord,
+  FileEmbeddingCache,
+  type FileEmbeddingCacheOptions,
+  type StoredEmbedding,
+  textDigest,
+} from './embedding/embedding-cache.ts';
 export * from './memory-entry.ts';
 export {
   DEFAULT_RANKING_WEIGHTS,

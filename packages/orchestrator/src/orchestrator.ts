@@ -425,6 +425,8 @@ async function startAgents(
         CLAW_AGENT_TOKEN: token,
         CLAW_SOCKET: config.socketPath,
         CLAW_AGENT_WORKSPACE: workspace,
+        // Outside the shared workspace: another agent's tools must not read this agent's vectors.
+        CLAW_AGENT_STATE_DIR: join(config.dataDirectory, 'agent-state', agent),
         CLAW_SHARED_WORKSPACE: config.workspaceDirectory,
         CLAW_LOG_LEVEL: config.logLevel,
         CLAW_LOG_FORMAT: 'json',

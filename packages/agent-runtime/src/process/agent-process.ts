@@ -5,6 +5,7 @@
  */
 
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { connectAgent } from '@clawfleet/agent-connection';
 import { createToolRegistry } from '@clawfleet/agent-tools';
 import { type AgentDefinition, BUILT_IN_AGENTS_DIRECTORY, loadAgent } from '@clawfleet/agents';
@@ -51,7 +52,15 @@ export async function startAgentProcess(
   const { bus, inference } = connection;
   const cleanup: (() => Promise<void>)[] = [() => connection.dispose()];
   try {
-    const memory = await AgentMemory.openOnBus({ bus, inference, logger });
+    const memory = await AgentMemory.openOnBus({
+      bus,
+      inference,
+      logger,
+      // Vectors outlive a restart, so the agent does not embed all its memories again.
+      ...(config.stateDirectory === undefined
+        ? {}
+        : { embeddingCachePath: join(config.stateDirectory, 'embeddings.bin') }),
+    });
     cleanup.push(() => memory.dispose());
     // Short-term entries age into daily, and past its threshold daily memory is compacted into
     // long-term entries, at the lowest inference priority (docs/memory.md, "Compaction").

@@ -17,6 +17,17 @@ export interface Embedder {
   readonly id: string;
   /** One vector per text, in order. Rejects with the inference service's ClawError. */
   embed(texts: readonly string[], options?: EmbedOptions): Promise<Float32Array[]>;
+  /**
+   * The model the vectors come from, as far as stored vectors are concerned: vectors saved under one
+   * `key` and `dimensions` are reused only while both are the same (for a real model the key holds
+   * its file's sha256, so pointing a config id at another file invalidates them).
+   */
+  model(options?: EmbedOptions): Promise<EmbeddingModel>;
+}
+
+export interface EmbeddingModel {
+  readonly key: string;
+  readonly dimensions: number;
 }
 
 /** Scales `vector` to unit length in place; a zero vector stays zero. */
@@ -42,6 +53,8 @@ export class InferenceEmbedder implements Embedder {
   readonly id: string;
   readonly #inference: Pick<InferenceClient, 'embed'>;
   readonly #priority: InferencePriority;
+  /** Learnt from the last answer: the model file's sha256 and the vectors' length. */
+  #model: EmbeddingModel | undefined;
 
   constructor(options: InferenceEmbedderOptions) {
     this.#inference = options.inference;
@@ -56,6 +69,7 @@ export class InferenceEmbedder implements Embedder {
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
     const dimensions = result.vectors[0]?.length ?? 0;
+    if (dimensions > 0) this.#model = { key: `sha256:${result.modelSha256}`, dimensions };
     return result.vectors.map((vector) => {
       if (vector.length !== dimensions || dimensions === 0) {
         throw new ClawError(
@@ -65,5 +79,14 @@ export class InferenceEmbedder implements Embedder {
       }
       return normalize(Float32Array.from(vector));
     });
+  }
+
+  /** Known after any embedding; otherwise asks the service to embed one probe text. */
+  async model(options: EmbedOptions = {}): Promise<EmbeddingModel> {
+    if (this.#model === undefined) await this.embed(['embedding model probe'], options);
+    if (this.#model === undefined) {
+      throw new ClawError('INVALID_RESPONSE', 'The inference service answered the probe with no vector');
+    }
+    return this.#model;
   }
 }

@@ -28,6 +28,15 @@ export function describeEmbedderContract(name: string, createEmbedder: () => Pro
       expect([...again!]).toEqual([...vectors[0]!]);
     });
 
+    it('names its model: a stable key, and the length its vectors have', async () => {
+      const embedder = await createEmbedder();
+      const model = await embedder.model();
+      expect(model.key.length).toBeGreaterThan(0);
+      const [vector] = await embedder.embed(['what the model is']);
+      expect(model.dimensions).toBe(vector!.length);
+      expect(await embedder.model()).toEqual(model);
+    });
+
     it('answers no texts with no vectors', async () => {
       const embedder = await createEmbedder();
       expect(await embedder.embed([])).toEqual([]);

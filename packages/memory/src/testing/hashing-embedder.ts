@@ -1,4 +1,4 @@
-import { type Embedder, type EmbedOptions, normalize } from '../embedding/embedder.ts';
+import { type Embedder, type EmbeddingModel, type EmbedOptions, normalize } from '../embedding/embedder.ts';
 
 export interface HashingEmbedderOptions {
   /** @default 256 */
@@ -35,6 +35,10 @@ export class HashingEmbedder implements Embedder {
   async embed(texts: readonly string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
     options.signal?.throwIfAborted();
     return texts.map((text) => this.embedOne(text));
+  }
+
+  async model(): Promise<EmbeddingModel> {
+    return { key: this.id, dimensions: this.dimensions };
   }
 
   /** The synchronous core, for benchmarks that build large indexes. */
