@@ -13,7 +13,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -30,6 +30,18 @@ const AGENTS = readdirSync(join(root, 'packages/agents'), { withFileTypes: true 
     (entry) => entry.isDirectory() && readdirSync(join(root, 'packages/agents', entry.name)).includes('agent.json'),
   )
   .map((entry) => entry.name);
+
+/** What an agent's definition asks of its container (agent.json `container`), with the runtimes' defaults. */
+function containerRequest(agent: string): { network: boolean; memoryBytes: number; pids: number } {
+  const definition = JSON.parse(readFileSync(join(root, 'packages/agents', agent, 'agent.json'), 'utf8')) as {
+    container?: { network?: boolean; memoryMb?: number; pids?: number };
+  };
+  return {
+    network: definition.container?.network === true,
+    memoryBytes: (definition.container?.memoryMb ?? 512) * 1024 * 1024,
+    pids: definition.container?.pids ?? 256,
+  };
+}
 
 function succeeds(command: string, args: string[], timeout = 30_000): boolean {
   return spawnSync(command, args, { stdio: 'ignore', timeout }).status === 0;
@@ -238,7 +250,8 @@ describe.skipIf(skipReason !== undefined)(
       );
       expect(Object.keys(config.services)).not.toContain('spacetimedb');
 
-      for (const [service] of agentServices) {
+      for (const [service, definition] of agentServices) {
+        const request = containerRequest(definition.environment!.CLAW_AGENT_NAME!);
         const container = await inspect(await containerOf(service));
         expect(container.State.Running, service).toBe(true);
         expect(container.Config.User, service).toBe('10001:10001');
@@ -246,10 +259,10 @@ describe.skipIf(skipReason !== undefined)(
           ReadonlyRootfs: true,
           CapDrop: ['ALL'],
           SecurityOpt: ['no-new-privileges:true'],
-          // None of the five agent.json files asks for a network.
-          NetworkMode: 'none',
-          Memory: 512 * 1024 * 1024,
-          PidsLimit: 256,
+          // As its agent.json asks (none of the five asks for a network).
+          NetworkMode: request.network ? expect.not.stringMatching(/^none$/) : 'none',
+          Memory: request.memoryBytes,
+          PidsLimit: request.pids,
           Init: true,
           RestartPolicy: { Name: 'unless-stopped' },
         });
@@ -302,6 +315,28 @@ describe.skipIf(skipReason !== undefined)(
         expect(sections[5], agent).toMatch(/Read-only file system/);
       }
       expect(tokens.DevClaw).not.toBe(tokens.OpsClaw);
+
+      // Workspaces as in the process runtime: each agent writes its own, reads the others'.
+      await compose([
+        'exec',
+        '-T',
+        'devclaw',
+        'sh',
+        '-c',
+        'echo reviewed > /workspace/shared/agents/DevClaw/notes.txt',
+      ]);
+      expect(
+        (await compose(['exec', '-T', 'uxclaw', 'cat', '/workspace/shared/agents/DevClaw/notes.txt'])).trim(),
+      ).toBe('reviewed');
+      const intrusion = await compose([
+        'exec',
+        '-T',
+        'uxclaw',
+        'sh',
+        '-c',
+        '{ echo x > /workspace/shared/agents/DevClaw/notes.txt; echo x > /workspace/shared/top.txt; } 2>&1; true',
+      ]);
+      expect(intrusion.match(/Read-only file system/g)?.length).toBe(2);
     }, 120_000);
 
     it('restarts an agent container whose process was killed, and the agent answers again', async () => {
