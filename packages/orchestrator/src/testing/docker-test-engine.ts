@@ -1,22 +1,26 @@
 /**
  * A real Docker engine for `*.docker.test.ts`: reachability (a reason to print when there is none),
  * a local Node base image made without any registry, and the agent-fixture image the runtime
- * contract runs in. Not exported from `./testing` (benchmarks import that; this spawns tar).
+ * contract runs in. Not exported from `./testing` (benchmarks import that; this runs docker and the base-image script).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
 import { openDockerEngine } from '../agent-lifecycle/docker/docker-engine.ts';
 
+/** The repository root (containers/ lives there). */
+const REPOSITORY = fileURLToPath(new URL('../../../../', import.meta.url));
+
 /**
- * The base the fixture image builds on: Debian minbase plus the Node that runs these tests. Kept
+ * The base the fixture image builds on: the offline Node base of containers/make-offline-base.sh
+ * (Debian minbase plus this machine's Node), the same one the real images build on here. Kept
  * between runs (making it takes a minute or two); everything else a test makes is removed.
  */
-export const TEST_NODE_BASE_IMAGE = `clawfleet-test/node:${process.versions.node}`;
+export const TEST_NODE_BASE_IMAGE = 'clawfleet/node-base:20-bookworm';
 
 /** The engine, or why the docker tier cannot run here (printed by the caller, never silent). */
 export async function dockerForTests(): Promise<{ docker: Docker; skip?: undefined } | { skip: string }> {
@@ -58,33 +62,18 @@ function run(command: string, args: string[], what: string): void {
 }
 
 /**
- * A Node image with no registry: `debootstrap --variant=minbase bookworm`, imported, with this
- * machine's `node` copied in (docs/environment-notes: no image can be pulled here). Made once.
+ * The Node base image, made by containers/make-offline-base.sh when the engine does not have it (no
+ * image can be pulled here: docs/containers.md). Idempotent, so concurrent test files at worst
+ * both make it.
  */
 export async function ensureNodeBaseImage(docker: Docker): Promise<string> {
   if (await imageExists(docker, TEST_NODE_BASE_IMAGE)) return TEST_NODE_BASE_IMAGE;
-  const work = mkdtempSync(join(tmpdir(), 'claw-docker-base-'));
-  try {
-    const root = join(work, 'root');
-    const minbase = `${TEST_NODE_BASE_IMAGE}-minbase`;
-    run('debootstrap', ['--variant=minbase', 'bookworm', root], 'debootstrap (apt-get install debootstrap)');
-    await new Promise<void>((resolve, reject) => {
-      const tar = spawn('tar', ['-C', root, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
-      const importer = spawn('docker', ['import', '-', minbase], { stdio: ['pipe', 'ignore', 'inherit'] });
-      tar.stdout.pipe(importer.stdin);
-      importer.once('error', reject);
-      importer.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`docker import exited ${code}`))));
-    });
-    const context = join(work, 'context');
-    run('mkdir', ['-p', context], 'mkdir');
-    copyFileSync(process.execPath, join(context, 'node'));
-    writeFileSync(join(context, 'Dockerfile'), `FROM ${minbase}\nCOPY node /usr/local/bin/node\n`);
-    run('docker', ['build', '-q', '-t', TEST_NODE_BASE_IMAGE, context], 'docker build of the Node base');
-    run('docker', ['rmi', minbase], 'docker rmi of the minbase tag');
-    return TEST_NODE_BASE_IMAGE;
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  run(
+    'bash',
+    [join(REPOSITORY, 'containers', 'make-offline-base.sh')],
+    'containers/make-offline-base.sh (needs root, debootstrap and Node 20)',
+  );
+  return TEST_NODE_BASE_IMAGE;
 }
 
 /** A unique tag for a test's fixture image. */
