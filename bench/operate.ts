@@ -13,8 +13,10 @@
  *   same stimulus written straight to the bus (`create_stimulus` over the orchestrator's socket as the
  *   CLI identity). Each round waits until its agent is idle, so no queue wait is measured.
  *
- * The container runtime (`claw up --runtime docker`) is measured beside the process runtime only where
- * this checkout's `claw up` offers it; otherwise the benchmark says so.
+ * - container runtime: `claw up --runtime docker --detach` (five hardened agent containers from the
+ *   `clawfleet/agent` image) until the five agents are ready, and each agent's node process's RSS,
+ *   beside the process runtime's figures. Measured where an engine answers and the image exists;
+ *   otherwise the benchmark says why. Everything it creates carries its own stack label and is removed.
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -174,11 +176,15 @@ interface Fleet {
 }
 
 /** `claw up --detach`, timed until the five agents are ready. */
-async function clawUp(scratch: Scratch, code: Code): Promise<Fleet> {
-  const dataDirectory = mkdtempSync(join(scratch.directory, `up-${code}-`));
-  const environment = fleetEnvironment(scratch, dataDirectory, code);
+async function clawUp(scratch: Scratch, code: Code, docker?: { stack: string }): Promise<Fleet> {
+  const dataDirectory = mkdtempSync(join(scratch.directory, `up-${docker ? 'docker' : code}-`));
+  const environment = {
+    ...fleetEnvironment(scratch, dataDirectory, code),
+    ...(docker ? { CLAW_STACK: docker.stack } : {}),
+  };
   const started = performance.now();
-  const up = spawn(process.execPath, [...clawCommand(scratch, code), 'up', '--detach'], {
+  const runtime = docker ? ['--runtime', 'docker'] : [];
+  const up = spawn(process.execPath, [...clawCommand(scratch, code), 'up', '--detach', ...runtime], {
     cwd: root,
     env: environment,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -299,9 +305,52 @@ function killLeftovers(directory: string): void {
   }
 }
 
-async function clawUpOffersDocker(scratch: Scratch): Promise<boolean> {
+/** Why the container runtime cannot be measured here, or undefined when it can. */
+async function dockerUnavailable(scratch: Scratch): Promise<string | undefined> {
   const { stdout } = await run$(process.execPath, [join(scratch.runtime, 'claw.js'), 'up', '--help'], { cwd: root });
-  return /--runtime/.test(stdout);
+  if (!/--runtime/.test(stdout)) return '`claw up` on this checkout has no --runtime option';
+  try {
+    await run$('docker', ['image', 'inspect', AGENT_IMAGE]);
+  } catch {
+    return `no Docker engine answers, or it has no ${AGENT_IMAGE} image (containers/Dockerfile, target agent)`;
+  }
+  return undefined;
+}
+
+const AGENT_IMAGE = 'clawfleet/agent';
+const STACK_LABEL = 'dev.clawfleet.stack';
+
+/** VmRSS of the node process in each agent container of `stack` (the container's first process is its init). */
+async function dockerAgentRss(stack: string): Promise<number[]> {
+  const { stdout } = await run$('docker', ['ps', '-q', '--filter', `label=${STACK_LABEL}=${stack}`]);
+  const rss: number[] = [];
+  for (const id of stdout.split('\n').filter(Boolean)) {
+    const pid = Number((await run$('docker', ['inspect', '-f', '{{.State.Pid}}', id])).stdout.trim());
+    const node = [pid, ...childrenOf(pid)].find(
+      (candidate) => readFileSync(`/proc/${candidate}/comm`, 'utf8').trim() === 'node',
+    );
+    if (node !== undefined) rss.push(residentMegabytes(node));
+  }
+  return rss;
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Removes what a docker run of this benchmark left on the engine (containers, volumes), by its stack label. */
+async function removeStack(stack: string): Promise<void> {
+  const filter = `label=${STACK_LABEL}=${stack}`;
+  const containers = (await run$('docker', ['ps', '-aq', '--filter', filter]).catch(() => ({ stdout: '' }))).stdout;
+  for (const id of containers.split('\n').filter(Boolean)) await run$('docker', ['rm', '-f', id]).catch(() => {});
+  const volumes = (await run$('docker', ['volume', 'ls', '-q', '--filter', filter]).catch(() => ({ stdout: '' })))
+    .stdout;
+  for (const name of volumes.split('\n').filter(Boolean))
+    await run$('docker', ['volume', 'rm', '-f', name]).catch(() => {});
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -408,12 +457,54 @@ export async function run(args: string[]): Promise<void> {
       ),
     );
 
-    console.log('\n## container runtime');
-    console.log(
-      (await clawUpOffersDocker(scratch))
-        ? 'claw up offers --runtime; not measured by this version of the benchmark'
-        : 'not measured: `claw up` on this checkout has no --runtime option (process runtime only)',
-    );
+    console.log('\n## container runtime: claw up --runtime docker --detach (build), five agent containers');
+    const unavailable = await dockerUnavailable(scratch);
+    if (unavailable !== undefined) {
+      console.log(`not measured: ${unavailable} (process runtime only)`);
+    } else {
+      const dockerUp: number[] = [];
+      const dockerRss: number[] = [];
+      for (let index = 0; index < starts; index += 1) {
+        const stack = `bench-operate-${process.pid}-${index}`;
+        try {
+          const fleet = await clawUp(scratch, 'build', { stack });
+          try {
+            dockerUp.push(fleet.upMs);
+            await sleep(3_000);
+            dockerRss.push(...(await dockerAgentRss(stack)));
+          } finally {
+            await fleet.stop();
+          }
+        } finally {
+          await removeStack(stack);
+        }
+      }
+      console.log(
+        table(
+          ['figure', 'runs', 'median', 'min', 'max', 'process runtime (above)', 'target'],
+          [
+            [
+              'up to five agents ready, ms',
+              dockerUp.length,
+              format(median(dockerUp), 0),
+              format(Math.min(...dockerUp), 0),
+              format(Math.max(...dockerUp), 0),
+              `${format(median(up.build), 0)} (${format(median(dockerUp) / median(up.build), 2)}x)`,
+              `< ${UP_TARGET_MS}`,
+            ],
+            [
+              'agent RSS at rest, MB',
+              dockerRss.length,
+              format(median(dockerRss), 1),
+              format(Math.min(...dockerRss), 1),
+              format(Math.max(...dockerRss), 1),
+              format(median(rss.build), 1),
+              `< ${RSS_TARGET_MB} (${Math.max(...dockerRss) < RSS_TARGET_MB ? 'met' : 'missed'})`,
+            ],
+          ],
+        ),
+      );
+    }
   } finally {
     killLeftovers(directory);
     rmSync(scratch.runtime, { recursive: true, force: true });
