@@ -302,7 +302,7 @@ describe.skipIf(chromiumPath === undefined)('the dashboard in headless Chromium'
     expect(rows('plan').find((row) => row.id === plan.id)).toMatchObject({ state: 'approved', decided_by: 'admin' });
   });
 
-  it("browses DevClaw's memory by tier and shows each entry's provenance, or says why it cannot", async () => {
+  it("browses DevClaw's memory by tier and shows an entry's provenance back to the stimulus", async () => {
     await page.getByLabel('Agent', { exact: true }).selectOption('DevClaw');
     await page.getByLabel('Tier').selectOption('daily');
     await page.getByRole('button', { name: 'Show memory' }).click();
@@ -311,8 +311,12 @@ describe.skipIf(chromiumPath === undefined)('the dashboard in headless Chromium'
     await expectText(page.locator('#memory-status'), /entr(y|ies) of DevClaw \(daily\)/);
     await entry.getByRole('button', { name: /Provenance of memory/ }).click();
     const provenance = entry.locator('.provenance');
-    // Either the tree (reflection, cycle, stimulus...) or the words for a server without it: never blank.
-    await expectText(provenance, /reflection|cycle|stimulus|not available/i, 30_000);
+    // The tree from the entry back to the reflection, its cycle and the stimulus that started it (the
+    // stimulus text a person typed, shown as text).
+    await expectText(provenance, /reflection #\d+/, 30_000);
+    await expectText(provenance, /cycle #\d+/);
+    await expectText(provenance, /stimulus #\d+ \(\w+ from http\): \[ui-act\] write the release notes/);
+    expect(await provenance.locator('img').count()).toBe(0);
     await screenshot('memory-provenance');
     await screenshot('panel-memory', '#memory');
   });

@@ -135,32 +135,36 @@ async function loadProvenance(id, container, context) {
 }
 
 const CHILD_KEYS = ['children', 'sources', 'links', 'derivedFrom', 'inputs', 'calls', 'toolCalls', 'inferences'];
-const MAX_DEPTH = 8;
+const MAX_DEPTH = 12;
+/** Levels open at first; deeper ones are one click (or Enter) away. */
+const OPEN_LEVELS = 2;
+const FIELDS_SHOWN = 8;
 
 /**
- * One node of a provenance tree, whatever its exact shape: `kind #id: text` from the usual
- * fields, the other scalar fields as `key value`, and nested nodes under their lists.
+ * One node of a provenance tree as `claw why` gives it (`{ kind, id, title, fields, children,
+ * repeated?, missing? }`, the answer possibly wrapped in `{ root }`), as a list item: kind, id and
+ * title; its fields in words; its sources nested in a disclosure.
  * @param {unknown} node
  * @param {number} depth
  * @returns {HTMLElement}
  */
 export function provenanceNode(node, depth) {
+  if (isRecord(node) && depth === 0 && isRecord(node.root)) return provenanceNode(node.root, 0);
   if (!isRecord(node)) return el('li', {}, [Array.isArray(node) ? `${node.length} items` : String(node)]);
   const kind = typeof node.kind === 'string' ? node.kind : typeof node.type === 'string' ? node.type : undefined;
   const id = node.id ?? node.targetId ?? node.target_id;
-  const label = ['text', 'summary', 'label', 'title']
+  const title = ['title', 'text', 'summary', 'label']
     .map((key) => node[key])
     .find((value) => typeof value === 'string');
-  const head = [kind, id === undefined ? undefined : `#${String(id)}`].filter(Boolean).join(' ');
-  const details = Object.entries(node)
-    .filter(
-      ([key, value]) =>
-        !CHILD_KEYS.includes(key) &&
-        !['kind', 'type', 'id', 'text', 'summary', 'label', 'title'].includes(key) &&
-        (value === null || typeof value !== 'object'),
-    )
-    .slice(0, 10)
-    .map(([key, value]) => `${key} ${String(value)}`);
+  const head = [kind?.replaceAll('_', ' '), id === undefined ? undefined : `#${String(id)}`].filter(Boolean).join(' ');
+  const fields = isRecord(node.fields) ? node.fields : {};
+  const details = Object.entries(fields)
+    .filter(([, value]) => value !== null && value !== '' && typeof value !== 'object')
+    .slice(0, FIELDS_SHOWN)
+    .map(([key, value]) => `${key.replaceAll('_', ' ')} ${String(value)}`);
+  const marks = [node.repeated === true ? 'shown above' : '', node.missing === true ? 'no longer in the database' : '']
+    .filter(Boolean)
+    .join(', ');
   /** @type {unknown[]} */
   const children = [];
   for (const key of CHILD_KEYS) {
@@ -168,20 +172,25 @@ export function provenanceNode(node, depth) {
     if (Array.isArray(value)) children.push(...value);
     else if (isRecord(value)) children.push(value);
   }
-  for (const [key, value] of Object.entries(node)) {
-    if (CHILD_KEYS.includes(key) || !isRecord(value)) continue;
-    children.push({ kind: key, ...value });
-  }
-  return el('li', { 'data-kind': kind ?? '' }, [
-    el('strong', {}, [head === '' ? 'entry' : head]),
-    label === undefined ? '' : `: ${String(label)}`,
-    details.length === 0 ? '' : el('span', { class: 'muted' }, [` (${details.join(', ')})`]),
-    children.length === 0 || depth >= MAX_DEPTH
-      ? null
-      : el(
-          'ul',
-          {},
-          children.map((child) => provenanceNode(child, depth + 1)),
-        ),
+  // `claw why` titles already start with the kind and id (`cycle #7 of DevClaw on stimulus:3: act → success`).
+  const titled = title !== undefined && head !== '' && title.startsWith(head);
+  const line = [
+    titled ? '' : el('strong', {}, [head === '' ? 'entry' : head]),
+    title === undefined ? '' : titled ? title : `: ${title}`,
+    marks === '' ? '' : el('em', {}, [` (${marks})`]),
+    details.length === 0 ? '' : el('span', { class: 'muted' }, [` — ${details.join(', ')}`]),
+  ];
+  if (children.length === 0 || depth >= MAX_DEPTH) return el('li', { 'data-kind': kind ?? '' }, line);
+  const disclosure = el('details', { open: depth < OPEN_LEVELS }, [
+    el('summary', {}, [
+      ...line,
+      el('span', { class: 'muted' }, [` (${children.length} source${children.length === 1 ? '' : 's'})`]),
+    ]),
+    el(
+      'ul',
+      {},
+      children.map((child) => provenanceNode(child, depth + 1)),
+    ),
   ]);
+  return el('li', { 'data-kind': kind ?? '' }, [disclosure]);
 }
