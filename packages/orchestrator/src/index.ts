@@ -5,4 +5,5 @@ export * from './inference/service/index.ts';
 export * from './inference/slot-pool/index.ts';
 export * from './inference/worker/index.ts';
 export * from './orchestrator.ts';
+export * from './provenance/index.ts';
 export { loadOrCreateTokens } from './tokens/token-store.ts';
