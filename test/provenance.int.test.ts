@@ -344,7 +344,7 @@ describe('claw why: from a memory back to the model calls that produced it', () 
     expect(await response.json()).toEqual({ root: tree });
 
     const human = await claw('why', String(longTerm));
-    expect(human.stdout).toMatch(/^memory memory #\d+ of DevClaw \(long, private\): Warm the cache/);
+    expect(human.stdout).toMatch(/^memory #\d+ of DevClaw \(long, private\): Warm the cache/);
     expect(human.stdout).toMatch(/└─ .*inference #\d+: act on tiny/);
     expect(human.stdout).toContain('(shown above)');
   });

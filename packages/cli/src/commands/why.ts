@@ -27,7 +27,10 @@ function printTree(output: Output, root: ProvenanceNode): void {
   const visit = (node: ProvenanceNode, lead: string, branch: string, last: boolean): void => {
     const { color } = output;
     const note = node.repeated ? color.dim(' (shown above)') : node.missing ? color.red(' (missing)') : '';
-    output.line(`${lead}${branch}${color.bold(node.kind)} ${node.title}${note}`);
+    // Titles start with what the node is ("cycle #3 of DevClaw ..."): that word in bold.
+    const space = node.title.indexOf(' #');
+    const title = space === -1 ? node.title : `${color.bold(node.title.slice(0, space))}${node.title.slice(space)}`;
+    output.line(`${lead}${branch}${title}${note}`);
     const inner = `${lead}${branch === '' ? '' : last ? '   ' : '│  '}`;
     const fields = describeFields(node);
     if (fields !== '' && !node.repeated) {
