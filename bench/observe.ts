@@ -1,20 +1,23 @@
 /**
- * `npm run bench -- observe [--quick] [--only sse,scrape]`
+ * `npm run bench -- observe [--quick] [--only sse,scrape,recording]`
  *
  * What watching the fleet costs, one section per concern (bench/observe/*.ts), each against a
  * baseline measured in the same run, against a real orchestrator in its own process:
  * - sse: row events to 50 SSE clients under a steady write rate vs. the bus's own notify path (IPC);
- * - scrape: GET /metrics with five agents busy vs. an idle orchestrator and an empty registry.
+ * - scrape: GET /metrics with five agents busy vs. an idle orchestrator and an empty registry;
+ * - recording: tokens/s of agent model calls recorded for replay vs. not (in this process, on the
+ *   generated benchmark-shape model; the orchestrator the runner starts stays idle).
  * A section is one file exporting an `ObserveBenchSection`; add it to SECTIONS.
  */
 import { loadavg } from 'node:os';
 import { metricsScrapeSection } from './observe/metrics-scrape.ts';
 import { type RunningOrchestrator, startOrchestratorProcess } from './observe/orchestrator-process.ts';
+import { recordingCostSection } from './observe/recording-cost.ts';
 import type { ObserveBenchSection } from './observe/section.ts';
 import { sseFanoutSection } from './observe/sse-fanout.ts';
 import { machineDescription } from './support/statistics.ts';
 
-const SECTIONS: ObserveBenchSection[] = [sseFanoutSection, metricsScrapeSection];
+const SECTIONS: ObserveBenchSection[] = [sseFanoutSection, metricsScrapeSection, recordingCostSection];
 
 function load(): string {
   return loadavg()
