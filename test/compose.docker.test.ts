@@ -7,12 +7,13 @@
  *
  * The base image: CLAW_BASE_IMAGE, else `node:20-bookworm-slim` or `clawfleet/node-base:20-bookworm`
  * when present, else a pull of the public image, else the offline base made by
- * containers/make-offline-base.sh (root and debootstrap). Images are tagged `:docker-test` and kept,
- * with the build cache, so a rerun builds in seconds; CLAW_DOCKER_TEST_REMOVE_IMAGES=1 removes them.
+ * containers/make-offline-base.sh (root and debootstrap). Images are tagged `:docker-test-<checkout>`
+ * and kept, with the build cache, so a rerun builds in seconds; CLAW_DOCKER_TEST_REMOVE_IMAGES=1
+ * removes them.
  * Skipped, with the reason printed, where no engine, compose v2 or base image can be had.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +25,12 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const project = `claw-docker-test-${randomBytes(4).toString('hex')}`;
 const PUBLIC_BASE = 'node:20-bookworm-slim';
 const OFFLINE_BASE = 'clawfleet/node-base:20-bookworm';
-const IMAGES = { agent: 'clawfleet/agent:docker-test', orchestrator: 'clawfleet/orchestrator:docker-test' };
+/**
+ * Tagged per checkout: kept between runs (with the build cache, a rerun builds in seconds), and never
+ * replaced under a run from another checkout on the same engine.
+ */
+const TAG = `docker-test-${createHash('sha256').update(root).digest('hex').slice(0, 8)}`;
+const IMAGES = { agent: `clawfleet/agent:${TAG}`, orchestrator: `clawfleet/orchestrator:${TAG}` };
 const AGENTS = readdirSync(join(root, 'packages/agents'), { withFileTypes: true })
   .filter(
     (entry) => entry.isDirectory() && readdirSync(join(root, 'packages/agents', entry.name)).includes('agent.json'),
@@ -226,7 +232,10 @@ describe.skipIf(skipReason !== undefined)(
 
     afterAll(async () => {
       // The last test tears down and checks; this is the safety net when a test before it failed.
-      await compose(['down', '--volumes', '--remove-orphans', '--timeout', '10'], 120_000).catch(() => undefined);
+      await compose(
+        ['--profile', 'spacetimedb', 'down', '--volumes', '--remove-orphans', '--timeout', '10'],
+        120_000,
+      ).catch(() => undefined);
       for (const [image, previous] of previousImages) {
         // A rebuild leaves the image it replaced untagged: ours, so removed.
         if (previous !== undefined && imageExists(previous)) {
@@ -376,8 +385,66 @@ describe.skipIf(skipReason !== undefined)(
       expect(JSON.stringify(await status.json())).toContain('OpsClaw');
     }, 120_000);
 
+    it("publishes db-module with compose's one-shot: the first run mints the owner, the next publishes as that owner", async () => {
+      // A stand-in for SpacetimeDB's HTTP API on the project's network (no SpacetimeDB image can be
+      // had here): it answers the publish script's three routes and logs what it was sent.
+      const standIn = `${project}-spacetimedb`;
+      const server = [
+        "require('node:http').createServer((request, response) => {",
+        "  let size = 0; request.on('data', (chunk) => { size += chunk.length; });",
+        "  request.on('end', () => {",
+        '    console.log(JSON.stringify({ method: request.method, url: request.url, authorization: request.headers.authorization, size }));',
+        "    response.setHeader('content-type', 'application/json');",
+        "    if (request.url === '/v1/health') return response.end(JSON.stringify({ version: '2.10.0' }));",
+        "    if (request.url === '/v1/identity') return response.end(JSON.stringify({ identity: 'c200aa', token: 'owner-token-minted-once' }));",
+        "    response.end('{}');",
+        '  });',
+        '}).listen(3000);',
+      ].join('\n');
+      await docker([
+        'run',
+        '--detach',
+        '--name',
+        standIn,
+        '--label',
+        `com.docker.compose.project=${project}`,
+        '--network',
+        `${project}_default`,
+        '--network-alias',
+        'spacetimedb',
+        '--entrypoint',
+        'node',
+        IMAGES.orchestrator,
+        '-e',
+        server,
+      ]);
+      try {
+        for (let run = 0; run < 2; run += 1) {
+          const output = await compose(['run', '--rm', '--no-deps', 'db-publish'], 180_000);
+          expect(output).toMatch(/Published to SpacetimeDB 2\.10\.0 as the owner whose token is in/);
+        }
+        const requests = (await docker(['logs', standIn]))
+          .split('\n')
+          .map((line) => JSON.parse(line) as { method: string; url: string; authorization?: string; size: number });
+        expect(requests.filter((request) => request.url === '/v1/identity')).toHaveLength(1);
+        const uploads = requests.filter((request) => request.method === 'PUT');
+        expect(uploads.map((upload) => upload.url)).toEqual([
+          '/v1/database/clawfleet?host_type=Js&policy=Compatible',
+          '/v1/database/clawfleet?host_type=Js&policy=Compatible',
+        ]);
+        expect(uploads.map((upload) => upload.authorization)).toEqual([
+          'Bearer owner-token-minted-once',
+          'Bearer owner-token-minted-once',
+        ]);
+        expect(uploads[0]!.size).toBeGreaterThan(10_000);
+      } finally {
+        await docker(['rm', '--force', standIn]).catch(() => undefined);
+      }
+    }, 420_000);
+
     it('tears down leaving no container, volume or network of the project', async () => {
-      await compose(['down', '--volumes', '--remove-orphans', '--timeout', '10'], 120_000);
+      // With the profile, so the publisher's volumes (created by `run db-publish`) go too.
+      await compose(['--profile', 'spacetimedb', 'down', '--volumes', '--remove-orphans', '--timeout', '10'], 120_000);
       const label = `label=com.docker.compose.project=${project}`;
       expect(await docker(['ps', '--all', '--quiet', '--filter', label])).toBe('');
       expect(await docker(['volume', 'ls', '--quiet', '--filter', label])).toBe('');
