@@ -351,6 +351,20 @@ describe.skipIf(chromiumPath === undefined)('the dashboard in headless Chromium'
   it('lets a keyboard alone send a stimulus, with the focus visible on every control', async () => {
     await page.goto(`${baseUrl}/`);
     await expect.poll(() => page.locator('#agent-cards > li').count(), { timeout: 30_000 }).toBe(5);
+    // Every visible control has a name a screen reader can say, and the page has its landmarks.
+    const unnamed = await page.evaluate(() =>
+      Array.from(document.querySelectorAll<HTMLElement>('input, select, textarea, button'))
+        .filter((control) => control.offsetParent !== null)
+        .filter((control) => {
+          const labels = (control as HTMLInputElement).labels;
+          const named = (labels !== null && labels.length > 0) || control.getAttribute('aria-label') !== null;
+          return !named && !(control.tagName === 'BUTTON' && (control.textContent ?? '').trim() !== '');
+        })
+        .map((control) => control.outerHTML.slice(0, 120)),
+    );
+    expect(unnamed).toEqual([]);
+    for (const role of ['banner', 'navigation', 'main'] as const) expect(await page.getByRole(role).count()).toBe(1);
+    expect(await page.locator('section.panel:not([hidden]) > h2').count()).toBe(7);
     const text = page.getByLabel('What should the agents do or know?');
     // Tab from the top of the page until the stimulus text has the focus.
     let reached = false;
@@ -387,7 +401,35 @@ describe.skipIf(chromiumPath === undefined)('the dashboard in headless Chromium'
     );
   });
 
-  it('says in words when the session has ended, and logs out', async () => {
+  it('pauses and resumes an agent with its button', async () => {
+    await page.getByRole('button', { name: 'Pause UXClaw' }).click();
+    await expectText(card('UXClaw'), /Process\s*paused/, 60_000);
+    expect(orchestrator.agents?.status().find((entry) => entry.agent === 'UXClaw')?.state).toBe('paused');
+    await page.getByRole('button', { name: 'Resume UXClaw' }).click();
+    await expectText(card('UXClaw'), /Process\s*running/, 60_000);
+    expect(orchestrator.agents?.status().find((entry) => entry.agent === 'UXClaw')?.state).toBe('running');
+  });
+
+  it('says so in words when an empty stimulus is sent or the session ends, and lets the person log in again in place', async () => {
+    await page.getByLabel('What should the agents do or know?').fill('   ');
+    await page.getByRole('button', { name: 'Send stimulus' }).click();
+    await expectText(page.locator('#stimulus-result'), /Write what the agents should do or know first/, 5_000);
+
+    // The session cookie disappears (rotated token, expired cookie): the next action is refused by the
+    // server, and the page asks for the token instead of showing stale panels or nothing.
+    await page.context().clearCookies();
+    await page.getByLabel('What should the agents do or know?').fill('This one is refused');
+    await page.getByRole('button', { name: 'Send stimulus' }).click();
+    await expectText(page.locator('#login-error'), /session has ended/i, 15_000);
+    expect(await page.locator('#dashboard').isHidden()).toBe(true);
+    expect(rows('stimulus').some((row) => row.text === 'This one is refused')).toBe(false);
+    await page.getByLabel('Admin token').fill(tokens.cli as string);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await expect.poll(() => page.locator('#dashboard').isVisible(), { timeout: 15_000 }).toBe(true);
+    await expectText(page.locator('#connection'), /Live/, 30_000);
+  });
+
+  it('logs out', async () => {
     await page.getByRole('button', { name: 'Log out' }).click();
     await expectText(page.locator('#login-error'), /logged out/i, 15_000);
     expect(await page.getByLabel('Admin token').isVisible()).toBe(true);
