@@ -148,7 +148,7 @@ export class HttpApiServer {
     const typed = app.withTypeProvider<ZodTypeProvider>();
     typed.get(
       '/login',
-      { config: { public: true }, schema: { tags: ['session'], summary: 'The login page (HTML)' } },
+      { config: { public: true }, schema: { tags: ['session'], summary: 'The login page (HTML)', security: [] } },
       (_request, reply) =>
         reply
           .header('content-type', 'text/html; charset=utf-8')
@@ -168,6 +168,8 @@ export class HttpApiServer {
         schema: {
           tags: ['session'],
           summary: 'Check the admin token and set the session cookie (HttpOnly, SameSite=Strict)',
+          // Reachable without the token: it is how a browser gets its session.
+          security: [],
           body: z.strictObject({ token: z.string().min(1, { error: 'the token is empty' }).max(1024) }),
         },
       },
