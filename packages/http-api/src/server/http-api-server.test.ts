@@ -404,8 +404,8 @@ describe('HTTP API: OpenAPI and metrics', () => {
     };
     // Every route needs the token, said once for the document; the login page and the login itself say they do not.
     expect((document as unknown as { security: unknown[] }).security).toEqual([{ bearer: [] }, { session: [] }]);
-    expect((document.paths['/api/login']?.post as { security: unknown[] }).security).toEqual([]);
-    expect((document.paths['/api/tasks']?.get as { security?: unknown[] }).security).toBeUndefined();
+    expect((document.paths['/api/login']!.post as { security: unknown[] }).security).toEqual([]);
+    expect((document.paths['/api/tasks']!.get as { security?: unknown[] }).security).toBeUndefined();
     expect(Object.keys(stimuli.requestBody.content['application/json'].schema.properties).sort()).toEqual([
       'priority',
       'text',
