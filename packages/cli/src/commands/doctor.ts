@@ -319,7 +319,7 @@ async function checkDocker(
     detail: present
       ? `${settings.agentImage} is on the engine`
       : `${settings.agentImage} is not on the engine${needed ? '' : '; only `claw up --runtime docker` needs it'}`,
-    fix: 'docker build -f containers/Dockerfile --target agent -t clawfleet/agent . (offline: containers/make-offline-base.sh first, then add --build-arg BASE_IMAGE=clawfleet/node-base:20-bookworm)',
+    fix: `docker build -f containers/Dockerfile --target agent -t ${settings.agentImage} . (offline: containers/make-offline-base.sh first, then add --build-arg BASE_IMAGE=clawfleet/node-base:20-bookworm)`,
   });
   return checks;
 }

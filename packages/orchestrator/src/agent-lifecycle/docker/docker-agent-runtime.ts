@@ -63,7 +63,7 @@ export interface DockerAgentRuntimeOptions {
   pids?: number;
   /** Size of each container's /tmp (tmpfs). @default 64 MiB */
   scratchBytes?: number;
-  /** How to build the image, for the error when it is missing. @default `docker build ...` of containers/ */
+  /** How to build the image, for the error when it is missing. @default imageBuildHint(image) */
   buildHint?: string;
   /** Receives each line an agent writes. @default this process's stdout/stderr */
   onOutput?: (agent: string, stream: 'stdout' | 'stderr', line: string) => void;
@@ -80,8 +80,10 @@ export interface AgentContainerUsage {
   pids: number;
 }
 
-export const DEFAULT_IMAGE_BUILD_HINT =
-  'Build it from the checkout: `docker build -f containers/Dockerfile --target agent -t clawfleet/agent .` (where no registry is reachable, run containers/make-offline-base.sh first and add `--build-arg BASE_IMAGE=clawfleet/node-base:20-bookworm`; docs/agents.md).';
+/** How to build the agent image under `image`, for the error when it is missing. */
+export function imageBuildHint(image: string): string {
+  return `Build it from the checkout: \`docker build -f containers/Dockerfile --target agent -t ${image} .\` (where no registry is reachable, run containers/make-offline-base.sh first and add \`--build-arg BASE_IMAGE=clawfleet/node-base:20-bookworm\`; docs/containers.md).`;
+}
 
 function defaultOutput(_agent: string, stream: 'stdout' | 'stderr', line: string): void {
   (stream === 'stdout' ? process.stdout : process.stderr).write(`${line}\n`);
@@ -256,7 +258,7 @@ export class DockerAgentRuntime implements AgentRuntime {
   }
 
   #buildHint(): string {
-    return this.#options.buildHint ?? DEFAULT_IMAGE_BUILD_HINT;
+    return this.#options.buildHint ?? imageBuildHint(this.image);
   }
 
   async #image(): Promise<ImageDescription> {
