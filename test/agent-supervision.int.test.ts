@@ -65,6 +65,8 @@ describe('agent supervision under the orchestrator', () => {
         CLAW_AGENT_STATE_DIR: join(orchestrator.config.dataDirectory, 'agent-state', spec.agent),
         CLAW_LOG_LEVEL: 'info',
         CLAW_LOG_FORMAT: 'json',
+        // The supervisor judges stalls from these heartbeats (docs/agents.md#supervision).
+        CLAW_AGENT_HEARTBEAT_SECONDS: '10',
         // The agent fits its prompts to the context of the model its requests go to.
         CLAW_AGENT_CONTEXT_TOKENS: String(
           orchestrator.config.models.find((model) => model.id === orchestrator.config.agents[spec.agent]?.modelId)

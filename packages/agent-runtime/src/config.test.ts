@@ -56,4 +56,14 @@ describe('agent process config', () => {
       );
     }
   });
+
+  it('heartbeats every CLAW_AGENT_HEARTBEAT_SECONDS (default 10) and refuses one that is not 1-300', () => {
+    expect(loadAgentProcessConfig(base).heartbeatSeconds).toBe(10);
+    expect(loadAgentProcessConfig({ ...base, CLAW_AGENT_HEARTBEAT_SECONDS: '2' }).heartbeatSeconds).toBe(2);
+    for (const bad of ['0', '0.5', 'often', '301']) {
+      expect(() => loadAgentProcessConfig({ ...base, CLAW_AGENT_HEARTBEAT_SECONDS: bad })).toThrow(
+        /`heartbeatSeconds` \(env CLAW_AGENT_HEARTBEAT_SECONDS\): expected an integer 1-300/,
+      );
+    }
+  });
 });

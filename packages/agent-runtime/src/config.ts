@@ -44,6 +44,11 @@ export interface AgentProcessConfig {
    * embeds all memories again.
    */
   readonly stateDirectory: string | undefined;
+  /**
+   * Seconds between the agent's heartbeats (`agent.last_heartbeat_at`); the orchestrator's supervisor
+   * restarts an agent that misses several in a row (docs/agents.md#supervision). @default 10
+   */
+  readonly heartbeatSeconds: number;
 }
 
 /** Each option with its environment variable; an error names both. */
@@ -62,6 +67,7 @@ export const AGENT_ENVIRONMENT = {
   contextTokens: 'CLAW_AGENT_CONTEXT_TOKENS',
   reconnectWindowSeconds: 'CLAW_AGENT_RECONNECT_SECONDS',
   stateDirectory: 'CLAW_AGENT_STATE_DIR',
+  heartbeatSeconds: 'CLAW_AGENT_HEARTBEAT_SECONDS',
 } as const;
 
 function invalid(option: keyof typeof AGENT_ENVIRONMENT, message: string): never {
@@ -136,6 +142,11 @@ export function loadAgentProcessConfig(
   if (!/^\d+$/.test(windowText) || reconnectWindowSeconds < 1 || reconnectWindowSeconds > 86_400) {
     invalid('reconnectWindowSeconds', `expected an integer 1-86400, got \`${windowText}\``);
   }
+  const heartbeatText = optional(environment, 'heartbeatSeconds') ?? '10';
+  const heartbeatSeconds = Number(heartbeatText);
+  if (!/^\d+$/.test(heartbeatText) || heartbeatSeconds < 1 || heartbeatSeconds > 300) {
+    invalid('heartbeatSeconds', `expected an integer 1-300, got \`${heartbeatText}\``);
+  }
   const stateDirectory = optional(environment, 'stateDirectory');
   return Object.freeze({
     agentName,
@@ -151,5 +162,6 @@ export function loadAgentProcessConfig(
     contextTokens,
     reconnectWindowSeconds,
     stateDirectory: stateDirectory === undefined ? undefined : resolve(cwd, stateDirectory),
+    heartbeatSeconds,
   });
 }

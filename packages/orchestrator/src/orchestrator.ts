@@ -15,6 +15,7 @@ import {
   type AgentSandboxRequest,
   AgentSupervisor,
   DockerAgentRuntime,
+  describeExit,
   openDockerEngine,
   ProcessAgentRuntime,
   type RestartPolicy,
@@ -430,6 +431,7 @@ async function startAgents(
         CLAW_SHARED_WORKSPACE: config.workspaceDirectory,
         CLAW_LOG_LEVEL: config.logLevel,
         CLAW_LOG_FORMAT: 'json',
+        CLAW_AGENT_HEARTBEAT_SECONDS: String(config.agentStall.heartbeatSeconds),
         ...(contextSize === undefined ? {} : { CLAW_AGENT_CONTEXT_TOKENS: String(contextSize) }),
         ...options.agentEnvironment,
       },
@@ -441,12 +443,34 @@ async function startAgents(
     runtime,
     agents: specs,
     ...(options.agentRestart === undefined ? {} : { restart: options.agentRestart }),
+    // A running agent that stops heartbeating, or stays disconnected, is restarted as stalled.
+    liveness: (agent) => {
+      const [row] = database.query(ORCHESTRATOR_IDENTITY, 'agent', { name: agent });
+      if (row === undefined) return undefined;
+      const heartbeatMicros = row.last_heartbeat_at;
+      const heartbeatMs =
+        typeof heartbeatMicros === 'bigint'
+          ? Number(heartbeatMicros / 1000n)
+          : typeof heartbeatMicros === 'number'
+            ? heartbeatMicros / 1000
+            : undefined;
+      return {
+        online: row.online === true,
+        heartbeatAgeMs: heartbeatMs === undefined ? undefined : Date.now() - heartbeatMs,
+      };
+    },
+    stall: {
+      heartbeatTimeoutMs: config.agentStall.heartbeatSeconds * config.agentStall.missedHeartbeats * 1000,
+      offlineTimeoutMs: config.agentStall.offlineSeconds * 1000,
+      startupGraceMs: config.agentStall.startGraceSeconds * 1000,
+      checkIntervalMs: Math.max(250, Math.min(5_000, (config.agentStall.heartbeatSeconds * 1000) / 2)),
+      stopGraceMs: config.drainTimeoutMs,
+    },
     onGiveUp: (report) => {
-      const how =
-        report.lastExit.signal === null ? `exit code ${report.lastExit.code}` : `signal ${report.lastExit.signal}`;
+      const stalled = report.lastReason.startsWith('stalled');
       database.callReducer(ORCHESTRATOR_IDENTITY, 'raise_agent_attention', {
         agent: report.agent,
-        text: `${report.agent} crashed ${report.crashes} times within ${Math.round(report.windowMs / 1000)} s (last: ${how}) and is no longer restarted. Check its log, then restart the orchestrator.`,
+        text: `${report.agent} ${stalled ? 'stalled or crashed' : 'crashed'} ${report.crashes} times within ${Math.round(report.windowMs / 1000)} s (last: ${stalled ? report.lastReason : describeExit(report.lastExit)}) and is no longer restarted. Check its log, then restart the orchestrator.`,
         priority: 8,
         default_action: 'leave the agent stopped',
         expires_in_seconds: 7 * 24 * 3_600,

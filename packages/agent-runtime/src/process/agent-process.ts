@@ -14,6 +14,7 @@ import { AgentMemory, InferenceSummarizer, MemoryCompactor } from '@clawfleet/me
 import type { ClawError, JsonValue, Logger } from '@clawfleet/protocol';
 import type { AgentProcessConfig } from '../config.ts';
 import { AgentLoop } from '../loop/agent-loop.ts';
+import { AgentHeartbeat } from './agent-heartbeat.ts';
 import type { WatchedConnection } from './connection-watchdog.ts';
 import { loopMemoryOf, toolMemoryOf } from './memory-adapters.ts';
 
@@ -51,6 +52,14 @@ export async function startAgentProcess(
   });
   const { bus, inference } = connection;
   const cleanup: (() => Promise<void>)[] = [() => connection.dispose()];
+  // From the first moment connected, through start-up (memory, runner lease) and every cycle after.
+  const heartbeat = new AgentHeartbeat({
+    bus,
+    intervalSeconds: config.heartbeatSeconds,
+    logger: logger.child({ component: 'heartbeat' }),
+  });
+  heartbeat.start();
+  cleanup.push(async () => heartbeat[Symbol.dispose]());
   try {
     const memory = await AgentMemory.openOnBus({
       bus,

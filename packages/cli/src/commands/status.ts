@@ -50,6 +50,7 @@ export function registerStatus(program: Command, runtime: CliRuntime): void {
             'state',
             'instance',
             'restarts',
+            'last restart',
             'online',
             'phase',
             'progress',
@@ -70,6 +71,7 @@ export function registerStatus(program: Command, runtime: CliRuntime): void {
               ? '-'
               : `${agent.supervision.instance}${agent.supervision.adopted ? ' (adopted)' : ''}`,
             agent.supervision?.restarts ?? '-',
+            agent.supervision?.lastRestartReason ?? '-',
             agent.online ? color.green('yes') : color.yellow('no'),
             agent.phase ?? agent.status,
             agent.progress ?? '-',

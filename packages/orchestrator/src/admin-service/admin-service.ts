@@ -197,6 +197,9 @@ export class AdminService {
                   recentCrashes: supervised.recentCrashes,
                   ...(supervised.instance === undefined ? {} : { instance: supervised.instance }),
                   ...(supervised.adopted ? { adopted: true } : {}),
+                  ...(supervised.lastRestartReason === undefined
+                    ? {}
+                    : { lastRestartReason: supervised.lastRestartReason }),
                 },
               }),
         };

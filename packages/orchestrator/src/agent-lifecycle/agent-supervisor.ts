@@ -32,6 +32,44 @@ export const DEFAULT_RESTART_POLICY: Readonly<RestartPolicy> = Object.freeze({
 });
 
 /**
+ * When a running instance counts as stalled: it is up but its heartbeats stopped (a hung or frozen
+ * event loop, a wedged connection). Agents heartbeat from a timer on their event loop while their
+ * model calls run in the orchestrator, so a healthy agent in a long model call keeps heartbeating;
+ * only a loop blocked past these limits, or a process that no longer runs, trips them.
+ */
+export interface StallPolicy {
+  /** A running instance whose last heartbeat is older than this is restarted. @default 60000 */
+  heartbeatTimeoutMs: number;
+  /**
+   * A running instance whose connection is gone (the IPC server drops a peer that misses its pings:
+   * PEER_UNRESPONSIVE) and that has not reconnected for this long is restarted. @default 30000
+   */
+  offlineTimeoutMs: number;
+  /** No stall is judged this long after a launch: start-up (connect, memory, runner lease). @default 60000 */
+  startupGraceMs: number;
+  /** How often the instances are checked. @default 5000 */
+  checkIntervalMs: number;
+  /** SIGTERM, then SIGKILL after this, for a stalled instance. @default 10000 */
+  stopGraceMs: number;
+}
+
+export const DEFAULT_STALL_POLICY: Readonly<StallPolicy> = Object.freeze({
+  heartbeatTimeoutMs: 60_000,
+  offlineTimeoutMs: 30_000,
+  startupGraceMs: 60_000,
+  checkIntervalMs: 5_000,
+  stopGraceMs: 10_000,
+});
+
+/** What the database says about an agent's presence, read at each stall check. */
+export interface AgentLiveness {
+  /** Whether the agent has a connection open now. */
+  online: boolean;
+  /** Milliseconds since its last heartbeat; undefined when it never sent one. */
+  heartbeatAgeMs: number | undefined;
+}
+
+/**
  * starting → running → (crashed →) backing-off → starting ...; given-up and stopped are final, except
  * that a person may `restart` a given-up agent; `paused` (by a person) lasts until `resume`.
  */
@@ -52,12 +90,15 @@ export interface SupervisedAgentStatus {
   /** Crashes within the crash window now. */
   recentCrashes: number;
   lastExit: AgentExit | undefined;
+  /** Why the last restart happened (`crashed (exit code 1)`, `stalled: no heartbeat for 62 s`, ...). */
+  lastRestartReason: string | undefined;
 }
 
 export type SupervisorEvent =
   | { type: 'started'; agent: string; instance: string; adopted: boolean }
   | { type: 'exited'; agent: string; exit: AgentExit; expected: boolean }
-  | { type: 'restart-scheduled'; agent: string; delayMs: number }
+  | { type: 'stalled'; agent: string; instance: string; reason: string }
+  | { type: 'restart-scheduled'; agent: string; delayMs: number; reason: string }
   | { type: 'given-up'; agent: string; crashes: number; lastExit: AgentExit }
   | { type: 'stopped'; agent: string };
 
@@ -74,7 +115,15 @@ export interface AgentSupervisorOptions {
     crashes: number;
     lastExit: AgentExit;
     windowMs: number;
+    /** Why the last instance ended: `crashed (exit code 1)`, `stalled: no heartbeat for 62 s`. */
+    lastReason: string;
   }) => void | Promise<void>;
+  /**
+   * The agents' presence in the database, for stall detection (see `StallPolicy`); without it no
+   * stall is detected and only exits are acted on. Undefined for an agent means: nothing known.
+   */
+  liveness?: (agent: string) => AgentLiveness | undefined;
+  stall?: Partial<StallPolicy>;
   /** Every state change, for logs and tests. */
   onEvent?: (event: SupervisorEvent) => void;
   logger?: Logger;
@@ -94,6 +143,11 @@ interface Supervised {
   timer: NodeJS.Timeout | undefined;
   /** Set while a person's restart or pause stops the instance: its exit is not a crash. */
   held: boolean;
+  /** Since when (supervisor clock) the running instance has been seen offline. */
+  offlineSince: number | undefined;
+  /** Set when the supervisor stops a stalled instance: why, for the restart that follows. */
+  stallReason: string | undefined;
+  lastRestartReason: string | undefined;
 }
 
 /**
@@ -110,6 +164,9 @@ export class AgentSupervisor {
   readonly #onEvent: AgentSupervisorOptions['onEvent'];
   readonly #logger: Logger;
   readonly #now: () => number;
+  readonly #liveness: AgentSupervisorOptions['liveness'];
+  readonly #stall: StallPolicy;
+  #stallCheck: NodeJS.Timeout | undefined;
   #stopping = false;
 
   constructor(options: AgentSupervisorOptions) {
@@ -121,6 +178,17 @@ export class AgentSupervisor {
         throw new ClawError('CONFIG_INVALID', `Expected restart policy \`${key}\` to be a number >= 0, got ${value}`);
       }
     }
+    this.#stall = { ...DEFAULT_STALL_POLICY, ...options.stall };
+    for (const [key, value] of Object.entries(this.#stall)) {
+      const least = key === 'checkIntervalMs' ? 1 : 0;
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < least) {
+        throw new ClawError(
+          'CONFIG_INVALID',
+          `Expected stall policy \`${key}\` to be a number >= ${least}, got ${value}`,
+        );
+      }
+    }
+    this.#liveness = options.liveness;
     for (const spec of options.agents) {
       if (this.#agents.has(spec.agent))
         throw new ClawError('CONFIG_INVALID', `Agent ${spec.agent} is supervised twice`);
@@ -135,6 +203,9 @@ export class AgentSupervisor {
         lastExit: undefined,
         timer: undefined,
         held: false,
+        offlineSince: undefined,
+        stallReason: undefined,
+        lastRestartReason: undefined,
       });
     }
     this.#onGiveUp = options.onGiveUp;
@@ -157,6 +228,10 @@ export class AgentSupervisor {
    * a crash (backoff, then give-up).
    */
   async start(): Promise<void> {
+    if (this.#liveness !== undefined && this.#stallCheck === undefined) {
+      this.#stallCheck = setInterval(() => this.checkStalls(), this.#stall.checkIntervalMs);
+      this.#stallCheck.unref();
+    }
     await Promise.all([...this.#agents.values()].map((supervised) => this.#launch(supervised, { adopt: true })));
   }
 
@@ -170,7 +245,54 @@ export class AgentSupervisor {
       restarts: supervised.restarts,
       recentCrashes: supervised.crashTimes.filter((time) => now - time <= this.#policy.crashWindowMs).length,
       lastExit: supervised.lastExit,
+      lastRestartReason: supervised.lastRestartReason,
     }));
+  }
+
+  /**
+   * Restarts every running instance that stalled (see `StallPolicy`): SIGTERM, then SIGKILL after
+   * `stopGraceMs`, through the runtime's `AgentInstance.stop`, so it works the same for processes and
+   * containers. The exit counts as a crash (backoff, the same crash budget, then an attention
+   * request). Paused agents, agents starting or stopping, and instances within their start-up
+   * grace are never touched. Runs every `checkIntervalMs` once started; tests call it directly.
+   */
+  checkStalls(): void {
+    if (this.#liveness === undefined || this.#stopping) return;
+    const now = this.#now();
+    for (const supervised of this.#agents.values()) {
+      const instance = supervised.instance;
+      if (supervised.state !== 'running' || instance === undefined || supervised.held) continue;
+      if (now - supervised.startedAt < this.#stall.startupGraceMs) continue;
+      let liveness: AgentLiveness | undefined;
+      try {
+        liveness = this.#liveness(supervised.spec.agent);
+      } catch (error) {
+        this.#logger.warn({ err: error, agent: supervised.spec.agent }, 'could not read the agent liveness');
+        continue;
+      }
+      if (liveness === undefined) continue;
+      if (liveness.online) supervised.offlineSince = undefined;
+      else supervised.offlineSince ??= now;
+      const offlineMs = supervised.offlineSince === undefined ? 0 : now - supervised.offlineSince;
+      const reason =
+        liveness.heartbeatAgeMs === undefined || liveness.heartbeatAgeMs > this.#stall.heartbeatTimeoutMs
+          ? `stalled: no heartbeat for ${liveness.heartbeatAgeMs === undefined ? 'its whole run' : `${Math.round(liveness.heartbeatAgeMs / 1000)} s`}`
+          : offlineMs >= this.#stall.offlineTimeoutMs
+            ? `stalled: disconnected for ${Math.round(offlineMs / 1000)} s and not reconnected`
+            : undefined;
+      if (reason === undefined) continue;
+      const agent = supervised.spec.agent;
+      supervised.stallReason = reason;
+      supervised.state = 'stopping';
+      this.#logger.warn(
+        { agent, instance: instance.id, reason, graceMs: this.#stall.stopGraceMs },
+        'agent stalled; stopping it to restart it',
+      );
+      this.#emit({ type: 'stalled', agent, instance: instance.id, reason });
+      instance.stop({ graceMs: this.#stall.stopGraceMs }).catch((error: unknown) => {
+        this.#logger.error({ err: error, agent, instance: instance.id }, 'could not stop the stalled agent');
+      });
+    }
   }
 
   /** The running instance of an agent, if one runs (tests send it signals). */
@@ -184,6 +306,8 @@ export class AgentSupervisor {
    */
   async stop(options: { graceMs: number }): Promise<void> {
     this.#stopping = true;
+    clearInterval(this.#stallCheck);
+    this.#stallCheck = undefined;
     await Promise.all(
       [...this.#agents.values()].map(async (supervised) => {
         if (supervised.timer !== undefined) clearTimeout(supervised.timer);
@@ -254,7 +378,10 @@ export class AgentSupervisor {
     } else {
       supervised.consecutiveCrashes = 0;
       supervised.crashTimes = [];
-      if (action === 'restart') supervised.restarts += 1;
+      if (action === 'restart') {
+        supervised.restarts += 1;
+        supervised.lastRestartReason = 'restarted by a person';
+      }
       await this.#launch(supervised);
     }
     return this.status().find((status) => status.agent === agent)!;
@@ -269,7 +396,7 @@ export class AgentSupervisor {
       instance = await this.#runtime.launch(supervised.spec, { adopt: options.adopt === true });
     } catch (error) {
       this.#logger.error({ err: error, agent }, 'agent could not be launched');
-      this.#crashed(supervised, { code: null, signal: null });
+      this.#crashed(supervised, { code: null, signal: null }, 'could not be launched');
       return;
     }
     if (this.#stopping) {
@@ -279,21 +406,27 @@ export class AgentSupervisor {
     supervised.instance = instance;
     supervised.state = 'running';
     supervised.startedAt = this.#now();
+    supervised.offlineSince = undefined;
+    supervised.stallReason = undefined;
     if (instance.adopted) this.#logger.info({ agent, instance: instance.id }, 'adopted the running agent');
     this.#emit({ type: 'started', agent, instance: instance.id, adopted: instance.adopted });
     void instance.exited.then((exit) => {
       supervised.instance = undefined;
       supervised.lastExit = exit;
       const expected = this.#stopping || supervised.held;
+      const stallReason = supervised.stallReason;
+      supervised.stallReason = undefined;
       this.#emit({ type: 'exited', agent, exit, expected });
       if (expected) return;
-      this.#logger.warn({ agent, instance: instance.id, ...exit }, 'agent exited unexpectedly');
+      if (stallReason === undefined)
+        this.#logger.warn({ agent, instance: instance.id, ...exit }, 'agent exited unexpectedly');
+      else this.#logger.warn({ agent, instance: instance.id, ...exit, reason: stallReason }, 'stalled agent stopped');
       if (this.#now() - supervised.startedAt >= this.#policy.stableAfterMs) supervised.consecutiveCrashes = 0;
-      this.#crashed(supervised, exit);
+      this.#crashed(supervised, exit, stallReason ?? `crashed (${describeExit(exit)})`);
     });
   }
 
-  #crashed(supervised: Supervised, exit: AgentExit): void {
+  #crashed(supervised: Supervised, exit: AgentExit, reason: string): void {
     const agent = supervised.spec.agent;
     const now = this.#now();
     supervised.lastExit = exit;
@@ -307,6 +440,7 @@ export class AgentSupervisor {
         crashes: supervised.crashTimes.length,
         lastExit: exit,
         windowMs: this.#policy.crashWindowMs,
+        lastReason: reason,
       };
       this.#logger.error(
         { ...report, fatal },
@@ -325,10 +459,11 @@ export class AgentSupervisor {
       this.#policy.initialDelayMs * this.#policy.multiplier ** (supervised.consecutiveCrashes - 1),
     );
     supervised.state = 'backing-off';
-    this.#emit({ type: 'restart-scheduled', agent, delayMs });
+    this.#emit({ type: 'restart-scheduled', agent, delayMs, reason });
     supervised.timer = setTimeout(() => {
       supervised.timer = undefined;
       supervised.restarts += 1;
+      supervised.lastRestartReason = reason;
       void this.#launch(supervised);
     }, delayMs);
   }
@@ -340,4 +475,10 @@ export class AgentSupervisor {
       this.#logger.warn({ err: error }, 'supervisor event listener threw');
     }
   }
+}
+
+/** `exit code 1`, `signal SIGKILL`, or `no exit status` (a launch that failed). */
+export function describeExit(exit: AgentExit): string {
+  if (exit.signal !== null) return `signal ${exit.signal}`;
+  return exit.code === null ? 'no exit status' : `exit code ${exit.code}`;
 }

@@ -55,6 +55,33 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ CLAW_AGENT_MEMORY_MB: '1' }, directory)).toThrow(/CLAW_AGENT_MEMORY_MB/);
   });
 
+  it('detects stalls after 6 missed 10 s heartbeats or 30 s offline, past a 60 s start-up grace; each can be set', () => {
+    expect(loadConfig({}, directory).agentStall).toEqual({
+      heartbeatSeconds: 10,
+      missedHeartbeats: 6,
+      offlineSeconds: 30,
+      startGraceSeconds: 60,
+    });
+    writeFileSync(
+      join(directory, 'clawfleet.config.json'),
+      JSON.stringify({ agentHeartbeatSeconds: 5, agentStallHeartbeats: 4 }),
+    );
+    expect(
+      loadConfig(
+        { CLAW_AGENT_OFFLINE_SECONDS: '45', CLAW_AGENT_START_GRACE_SECONDS: '0', CLAW_AGENT_STALL_HEARTBEATS: '8' },
+        directory,
+      ).agentStall,
+    ).toEqual({ heartbeatSeconds: 5, missedHeartbeats: 8, offlineSeconds: 45, startGraceSeconds: 0 });
+    // One missed heartbeat is a scheduling hiccup, not a stall.
+    expect(() => loadConfig({ CLAW_AGENT_STALL_HEARTBEATS: '1' }, directory)).toThrow(
+      /`agentStallHeartbeats` \(set by env CLAW_AGENT_STALL_HEARTBEATS.*2-1000, got `1`/
+    );
+    expect(() => loadConfig({ CLAW_AGENT_HEARTBEAT_SECONDS: '0.5' }, directory)).toThrow(
+      /CLAW_AGENT_HEARTBEAT_SECONDS/,
+    );
+    expect(() => loadConfig({ CLAW_AGENT_OFFLINE_SECONDS: 'soon' }, directory)).toThrow(/CLAW_AGENT_OFFLINE_SECONDS/);
+  });
+
   it('lets environment variables override the config file', () => {
     writeFileSync(join(directory, 'clawfleet.config.json'), JSON.stringify({ threads: 3, logLevel: 'debug' }));
     const config = loadConfig({ CLAW_THREADS: '7', CLAW_MODEL_PATH: 'models/m.gguf', CLAW_GPU: 'false' }, directory);

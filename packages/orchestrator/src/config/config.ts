@@ -44,6 +44,31 @@ export const DEFAULT_AGENT_MEMORY_MB = 512;
 export const DEFAULT_AGENT_PIDS = 256;
 
 /**
+ * Stall detection (docs/agents.md#supervision). An agent heartbeats every 10 s from a timer on its
+ * event loop; its model calls run in the orchestrator, so a long generation does not stop it. Six
+ * missed heartbeats (60 s), or 30 s disconnected after the IPC server dropped it (itself after 15 s
+ * of missed pings), take a loop blocked for most of a minute: no healthy agent does that.
+ */
+export const DEFAULT_AGENT_STALL: Readonly<AgentStallConfig> = Object.freeze({
+  heartbeatSeconds: 10,
+  missedHeartbeats: 6,
+  offlineSeconds: 30,
+  startGraceSeconds: 60,
+});
+
+/** When the supervisor restarts an agent that is up but stalled. */
+export interface AgentStallConfig {
+  /** Seconds between an agent's heartbeats (passed to it as CLAW_AGENT_HEARTBEAT_SECONDS). @default 10 */
+  readonly heartbeatSeconds: number;
+  /** Heartbeats missed in a row before a restart. @default 6 */
+  readonly missedHeartbeats: number;
+  /** Seconds disconnected (dropped as unresponsive, not reconnected) before a restart. @default 30 */
+  readonly offlineSeconds: number;
+  /** Seconds after a launch during which no stall is judged. @default 60 */
+  readonly startGraceSeconds: number;
+}
+
+/**
  * Names one orchestrator's containers on a shared engine: the data directory's name and a hash of
  * its path, so two checkouts never adopt each other's agents and one keeps its name across restarts.
  */
@@ -148,6 +173,14 @@ const fileSchema = z.strictObject({
   agentMemoryMb: integerInRange('agentMemoryMb', 16, 1_048_576).optional(),
   /** Process/thread limit of each agent container, unless its agent.json sets one. */
   agentPids: integerInRange('agentPids', 8, 1_000_000).optional(),
+  /** Seconds between an agent's heartbeats (`agent.last_heartbeat_at`). */
+  agentHeartbeatSeconds: integerInRange('agentHeartbeatSeconds', 1, 300).optional(),
+  /** Heartbeats an agent may miss before the supervisor restarts it as stalled. */
+  agentStallHeartbeats: integerInRange('agentStallHeartbeats', 2, 1000).optional(),
+  /** Seconds an agent's connection may stay gone (dropped as unresponsive) before it is restarted as stalled. */
+  agentOfflineSeconds: integerInRange('agentOfflineSeconds', 1, 3_600).optional(),
+  /** Seconds after an agent's launch during which no stall is judged (its start-up). */
+  agentStartGraceSeconds: integerInRange('agentStartGraceSeconds', 0, 3_600).optional(),
   /** `uid:gid` agent containers run as; never root. */
   agentUser: z
     .string()
@@ -231,6 +264,8 @@ export interface OrchestratorConfig {
   /** How agents run: `process` (children of the orchestrator) or `docker` (containers). */
   readonly runtime: 'process' | 'docker';
   readonly docker: Readonly<DockerRuntimeConfig>;
+  /** When a running agent counts as stalled and is restarted (both runtimes). */
+  readonly agentStall: AgentStallConfig;
   /** The script each agent process runs. */
   readonly agentEntry: string;
   /** PATH given to agent processes (their only inherited variable; commands are looked up on it). */
@@ -302,6 +337,10 @@ const ENVIRONMENT: EnvironmentOption[] = [
   { variable: 'CLAW_AGENT_IMAGE', option: 'agentImage', parse: text },
   { variable: 'CLAW_AGENT_MEMORY_MB', option: 'agentMemoryMb', parse: integer },
   { variable: 'CLAW_AGENT_PIDS', option: 'agentPids', parse: integer },
+  { variable: 'CLAW_AGENT_HEARTBEAT_SECONDS', option: 'agentHeartbeatSeconds', parse: integer },
+  { variable: 'CLAW_AGENT_STALL_HEARTBEATS', option: 'agentStallHeartbeats', parse: integer },
+  { variable: 'CLAW_AGENT_OFFLINE_SECONDS', option: 'agentOfflineSeconds', parse: integer },
+  { variable: 'CLAW_AGENT_START_GRACE_SECONDS', option: 'agentStartGraceSeconds', parse: integer },
   { variable: 'CLAW_AGENT_USER', option: 'agentUser', parse: text },
   { variable: 'CLAW_STACK', option: 'stack', parse: text },
   { variable: 'DOCKER_HOST', option: 'dockerHost', parse: text },
@@ -421,6 +460,12 @@ export function loadConfig(
       user: options.agentUser,
       stack: options.stack ?? defaultStack(dataDirectory),
       host: options.dockerHost ?? 'unix:///var/run/docker.sock',
+    }),
+    agentStall: Object.freeze({
+      heartbeatSeconds: options.agentHeartbeatSeconds ?? DEFAULT_AGENT_STALL.heartbeatSeconds,
+      missedHeartbeats: options.agentStallHeartbeats ?? DEFAULT_AGENT_STALL.missedHeartbeats,
+      offlineSeconds: options.agentOfflineSeconds ?? DEFAULT_AGENT_STALL.offlineSeconds,
+      startGraceSeconds: options.agentStartGraceSeconds ?? DEFAULT_AGENT_STALL.startGraceSeconds,
     }),
     agentEntry: DEFAULT_AGENT_ENTRY,
     agentSearchPath: environment.PATH ?? '/usr/local/bin:/usr/bin:/bin',

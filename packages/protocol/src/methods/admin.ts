@@ -44,6 +44,8 @@ export const adminAgentSupervisionSchema = z.object({
   instance: z.string().optional(),
   /** Set when the running container was left by an earlier orchestrator and taken over. */
   adopted: z.boolean().optional(),
+  /** Why the last restart happened: `crashed (exit code 1)`, `stalled: no heartbeat for 62 s`, `restarted by a person`. */
+  lastRestartReason: z.string().max(200).optional(),
 });
 export type AdminAgentSupervision = z.infer<typeof adminAgentSupervisionSchema>;
 
