@@ -38,6 +38,8 @@ beforeAll(async () => {
       CLAW_THREADS: '1',
       CLAW_GPU: 'cpu',
       CLAW_DRAIN_TIMEOUT_MS: '500',
+      // The fake agents never heartbeat: no stall is judged of them during the test.
+      CLAW_AGENT_START_GRACE_SECONDS: '3600',
       CLAW_HTTP_PORT: '0',
     },
     scratch,
