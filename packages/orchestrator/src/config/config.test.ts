@@ -74,7 +74,7 @@ describe('loadConfig', () => {
     ).toEqual({ heartbeatSeconds: 5, missedHeartbeats: 8, offlineSeconds: 45, startGraceSeconds: 0 });
     // One missed heartbeat is a scheduling hiccup, not a stall.
     expect(() => loadConfig({ CLAW_AGENT_STALL_HEARTBEATS: '1' }, directory)).toThrow(
-      /`agentStallHeartbeats` \(set by env CLAW_AGENT_STALL_HEARTBEATS.*2-1000, got `1`/
+      /`agentStallHeartbeats` \(set by env CLAW_AGENT_STALL_HEARTBEATS.*2-1000, got `1`/,
     );
     expect(() => loadConfig({ CLAW_AGENT_HEARTBEAT_SECONDS: '0.5' }, directory)).toThrow(
       /CLAW_AGENT_HEARTBEAT_SECONDS/,
