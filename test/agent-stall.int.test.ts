@@ -25,10 +25,22 @@ const agentLines: string[] = [];
 
 const rows = (table: BusTableName) => admin.rows(table) as unknown as BusRow[];
 
-function script(request: GenerateRequest): string | undefined {
+/** Set while a `[stall-hold]` triage call is held; calling it answers the call. */
+let releaseHeld: (() => void) | undefined;
+
+function script(request: GenerateRequest): string | undefined | Promise<string> {
   const properties = (request.jsonSchema as { properties?: Record<string, unknown> } | undefined)?.properties;
-  if (properties === undefined || !('decision' in properties) || !request.prompt.includes('[stall-probe]'))
-    return undefined;
+  if (properties === undefined || !('decision' in properties)) return undefined;
+  if (request.prompt.includes('[stall-hold]')) {
+    return new Promise<string>((resolve) => {
+      releaseHeld = () => resolve(ignoring(properties));
+    });
+  }
+  if (!request.prompt.includes('[stall-probe]')) return undefined;
+  return ignoring(properties);
+}
+
+function ignoring(properties: Record<string, unknown>): string {
   return JSON.stringify({
     decision: 'ignore',
     priority: '5',
@@ -134,6 +146,32 @@ describe('a stalled agent', () => {
       return row !== undefined && Number(row.last_heartbeat_at) > Number(row.registered_at);
     });
     expect(devClaw()).toMatchObject({ online: true, status: 'running' });
+  });
+
+  it('keeps heartbeating through a model call longer than the stall timeout, and is not restarted', async () => {
+    const heartbeatAt = () => Number(rows('agent').find((row) => row.name === 'DevClaw')?.last_heartbeat_at);
+    const before = new Set(rows('stimulus').map((row) => row.id));
+    await admin.callReducer('create_stimulus', {
+      source: 'test',
+      kind: 'message',
+      text: '[stall-hold] a long model call',
+      priority: 7,
+      target_agent: 'DevClaw',
+    });
+    const stimulusId = rows('stimulus').find((row) => !before.has(row.id))?.id;
+    await until('the triage call to be held', () => releaseHeld !== undefined);
+    const heldSince = Date.now() * 1000;
+    // Heartbeats keep arriving while the call is held, until it has lasted twice the stall timeout (3 s).
+    await until('a heartbeat 6 s into the held call', () => heartbeatAt() > heldSince + 6_000_000);
+    expect(orchestrator.agents?.status().find((status) => status.agent === 'DevClaw')).toMatchObject({
+      state: 'running',
+      restarts: 0,
+    });
+    releaseHeld?.();
+    const cycle = await until('the held cycle to end', () =>
+      rows('cycle').find((row) => row.trigger_key === `stimulus:${stimulusId}` && row.phase === 'done'),
+    );
+    expect(cycle).toMatchObject({ decision: 'ignore' });
   });
 
   it('is restarted when its event loop is frozen (SIGSTOP), and the new instance answers a stimulus', async () => {
