@@ -50,6 +50,8 @@ function claw(args: string[], environment: Record<string, string> = {}): Promise
       CLAW_THREADS: '1',
       CLAW_START_AGENTS: 'true',
       CLAW_AGENT_IMAGE: image,
+      // The stand-in agents never heartbeat: no stall restart may change the instances this test follows.
+      CLAW_AGENT_START_GRACE_SECONDS: '3600',
       ...environment,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
