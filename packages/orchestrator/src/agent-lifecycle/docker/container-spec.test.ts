@@ -13,6 +13,7 @@ const input = (overrides: Partial<ContainerSpecInput> = {}): ContainerSpecInput 
       CLAW_SOCKET: '/home/me/.data/run/orchestrator.sock',
       CLAW_AGENT_WORKSPACE: '/home/me/.data/workspace/agents/DevClaw',
       CLAW_SHARED_WORKSPACE: '/home/me/.data/workspace',
+      CLAW_AGENT_STATE_DIR: '/home/me/.data/agent-state/DevClaw',
     },
   },
   image: {
@@ -41,6 +42,7 @@ describe('containerSpec', () => {
     const spec = containerSpec(input());
     expect(spec.create.Env).toEqual([
       'CLAW_AGENT_NAME=DevClaw',
+      'CLAW_AGENT_STATE_DIR=/var/lib/clawfleet-agent',
       'CLAW_AGENT_WORKSPACE=/workspace/shared/agents/DevClaw',
       'CLAW_SHARED_WORKSPACE=/workspace/shared',
       'CLAW_SOCKET=/run/clawfleet/socket/orchestrator.sock',
@@ -58,6 +60,7 @@ describe('containerSpec', () => {
         Target: '/workspace/shared/agents/DevClaw',
         ReadOnly: false,
       },
+      { Type: 'volume', Source: 'clawfleet-home-DevClaw-state', Target: '/var/lib/clawfleet-agent', ReadOnly: false },
       { Type: 'bind', Source: '/home/me/.data/run', Target: '/run/clawfleet/socket', ReadOnly: true },
     ]);
   });

@@ -18,6 +18,13 @@ export function containerWorkspace(agent: string): string {
   return `${CONTAINER_SHARED_WORKSPACE}/agents/${agent}`;
 }
 
+/**
+ * Where an agent's own state volume appears (CLAW_AGENT_STATE_DIR: its embedding cache), read-write
+ * and outside the shared workspace, so no other agent's container ever mounts it or its file tools
+ * read it.
+ */
+export const CONTAINER_STATE_DIRECTORY = '/var/lib/clawfleet-agent';
+
 /** Labels every agent container (and volume) of a stack carries; adoption finds containers by them. */
 export const LABELS = {
   stack: 'dev.clawfleet.stack',
@@ -60,6 +67,8 @@ export interface ContainerSpecInput {
 export interface ContainerSpec {
   name: string;
   ownVolume: string;
+  /** The agent's state volume, mounted at CONTAINER_STATE_DIRECTORY in its container only. */
+  stateVolume: string;
   sharedVolume: string;
   /** The other agents' workspace volumes (agent → volume), mounted read-only. */
   peerVolumes: Record<string, string>;
@@ -86,6 +95,10 @@ export function containerName(stack: string, agent: string): string {
 
 export function workspaceVolumeName(stack: string, agent: string): string {
   return `clawfleet-${stack}-${agent}-workspace`;
+}
+
+export function stateVolumeName(stack: string, agent: string): string {
+  return `clawfleet-${stack}-${agent}-state`;
 }
 
 export function sharedVolumeName(stack: string): string {
@@ -116,7 +129,7 @@ export function parseContainerUser(user: string): { uid: number; gid: number } {
 /**
  * Everything one agent container is created from. The environment is exactly the launch spec's
  * names: values that name host paths are translated to where those paths appear in the container
- * (CLAW_SOCKET, CLAW_AGENT_WORKSPACE, CLAW_SHARED_WORKSPACE; PATH becomes the image's search path,
+ * (CLAW_SOCKET, CLAW_AGENT_WORKSPACE, CLAW_SHARED_WORKSPACE, CLAW_AGENT_STATE_DIR; PATH becomes the image's search path,
  * since host folders mean nothing there), and what the engine or the image would add (HOSTNAME,
  * HOME, the image's ENV) is unset by `env -u` before the agent starts.
  */
@@ -151,6 +164,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerSpec {
       environment[name] = `${CONTAINER_SOCKET_DIRECTORY}/${basename(value)}`;
     } else if (name === 'CLAW_AGENT_WORKSPACE') environment[name] = containerWorkspace(launch.agent);
     else if (name === 'CLAW_SHARED_WORKSPACE') environment[name] = CONTAINER_SHARED_WORKSPACE;
+    else if (name === 'CLAW_AGENT_STATE_DIR') environment[name] = CONTAINER_STATE_DIRECTORY;
     else if (name === 'PATH') environment[name] = imageEnvironment.get('PATH') || DEFAULT_SEARCH_PATH;
     else environment[name] = value;
   }
@@ -163,6 +177,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerSpec {
   const pids = sandbox.pids ?? defaults.pids;
   const name = containerName(stack, launch.agent);
   const ownVolume = workspaceVolumeName(stack, launch.agent);
+  const stateVolume = stateVolumeName(stack, launch.agent);
   const sharedVolume = sharedVolumeName(stack);
   const peers = [...new Set(input.peers ?? [])]
     .filter((peer) => peer !== launch.agent && AGENT_PATTERN.test(peer))
@@ -172,6 +187,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerSpec {
   const mounts: Docker.MountSettings[] = [
     { Type: 'volume', Source: sharedVolume, Target: CONTAINER_SHARED_WORKSPACE, ReadOnly: false },
     { Type: 'volume', Source: ownVolume, Target: containerWorkspace(launch.agent), ReadOnly: false },
+    { Type: 'volume', Source: stateVolume, Target: CONTAINER_STATE_DIRECTORY, ReadOnly: false },
     ...peers.map(
       (peer): Docker.MountSettings => ({
         Type: 'volume',
@@ -219,6 +235,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerSpec {
   return {
     name,
     ownVolume,
+    stateVolume,
     sharedVolume,
     peerVolumes,
     socketDirectory,

@@ -75,7 +75,7 @@ suite('DockerAgentRuntime on a real engine', () => {
   });
 
   describe('each agent container', () => {
-    it('is sandboxed: read-only root, writable /tmp and workspace, no network, not root, all capabilities dropped', async () => {
+    it('is sandboxed: read-only root, writable /tmp, workspace and own state, no network, not root, all capabilities dropped', async () => {
       const stack = stackName();
       const runtime = new DockerAgentRuntime({
         docker,
@@ -88,7 +88,10 @@ suite('DockerAgentRuntime on a real engine', () => {
       });
       const instance = await runtime.launch({
         agent: 'Boxed',
-        environment: environment('run', { CLAW_AGENT_WORKSPACE: '/host/path/agents/Boxed' }),
+        environment: environment('run', {
+          CLAW_AGENT_WORKSPACE: '/host/path/agents/Boxed',
+          CLAW_AGENT_STATE_DIR: '/host/path/agent-state/Boxed',
+        }),
       });
       try {
         const [listed] = await containersOf(stack, 'Boxed');
@@ -100,6 +103,7 @@ suite('DockerAgentRuntime on a real engine', () => {
           console.log(JSON.stringify({
             uid: process.getuid(),
             root: tryWrite('/probe'), tmp: tryWrite('/tmp/probe'), workspace: tryWrite(process.env.CLAW_AGENT_WORKSPACE + '/probe'),
+            state: tryWrite(process.env.CLAW_AGENT_STATE_DIR + '/probe'),
             peerVisible: fs.existsSync('/workspace/shared/agents/Peer'), peerWritable: tryWrite('/workspace/shared/agents/Peer/probe'),
             interfaces: Object.keys(os.networkInterfaces()).sort(),
             capabilities: /CapEff:\\s*(\\S+)/.exec(status)[1], noNewPrivileges: /NoNewPrivs:\\s*(\\d)/.exec(status)[1],
@@ -122,6 +126,7 @@ suite('DockerAgentRuntime on a real engine', () => {
           root: false,
           tmp: true,
           workspace: true,
+          state: true,
           peerVisible: true,
           peerWritable: false,
           interfaces: ['lo'],
@@ -136,6 +141,7 @@ suite('DockerAgentRuntime on a real engine', () => {
         expect(inspected.Config.Labels[LABELS.agent]).toBe('Boxed');
         expect(inspected.Mounts.map((mount) => mount.Name ?? mount.Source).sort()).toEqual(
           [
+            `clawfleet-${stack}-Boxed-state`,
             `clawfleet-${stack}-Boxed-workspace`,
             `clawfleet-${stack}-Peer-workspace`,
             `clawfleet-${stack}-shared`,

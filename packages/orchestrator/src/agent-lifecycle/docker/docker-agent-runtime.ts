@@ -106,7 +106,7 @@ export function exitFromStatus(statusCode: number, oomKilled: boolean): AgentExi
 
 /**
  * Agents as Docker containers (dockerode), each hardened: read-only root file system, a tmpfs
- * /tmp, its own workspace volume and the stack's shared one, the orchestrator's socket folder
+ * /tmp, its own workspace and state volumes and the stack's shared one, the orchestrator's socket folder
  * mounted read-only, all capabilities dropped, no-new-privileges, memory and pids limits, no
  * network unless its definition asks for it, a non-root user, and docker-init so SIGTERM reaches
  * the agent. Output is followed through the engine's logs; the exit code comes from `wait`.
@@ -194,6 +194,7 @@ export class DockerAgentRuntime implements AgentRuntime {
     // would create a missing one owned by root (and unlabelled, so removeStack would miss it).
     await Promise.all([
       this.#volume(container.ownVolume, image, spec.agent),
+      this.#volume(container.stateVolume, image, spec.agent),
       this.#volume(container.sharedVolume, image),
       ...Object.entries(container.peerVolumes).map(([peer, volume]) => this.#volume(volume, image, peer)),
     ]);
@@ -227,7 +228,7 @@ export class DockerAgentRuntime implements AgentRuntime {
 
   /**
    * Removes every container of this stack (running or not) and, with `volumes`, its workspace
-   * volumes. For tests and for a person who wants a stack gone; `claw down` keeps the volumes
+   * and state volumes. For tests and for a person who wants a stack gone; `claw down` keeps the volumes
    * (the agents' workspaces are data).
    */
   static async removeStack(docker: Docker, stack: string, options: { volumes: boolean }): Promise<void> {
@@ -336,7 +337,7 @@ export class DockerAgentRuntime implements AgentRuntime {
   }
 
   /**
-   * Creates a workspace volume once, labelled with the stack, and hands it to the agents' user: a
+   * Creates a workspace or state volume once, labelled with the stack, and hands it to the agents' user: a
    * new volume's root belongs to root, and an agent never is.
    */
   #volume(name: string, image: ImageDescription, agent?: string): Promise<void> {
