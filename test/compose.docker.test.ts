@@ -346,6 +346,15 @@ describe.skipIf(skipReason !== undefined)(
         '{ echo x > /workspace/shared/agents/DevClaw/notes.txt; echo x > /workspace/shared/top.txt; } 2>&1; true',
       ]);
       expect(intrusion.match(/Read-only file system/g)?.length).toBe(2);
+
+      // Each agent's state (its embedding cache) is a volume of its own, which no other agent sees.
+      await compose(['exec', '-T', 'devclaw', 'sh', '-c', 'echo vectors > "$CLAW_AGENT_STATE_DIR/probe"']);
+      expect((await compose(['exec', '-T', 'devclaw', 'sh', '-c', 'cat "$CLAW_AGENT_STATE_DIR/probe"'])).trim()).toBe(
+        'vectors',
+      );
+      expect(
+        (await compose(['exec', '-T', 'uxclaw', 'sh', '-c', 'ls -A "$CLAW_AGENT_STATE_DIR"; echo end'])).trim(),
+      ).toBe('end');
     }, 120_000);
 
     it('restarts an agent container whose process was killed, and the agent answers again', async () => {
