@@ -9,13 +9,13 @@
  * - rss: agent process RSS at rest and after 1,000 cycles;
  * - restart: memory ready after a restart with the embedding cache, against embedding everything again.
  */
-import { loadavg } from 'node:os';
 import { loopCycleSection } from './agents/loop-cycle.ts';
 import { loopRssSection } from './agents/loop-rss.ts';
 import { loopWakeSection } from './agents/loop-wake.ts';
 import { memoryRestartSection } from './agents/memory-restart.ts';
 import { retrievalSection } from './agents/retrieval.ts';
 import type { AgentBenchSection } from './agents/section.ts';
+import { loadAverage, sectionOptions } from './support/run-options.ts';
 import { machineDescription } from './support/statistics.ts';
 
 const SECTIONS: AgentBenchSection[] = [
@@ -27,29 +27,14 @@ const SECTIONS: AgentBenchSection[] = [
 ];
 
 export async function run(args: string[]): Promise<void> {
-  const quick = args.includes('--quick');
-  const onlyIndex = args.indexOf('--only');
-  const only = onlyIndex >= 0 ? (args[onlyIndex + 1] ?? '').split(',') : undefined;
-  const unknown = only?.filter((name) => !SECTIONS.some((section) => section.name === name)) ?? [];
-  if (unknown.length > 0) {
-    console.error(`Unknown section ${unknown.join(', ')}; sections: ${SECTIONS.map((s) => s.name).join(', ')}`);
-    process.exit(2);
-  }
+  const { quick, selected } = sectionOptions(args, SECTIONS);
   console.log(`# agents benchmark${quick ? ' (--quick)' : ''}`);
   console.log(`machine: ${await machineDescription()}`);
-  console.log(
-    `load average at start: ${loadavg()
-      .map((value) => value.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`load average at start: ${loadAverage()}`);
   for (const section of SECTIONS) {
-    if (only !== undefined && !only.includes(section.name)) continue;
+    if (!selected(section.name)) continue;
     console.log(`\n## ${section.name}: ${section.title}`);
     for (const line of await section.run({ quick, args })) console.log(line);
   }
-  console.log(
-    `\nload average at end: ${loadavg()
-      .map((value) => value.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`\nload average at end: ${loadAverage()}`);
 }

@@ -9,36 +9,23 @@
  *   generated benchmark-shape model; the orchestrator the runner starts stays idle).
  * A section is one file exporting an `ObserveBenchSection`; add it to SECTIONS.
  */
-import { loadavg } from 'node:os';
 import { metricsScrapeSection } from './observe/metrics-scrape.ts';
 import { type RunningOrchestrator, startOrchestratorProcess } from './observe/orchestrator-process.ts';
 import { recordingCostSection } from './observe/recording-cost.ts';
 import type { ObserveBenchSection } from './observe/section.ts';
 import { sseFanoutSection } from './observe/sse-fanout.ts';
+import { loadAverage, sectionOptions } from './support/run-options.ts';
 import { machineDescription } from './support/statistics.ts';
 
 const SECTIONS: ObserveBenchSection[] = [sseFanoutSection, metricsScrapeSection, recordingCostSection];
 
-function load(): string {
-  return loadavg()
-    .map((value) => value.toFixed(2))
-    .join(' ');
-}
-
 export async function run(args: string[]): Promise<void> {
-  const quick = args.includes('--quick');
-  const onlyIndex = args.indexOf('--only');
-  const only = onlyIndex >= 0 ? (args[onlyIndex + 1] ?? '').split(',') : undefined;
-  const unknown = only?.filter((name) => !SECTIONS.some((section) => section.name === name)) ?? [];
-  if (unknown.length > 0) {
-    console.error(`Unknown section ${unknown.join(', ')}; sections: ${SECTIONS.map((s) => s.name).join(', ')}`);
-    process.exit(2);
-  }
+  const { quick, selected } = sectionOptions(args, SECTIONS);
   console.log(`# observe benchmark${quick ? ' (--quick)' : ''}`);
   console.log(`machine: ${await machineDescription()}`);
-  console.log(`load average at start: ${load()}`);
+  console.log(`load average at start: ${loadAverage()}`);
   for (const section of SECTIONS) {
-    if (only !== undefined && !only.includes(section.name)) continue;
+    if (!selected(section.name)) continue;
     console.log(`\n## ${section.name}: ${section.title}`);
     // A fresh orchestrator per section, so one section's rows and series do not weigh on the next.
     let orchestrator: RunningOrchestrator | undefined;
@@ -49,5 +36,5 @@ export async function run(args: string[]): Promise<void> {
       await orchestrator?.stop();
     }
   }
-  console.log(`\nload average at end: ${load()}`);
+  console.log(`\nload average at end: ${loadAverage()}`);
 }

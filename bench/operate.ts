@@ -20,7 +20,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,6 +28,7 @@ import { promisify } from 'node:util';
 import { type BusClient, EmbeddedBusClient } from '@clawfleet/bus-client';
 import { writeTinyModel } from '@clawfleet/tiny-model';
 import { buildRuntime } from '../scripts/build.ts';
+import { loadAverage } from './support/run-options.ts';
 import { format, machineDescription, percentile, table } from './support/statistics.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -359,11 +360,7 @@ export async function run(args: string[]): Promise<void> {
   const rounds = quick ? 8 : 30;
   console.log(`# operate benchmark${quick ? ' (--quick)' : ''}`);
   console.log(`machine: ${await machineDescription()}`);
-  console.log(
-    `load average at start: ${loadavg()
-      .map((value) => value.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`load average at start: ${loadAverage()}`);
 
   const directory = mkdtempSync(join(tmpdir(), 'claw-bench-operate-'));
   // The build under test goes next to dist/runtime (same depth below the root), never over a developer's.
@@ -510,9 +507,5 @@ export async function run(args: string[]): Promise<void> {
     rmSync(scratch.runtime, { recursive: true, force: true });
     rmSync(directory, { recursive: true, force: true });
   }
-  console.log(
-    `\nload average at end: ${loadavg()
-      .map((value) => value.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`\nload average at end: ${loadAverage()}`);
 }

@@ -14,6 +14,7 @@ import { hashModelFile, type ModelSpec, WorkerBackend } from '@clawfleet/orchest
 import { silentLogger } from '@clawfleet/protocol';
 import { ensureTinyModel } from '@clawfleet/tiny-model';
 import { MODEL_SHAPE, measureRecordingCost, recordingCostLines } from './observe/recording-cost.ts';
+import { loadAverage } from './support/run-options.ts';
 import { format, machineDescription, percentile, table } from './support/statistics.ts';
 
 async function measureModelHash(quick: boolean, threads: number): Promise<string[]> {
@@ -68,13 +69,7 @@ export async function run(args: string[]): Promise<void> {
   const threadsAt = args.indexOf('--threads');
   const threads = threadsAt === -1 ? 1 : Number(args[threadsAt + 1]);
   if (!Number.isInteger(threads) || threads < 1) throw new Error('--threads takes a positive integer');
-  const os = await import('node:os');
-  console.log(
-    `bench replay on ${await machineDescription()}; load ${os
-      .loadavg()
-      .map((value) => value.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`bench replay on ${await machineDescription()}; load ${loadAverage()}`);
   console.log(`\n1. Recording every model call for replay (${threads} thread${threads === 1 ? '' : 's'})`);
   for (const line of recordingCostLines(await measureRecordingCost({ quick, threads }))) console.log(line);
   console.log('\n2. The model file hash each load computes');
